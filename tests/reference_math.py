@@ -11,7 +11,9 @@ import math
 import numpy as np
 
 
-def grl_lambda(i: int, alpha: float = 1.0, lo: float = 0.0, hi: float = 1.0, n: float = 1000) -> float:
+def grl_lambda(
+    i: int, alpha: float = 1.0, lo: float = 0.0, hi: float = 1.0, n: float = 1000
+) -> float:
     return 2.0 * (hi - lo) / (1.0 + math.exp(-alpha * i / n)) - (hi - lo) + lo
 
 
@@ -93,7 +95,9 @@ def cdan_loss(d, n_s, g_logits, entropy_conditioning=False, reduction="mean"):
 
 
 def bsp_loss(f_s: np.ndarray, f_t: np.ndarray) -> float:
-    return np.linalg.svd(f_s, compute_uv=False)[0] ** 2 + np.linalg.svd(f_t, compute_uv=False)[0] ** 2
+    return (
+        np.linalg.svd(f_s, compute_uv=False)[0] ** 2 + np.linalg.svd(f_t, compute_uv=False)[0] ** 2
+    )
 
 
 def osbp_loss(y: np.ndarray, t: float = 0.5) -> float:

@@ -6,7 +6,6 @@ from reference_math import bce, bsp_loss, osbp_loss
 from dabench.adaptation import adda, osbp
 from dabench.adaptation.bsp import BatchSpectralPenalizationLoss, largest_singular_value_squared
 
-
 # --- ADDA -------------------------------------------------------------------------------------
 
 
@@ -19,7 +18,9 @@ def test_adda_loss_matches_bce(label, y):
 
 
 def test_adda_rejects_unknown_domain_label():
-    with pytest.raises(ValueError, match="domain_label must be one of 'source', 'target'; got 'src'"):
+    with pytest.raises(
+        ValueError, match="domain_label must be one of 'source', 'target'; got 'src'"
+    ):
         adda.DomainAdversarialLoss()(torch.rand(3, 1), "src")
 
 
@@ -31,7 +32,9 @@ def test_bsp_spec_vector():
     assert loss.item() == pytest.approx(20.0, rel=1e-6)
 
 
-@pytest.mark.parametrize(("n_s", "n_t", "dim"), [(32, 32, 256), (36, 20, 64), (64, 64, 16), (5, 9, 5)])
+@pytest.mark.parametrize(
+    ("n_s", "n_t", "dim"), [(32, 32, 256), (36, 20, 64), (64, 64, 16), (5, 9, 5)]
+)
 def test_bsp_matches_svd_on_random_inputs(n_s, n_t, dim):
     f_s, f_t = rand(n_s, dim, seed=n_s), rand(n_t, dim, seed=dim) * 3
     expected = bsp_loss(f_s.numpy(), f_t.numpy())
@@ -65,7 +68,9 @@ def test_bsp_rejects_mismatched_widths():
 
 def test_osbp_spec_vector():
     y = torch.tensor([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0]])
-    assert osbp.UnknownClassBinaryCrossEntropy(t=0.5)(y).item() == pytest.approx(0.7515047, abs=1e-6)
+    assert osbp.UnknownClassBinaryCrossEntropy(t=0.5)(y).item() == pytest.approx(
+        0.7515047, abs=1e-6
+    )
 
 
 @pytest.mark.parametrize("t", [0.1, 0.5, 0.73])
@@ -91,7 +96,12 @@ def test_osbp_classifier_layout_and_reversed_head_gradient():
     backbone.out_features = 12
     model = osbp.ImageClassifier(backbone, num_classes=4, bottleneck_dim=8)
     keys = [k for k in model.state_dict() if k.startswith("bottleneck") and k.endswith("weight")]
-    assert keys == ["bottleneck.0.weight", "bottleneck.1.weight", "bottleneck.4.weight", "bottleneck.5.weight"]
+    assert keys == [
+        "bottleneck.0.weight",
+        "bottleneck.1.weight",
+        "bottleneck.4.weight",
+        "bottleneck.5.weight",
+    ]
     assert sum(isinstance(m, torch.nn.Dropout) for m in model.bottleneck) == 2
     model.eval()  # no dropout noise: compare plain and reversed passes
     x = torch.randn(5, 10)

@@ -7,6 +7,8 @@ from reference_math import bce_with_logits, prob_2_entropy, softmax
 from dabench.adaptation.advent import (
     Discriminator,
     DomainAdversarialEntropyLoss,
+)
+from dabench.adaptation.advent import (
     prob_2_entropy as torch_prob_2_entropy,
 )
 
@@ -14,13 +16,17 @@ from dabench.adaptation.advent import (
 def test_discriminator_shape_and_layout():
     D = Discriminator(num_classes=19)
     assert D(torch.randn(1, 19, 64, 128)).shape == (1, 1, 2, 4)
-    assert [k for k in D.state_dict() if k.endswith("weight")] == [f"{i}.weight" for i in (0, 2, 4, 6, 8)]
+    assert [k for k in D.state_dict() if k.endswith("weight")] == [
+        f"{i}.weight" for i in (0, 2, 4, 6, 8)
+    ]
     assert [m.out_channels for m in D if isinstance(m, torch.nn.Conv2d)] == [64, 128, 256, 512, 1]
 
 
 def test_prob_2_entropy_matches_reference():
     prob = torch.softmax(rand(2, 5, 3, 4), dim=1)
-    torch.testing.assert_close(torch_prob_2_entropy(prob), torch.from_numpy(prob_2_entropy(prob.numpy())))
+    torch.testing.assert_close(
+        torch_prob_2_entropy(prob), torch.from_numpy(prob_2_entropy(prob.numpy()))
+    )
     uniform = torch.full((1, 4, 2, 2), 0.25)
     torch.testing.assert_close(torch_prob_2_entropy(uniform).sum(dim=1), torch.ones(1, 2, 2))
 

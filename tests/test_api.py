@@ -11,15 +11,33 @@ SEED_API = {
     "dabench.modules.grl": {
         "GradientReverseFunction": None,
         "GradientReverseLayer": None,
-        "WarmStartGradientReverseLayer": {"alpha": 1.0, "lo": 0.0, "hi": 1.0, "max_iters": 1000, "auto_step": False},
+        "WarmStartGradientReverseLayer": {
+            "alpha": 1.0,
+            "lo": 0.0,
+            "hi": 1.0,
+            "max_iters": 1000,
+            "auto_step": False,
+        },
     },
     "dabench.modules.domain_discriminator": {
-        "DomainDiscriminator": {"in_feature": R, "hidden_size": R, "batch_norm": True, "sigmoid": True},
+        "DomainDiscriminator": {
+            "in_feature": R,
+            "hidden_size": R,
+            "batch_norm": True,
+            "sigmoid": True,
+        },
     },
     "dabench.modules.entropy": {"entropy": {"predictions": R, "reduction": "none"}},
     "dabench.modules.classifier": {
-        "Classifier": {"backbone": R, "num_classes": R, "bottleneck": None, "bottleneck_dim": -1,
-                       "head": None, "finetune": True, "pool_layer": None},
+        "Classifier": {
+            "backbone": R,
+            "num_classes": R,
+            "bottleneck": None,
+            "bottleneck_dim": -1,
+            "head": None,
+            "finetune": True,
+            "pool_layer": None,
+        },
         "ImageClassifier": {"backbone": R, "num_classes": R, "bottleneck_dim": 256},
     },
     "dabench.adaptation.dann": {
@@ -28,15 +46,26 @@ SEED_API = {
     },
     "dabench.adaptation.cdan": {
         "ConditionalDomainAdversarialLoss": {
-            "domain_discriminator": R, "entropy_conditioning": False, "randomized": False,
-            "num_classes": -1, "features_dim": -1, "randomized_dim": 1024, "reduction": "mean",
+            "domain_discriminator": R,
+            "entropy_conditioning": False,
+            "randomized": False,
+            "num_classes": -1,
+            "features_dim": -1,
+            "randomized_dim": 1024,
+            "reduction": "mean",
         },
         "MultiLinearMap": {},
         "RandomizedMultiLinearMap": {"features_dim": R, "num_classes": R, "output_dim": 1024},
         "ImageClassifier": {"backbone": R, "num_classes": R, "bottleneck_dim": 256},
     },
-    "dabench.adaptation.adda": {"DomainAdversarialLoss": {}, "ImageClassifier": {"backbone": R, "num_classes": R, "bottleneck_dim": 256}},
-    "dabench.adaptation.bsp": {"BatchSpectralPenalizationLoss": {}, "ImageClassifier": {"backbone": R, "num_classes": R, "bottleneck_dim": 256}},
+    "dabench.adaptation.adda": {
+        "DomainAdversarialLoss": {},
+        "ImageClassifier": {"backbone": R, "num_classes": R, "bottleneck_dim": 256},
+    },
+    "dabench.adaptation.bsp": {
+        "BatchSpectralPenalizationLoss": {},
+        "ImageClassifier": {"backbone": R, "num_classes": R, "bottleneck_dim": 256},
+    },
     "dabench.adaptation.osbp": {
         "UnknownClassBinaryCrossEntropy": {"t": 0.5},
         "ImageClassifier": {"backbone": R, "num_classes": R, "bottleneck_dim": 256},
@@ -44,8 +73,13 @@ SEED_API = {
     "dabench.adaptation.pada": {
         "ClassWeightModule": {"temperature": 0.1},
         "AutomaticUpdateClassWeightModule": {
-            "update_steps": R, "data_loader": R, "classifier": R, "num_classes": R,
-            "device": R, "temperature": 0.1, "partial_classes_index": None,
+            "update_steps": R,
+            "data_loader": R,
+            "classifier": R,
+            "num_classes": R,
+            "device": R,
+            "temperature": 0.1,
+            "partial_classes_index": None,
         },
         "collect_classification_results": {"data_loader": R, "classifier": R, "device": R},
     },
@@ -70,10 +104,15 @@ FORWARD_ARGS = {
 
 METHODS = {
     ("dabench.adaptation.pada", "AutomaticUpdateClassWeightModule"): [
-        "step", "get_class_weight_for_cross_entropy_loss", "get_class_weight_for_adversarial_loss",
+        "step",
+        "get_class_weight_for_cross_entropy_loss",
+        "get_class_weight_for_adversarial_loss",
         "get_partial_classes_weight",
     ],
-    ("dabench.adaptation.iwan", "ImportanceWeightModule"): ["get_importance_weight", "get_partial_classes_weight"],
+    ("dabench.adaptation.iwan", "ImportanceWeightModule"): [
+        "get_importance_weight",
+        "get_partial_classes_weight",
+    ],
     ("dabench.modules.domain_discriminator", "DomainDiscriminator"): ["get_parameters"],
     ("dabench.modules.classifier", "Classifier"): ["get_parameters", "freeze_bn", "features_dim"],
     ("dabench.modules.grl", "WarmStartGradientReverseLayer"): ["step"],
@@ -85,7 +124,9 @@ def _parameters(obj):
     return inspect.signature(target).parameters
 
 
-@pytest.mark.parametrize(("module", "name"), [(m, n) for m, names in SEED_API.items() for n in names])
+@pytest.mark.parametrize(
+    ("module", "name"), [(m, n) for m, names in SEED_API.items() for n in names]
+)
 def test_seed_path_and_defaults(module, name):
     obj = getattr(importlib.import_module(module), name)
     expected = SEED_API[module][name]

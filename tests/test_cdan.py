@@ -3,8 +3,8 @@ import torch
 from helpers import LinearSigmoid, SigmoidOfSum, rand
 from reference_math import (
     cdan_loss,
-    cross_entropy,
     cdan_weights,
+    cross_entropy,
     multilinear_map,
     randomized_multilinear_map,
     softmax,
@@ -19,8 +19,12 @@ from dabench.modules.domain_discriminator import DomainDiscriminator
 
 
 def spec_inputs():
-    return (torch.tensor([[2.0, 0.0]]), torch.tensor([[1.0, -1.0, 0.5]]),
-            torch.tensor([[0.0, 0.0]]), torch.tensor([[0.3, 0.3, 0.3]]))
+    return (
+        torch.tensor([[2.0, 0.0]]),
+        torch.tensor([[1.0, -1.0, 0.5]]),
+        torch.tensor([[0.0, 0.0]]),
+        torch.tensor([[0.3, 0.3, 0.3]]),
+    )
 
 
 def test_spec_vectors():
@@ -34,7 +38,9 @@ def test_multilinear_map_spec_and_random():
     out = MultiLinearMap()(torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[10.0, 100.0]]))
     assert out.tolist() == [[10.0, 20.0, 30.0, 100.0, 200.0, 300.0]]
     f, g = rand(4, 5), rand(4, 3, seed=1)
-    torch.testing.assert_close(MultiLinearMap()(f, g), torch.from_numpy(multilinear_map(f.numpy(), g.numpy())))
+    torch.testing.assert_close(
+        MultiLinearMap()(f, g), torch.from_numpy(multilinear_map(f.numpy(), g.numpy()))
+    )
 
 
 def test_randomized_map_values_and_seeded_matrices():
@@ -128,17 +134,31 @@ def test_discriminator_accuracy_over_joint_batch():
 
 
 def test_randomized_requires_sizes():
-    with pytest.raises(ValueError, match="num_classes, features_dim and randomized_dim.*'num_classes': -1"):
+    with pytest.raises(
+        ValueError, match=r"num_classes, features_dim and randomized_dim.*'num_classes': -1"
+    ):
         ConditionalDomainAdversarialLoss(SigmoidOfSum(), randomized=True, features_dim=4)
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((torch.randn(4, 2), torch.randn(4, 3), torch.randn(4, 3), torch.randn(4, 3)), "g_s and g_t"),
-        ((torch.randn(4, 2), torch.randn(4, 3), torch.randn(4, 2), torch.randn(4, 5)), "f_s and f_t"),
-        ((torch.randn(4, 2), torch.randn(5, 3), torch.randn(4, 2), torch.randn(4, 3)), "g_s and f_s"),
-        ((torch.randn(4), torch.randn(4, 3), torch.randn(4, 2), torch.randn(4, 3)), "g_s must be 2-D"),
+        (
+            (torch.randn(4, 2), torch.randn(4, 3), torch.randn(4, 3), torch.randn(4, 3)),
+            "g_s and g_t",
+        ),
+        (
+            (torch.randn(4, 2), torch.randn(4, 3), torch.randn(4, 2), torch.randn(4, 5)),
+            "f_s and f_t",
+        ),
+        (
+            (torch.randn(4, 2), torch.randn(5, 3), torch.randn(4, 2), torch.randn(4, 3)),
+            "g_s and f_s",
+        ),
+        (
+            (torch.randn(4), torch.randn(4, 3), torch.randn(4, 2), torch.randn(4, 3)),
+            "g_s must be 2-D",
+        ),
     ],
 )
 def test_bad_shapes_are_named(args, message):
@@ -154,7 +174,11 @@ def test_randomized_map_checks_widths():
 
 def test_state_dict_holds_map_and_schedule():
     loss = ConditionalDomainAdversarialLoss(
-        DomainDiscriminator(16, 8), randomized=True, num_classes=3, features_dim=5, randomized_dim=16
+        DomainDiscriminator(16, 8),
+        randomized=True,
+        num_classes=3,
+        features_dim=5,
+        randomized_dim=16,
     )
     loss(torch.randn(4, 3), torch.randn(4, 5), torch.randn(4, 3), torch.randn(4, 5))
     state = loss.state_dict()

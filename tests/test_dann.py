@@ -27,8 +27,10 @@ def test_random_inputs_match_reference(reduction, weighted):
         w_s = rand(12, seed=200 + seed).abs() if weighted else None
         w_t = rand(12, 1, seed=300 + seed).abs() if weighted else None
         expected = dann_loss(
-            D.numpy(f_s.numpy()), D.numpy(f_t.numpy()),
-            None if w_s is None else w_s.numpy(), None if w_t is None else w_t.numpy(),
+            D.numpy(f_s.numpy()),
+            D.numpy(f_t.numpy()),
+            None if w_s is None else w_s.numpy(),
+            None if w_t is None else w_t.numpy(),
             reduction,
         )
         got = loss(f_s, f_t, w_s, w_t)
@@ -54,7 +56,9 @@ def test_two_logit_discriminator_matches_reference(reduction):
     w_s, w_t = rand(5, seed=3).abs(), rand(3, seed=4).abs()
     d = D.numpy(torch.cat([f_s, f_t]).numpy())
     expected = dann_loss_logits(d, 5, w_s.numpy(), w_t.numpy(), reduction)
-    torch.testing.assert_close(loss(f_s, f_t, w_s, w_t), torch.as_tensor(expected), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(
+        loss(f_s, f_t, w_s, w_t), torch.as_tensor(expected), rtol=1e-10, atol=1e-12
+    )
     assert loss.domain_discriminator_accuracy.dim() == 0
 
 
@@ -143,10 +147,16 @@ def test_state_dict_holds_schedule_and_discriminator():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda l: l(torch.randn(4), torch.randn(4, 3)), r"f_s must be 2-D; got shape \(4,\)"),
-        (lambda l: l(torch.randn(4, 3), torch.randn(4, 5)), "same number of columns"),
-        (lambda l: l(torch.randn(4, 3), torch.randn(4, 3), torch.ones(3)), r"w_s must have shape \(4,\)"),
-        (lambda l: l(torch.randn(4, 3), torch.randn(2, 3), None, torch.ones(2, 2)), "w_t"),
+        (
+            lambda loss: loss(torch.randn(4), torch.randn(4, 3)),
+            r"f_s must be 2-D; got shape \(4,\)",
+        ),
+        (lambda loss: loss(torch.randn(4, 3), torch.randn(4, 5)), "same number of columns"),
+        (
+            lambda loss: loss(torch.randn(4, 3), torch.randn(4, 3), torch.ones(3)),
+            r"w_s must have shape \(4,\)",
+        ),
+        (lambda loss: loss(torch.randn(4, 3), torch.randn(2, 3), None, torch.ones(2, 2)), "w_t"),
     ],
 )
 def test_bad_inputs_are_named(call, message):
@@ -155,7 +165,9 @@ def test_bad_inputs_are_named(call, message):
 
 
 def test_unknown_reduction_is_rejected_at_construction():
-    with pytest.raises(ValueError, match="reduction must be one of 'mean', 'sum', 'none'; got 'avg'"):
+    with pytest.raises(
+        ValueError, match="reduction must be one of 'mean', 'sum', 'none'; got 'avg'"
+    ):
         DomainAdversarialLoss(DomainDiscriminator(3, 4), reduction="avg")
 
 

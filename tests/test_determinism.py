@@ -16,8 +16,12 @@ def run_dann():
 
 def run_cdan():
     loss = cdan.ConditionalDomainAdversarialLoss(
-        DomainDiscriminator(32, 32), entropy_conditioning=True, randomized=True,
-        num_classes=4, features_dim=16, randomized_dim=32,
+        DomainDiscriminator(32, 32),
+        entropy_conditioning=True,
+        randomized=True,
+        num_classes=4,
+        features_dim=16,
+        randomized_dim=32,
     )
     f_s, f_t = torch.randn(8, 16, requires_grad=True), torch.randn(8, 16, requires_grad=True)
     loss.grl.iter_num.fill_(500)
@@ -55,7 +59,9 @@ def run_advent():
     return loss(logits, "target"), [logits, *loss.parameters()]
 
 
-@pytest.mark.parametrize("run", [run_dann, run_cdan, run_adda, run_bsp, run_osbp, run_pada_iwan, run_advent])
+@pytest.mark.parametrize(
+    "run", [run_dann, run_cdan, run_adda, run_bsp, run_osbp, run_pada_iwan, run_advent]
+)
 def test_same_seed_same_values_and_gradients(run):
     results = []
     for _ in range(2):

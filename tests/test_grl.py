@@ -11,8 +11,15 @@ from dabench.modules.grl import (
     WarmStartGradientReverseLayer,
 )
 
-SPEC_VALUES = {0: 0.0, 1: 0.0005, 100: 0.0499584, 1000: 0.4621172, 2000: 0.7615942,
-               5000: 0.9866143, 10000: 0.9999092}
+SPEC_VALUES = {
+    0: 0.0,
+    1: 0.0005,
+    100: 0.0499584,
+    1000: 0.4621172,
+    2000: 0.7615942,
+    5000: 0.9866143,
+    10000: 0.9999092,
+}
 
 
 def at_iteration(grl: WarmStartGradientReverseLayer, i: int) -> WarmStartGradientReverseLayer:
@@ -39,7 +46,9 @@ def test_schedule_equals_formula_on_random_settings():
         n = int(torch.randint(1, 50_000, (1,), generator=g))
         i = int(torch.randint(0, 100_000, (1,), generator=g))
         grl = at_iteration(WarmStartGradientReverseLayer(alpha, lo - 1, hi, n), i)
-        assert grl.coefficient == pytest.approx(grl_lambda(i, alpha, lo - 1, hi, n), rel=1e-12, abs=1e-12)
+        assert grl.coefficient == pytest.approx(
+            grl_lambda(i, alpha, lo - 1, hi, n), rel=1e-12, abs=1e-12
+        )
         assert grl.coefficient == pytest.approx(
             (lo - 1) + (hi - lo + 1) * math.tanh(alpha * i / (2 * n)), rel=1e-9, abs=1e-12
         )

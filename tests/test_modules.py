@@ -8,7 +8,6 @@ from dabench.modules.classifier import Classifier, ImageClassifier
 from dabench.modules.domain_discriminator import DomainDiscriminator
 from dabench.modules.entropy import entropy
 
-
 # --- entropy ----------------------------------------------------------------------------------
 
 
@@ -33,7 +32,9 @@ def test_entropy_per_pixel():
 
 
 def test_entropy_bad_input():
-    with pytest.raises(ValueError, match="reduction must be one of 'none', 'mean', 'sum'; got 'max'"):
+    with pytest.raises(
+        ValueError, match="reduction must be one of 'none', 'mean', 'sum'; got 'max'"
+    ):
         entropy(torch.rand(2, 3), "max")
     with pytest.raises(ValueError, match=r"predictions must be .*got shape \(3,\)"):
         entropy(torch.rand(3))
@@ -45,12 +46,32 @@ def test_entropy_bad_input():
 def test_discriminator_layouts_match_reference_keys():
     with_bn = DomainDiscriminator(6, 10)
     assert list(with_bn.state_dict()) == [
-        "0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",
-        "1.num_batches_tracked", "3.weight", "3.bias", "4.weight", "4.bias", "4.running_mean",
-        "4.running_var", "4.num_batches_tracked", "6.0.weight", "6.0.bias",
+        "0.weight",
+        "0.bias",
+        "1.weight",
+        "1.bias",
+        "1.running_mean",
+        "1.running_var",
+        "1.num_batches_tracked",
+        "3.weight",
+        "3.bias",
+        "4.weight",
+        "4.bias",
+        "4.running_mean",
+        "4.running_var",
+        "4.num_batches_tracked",
+        "6.0.weight",
+        "6.0.bias",
     ]
     without_bn = DomainDiscriminator(6, 10, batch_norm=False, sigmoid=False)
-    assert list(without_bn.state_dict()) == ["0.weight", "0.bias", "3.weight", "3.bias", "6.weight", "6.bias"]
+    assert list(without_bn.state_dict()) == [
+        "0.weight",
+        "0.bias",
+        "3.weight",
+        "3.bias",
+        "6.weight",
+        "6.bias",
+    ]
     assert isinstance(without_bn[2], nn.Dropout) and without_bn[2].p == 0.5
 
 
@@ -68,7 +89,9 @@ def test_discriminator_bad_arguments():
         DomainDiscriminator(4, 0)
     with pytest.raises(ValueError, match=r"features must be 2-D; got shape \(3, 4, 1\)"):
         DomainDiscriminator(4, 8)(torch.randn(3, 4, 1))
-    with pytest.raises(ValueError, match=r"features must have shape \(N, 4\) \(4 features\); got shape \(3, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"features must have shape \(N, 4\) \(4 features\); got shape \(3, 5\)"
+    ):
         DomainDiscriminator(4, 8)(torch.randn(3, 5))
 
 
@@ -111,7 +134,9 @@ def test_image_classifier_bottleneck_layouts():
 def test_freeze_bn_puts_batchnorm_in_eval():
     model = ImageClassifier(conv_backbone(), 4)
     model.freeze_bn()
-    assert all(not m.training for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm))
+    assert all(
+        not m.training for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+    )
     assert model.training  # the model itself still returns (y, f)
 
 

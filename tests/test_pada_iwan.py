@@ -17,7 +17,8 @@ SPEC_LOGITS = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.2, 0.0, 0.0]])
 
 
 @pytest.mark.parametrize(
-    ("temperature", "expected"), [(0.1, [1.0, 0.6191933, 0.0596538]), (1.0, [1.0, 0.9411172, 0.6291125])]
+    ("temperature", "expected"),
+    [(0.1, [1.0, 0.6191933, 0.0596538]), (1.0, [1.0, 0.9411172, 0.6291125])],
 )
 def test_class_weight_spec_vectors(temperature, expected):
     got = ClassWeightModule(temperature)(SPEC_LOGITS)
@@ -77,8 +78,12 @@ def test_automatic_update_recomputes_every_update_steps():
     module.step()
     with torch.no_grad():
         expected = pada_class_weight(net.linear(loader[0]).double().numpy(), 0.5)
-    torch.testing.assert_close(module.get_class_weight_for_cross_entropy_loss().double(),
-                               torch.from_numpy(expected), rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(
+        module.get_class_weight_for_cross_entropy_loss().double(),
+        torch.from_numpy(expected),
+        rtol=1e-6,
+        atol=1e-7,
+    )
     assert len(net.modes) == 1
 
 
@@ -91,16 +96,22 @@ def test_adversarial_weights_spec_vector():
 
 
 def test_partial_classes_weight():
-    module = AutomaticUpdateClassWeightModule(1, [], torch.nn.Identity(), 4, "cpu", partial_classes_index=[0, 2])
+    module = AutomaticUpdateClassWeightModule(
+        1, [], torch.nn.Identity(), 4, "cpu", partial_classes_index=[0, 2]
+    )
     module.class_weight = torch.tensor([1.0, 0.2, 0.6, 0.4])
     shared, others = module.get_partial_classes_weight()
     assert shared.item() == pytest.approx(0.8) and others.item() == pytest.approx(0.3)
     with pytest.raises(ValueError, match="partial_classes_index"):
-        AutomaticUpdateClassWeightModule(1, [], torch.nn.Identity(), 4, "cpu").get_partial_classes_weight()
+        AutomaticUpdateClassWeightModule(
+            1, [], torch.nn.Identity(), 4, "cpu"
+        ).get_partial_classes_weight()
 
 
 def test_automatic_update_checks_class_count():
-    module = AutomaticUpdateClassWeightModule(1, [torch.randn(2, 4)], torch.nn.Linear(4, 5), 3, "cpu")
+    module = AutomaticUpdateClassWeightModule(
+        1, [torch.randn(2, 4)], torch.nn.Linear(4, 5), 3, "cpu"
+    )
     with pytest.raises(ValueError, match="outputs 5 classes, but num_classes=3"):
         module.step()
 
