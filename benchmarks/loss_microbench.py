@@ -27,6 +27,16 @@ from dabench.modules.domain_discriminator import DomainDiscriminator
 BATCH, FEATURES, CLASSES = 32, 256, 31
 
 
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def leaf(*shape: int) -> torch.Tensor:
     return torch.randn(*shape, requires_grad=True)
 
@@ -40,10 +50,19 @@ def case_dann() -> Callable[[], None]:
 def case_cdan(randomized: bool) -> Callable[[], None]:
     width = 1024 if randomized else FEATURES * CLASSES
     loss = cdan.ConditionalDomainAdversarialLoss(
-        DomainDiscriminator(width, 1024), entropy_conditioning=True, randomized=randomized,
-        num_classes=CLASSES, features_dim=FEATURES, randomized_dim=1024,
+        DomainDiscriminator(width, 1024),
+        entropy_conditioning=True,
+        randomized=randomized,
+        num_classes=CLASSES,
+        features_dim=FEATURES,
+        randomized_dim=1024,
     )
-    g_s, f_s, g_t, f_t = leaf(BATCH, CLASSES), leaf(BATCH, FEATURES), leaf(BATCH, CLASSES), leaf(BATCH, FEATURES)
+    g_s, f_s, g_t, f_t = (
+        leaf(BATCH, CLASSES),
+        leaf(BATCH, FEATURES),
+        leaf(BATCH, CLASSES),
+        leaf(BATCH, FEATURES),
+    )
     return lambda: loss(g_s, f_s, g_t, f_t).backward()
 
 
@@ -66,7 +85,10 @@ def case_osbp() -> Callable[[], None]:
 
 def case_pada() -> Callable[[], None]:
     """One class-weight update from 1,000 target logits plus the weighted DANN loss."""
-    weights, loss = pada.ClassWeightModule(0.1), dann.DomainAdversarialLoss(DomainDiscriminator(FEATURES, 1024))
+    weights, loss = (
+        pada.ClassWeightModule(0.1),
+        dann.DomainAdversarialLoss(DomainDiscriminator(FEATURES, 1024)),
+    )
     logits, labels = torch.randn(1000, CLASSES), torch.randint(CLASSES, (BATCH,))
     f_s, f_t = leaf(BATCH, FEATURES), leaf(BATCH, FEATURES)
 
@@ -78,8 +100,15 @@ def case_pada() -> Callable[[], None]:
 
 
 def case_iwan() -> Callable[[], None]:
-    D, D0 = DomainDiscriminator(FEATURES, 1024, batch_norm=False), DomainDiscriminator(FEATURES, 1024, batch_norm=False)
-    weights, adv_D, adv_D0 = iwan.ImportanceWeightModule(D), dann.DomainAdversarialLoss(D), dann.DomainAdversarialLoss(D0)
+    D, D0 = (
+        DomainDiscriminator(FEATURES, 1024, batch_norm=False),
+        DomainDiscriminator(FEATURES, 1024, batch_norm=False),
+    )
+    weights, adv_D, adv_D0 = (
+        iwan.ImportanceWeightModule(D),
+        dann.DomainAdversarialLoss(D),
+        dann.DomainAdversarialLoss(D0),
+    )
     f_s, f_t = leaf(BATCH, FEATURES), leaf(BATCH, FEATURES)
 
     def step() -> None:
@@ -96,7 +125,9 @@ def case_advent() -> Callable[[], None]:
 
 
 def time_it(fn: Callable[[], None], min_run_time: float) -> benchmark.Measurement:
-    return benchmark.Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time)
+    return benchmark.Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(
+        min_run_time=min_run_time
+    )
 
 
 SIGMA1_WAYS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -104,6 +135,10 @@ SIGMA1_WAYS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "torch.linalg.svdvals": lambda f: torch.linalg.svdvals(f)[0] ** 2,
     "Gram + eigvalsh (dabench)": bsp.largest_singular_value_squared,
 }
+
+
+def fwd_bwd(way: Callable[[torch.Tensor], torch.Tensor], f: torch.Tensor) -> Callable[[], None]:
+    return lambda: way(f).backward()
 
 
 def main() -> None:
@@ -115,7 +150,7 @@ def main() -> None:
 
     cases = {
         f"DANN (D 256→1024, batch {BATCH}+{BATCH})": case_dann(),
-        f"CDAN multilinear (256×31 = 7936 → 1024), entropy": case_cdan(False),
+        "CDAN multilinear (256×31 = 7936 → 1024), entropy": case_cdan(False),
         "CDAN randomized (1024 → 1024), entropy": case_cdan(True),
         "ADDA (D on source + target)": case_adda(),
         **{f"BSP (256-d, batch {n}+{n})": case_bsp(n) for n in (32, 36, 64)},
@@ -134,10 +169,10 @@ def main() -> None:
     for n in (32, 36, 64):
         f = leaf(n, FEATURES)
 
-        def fwd_bwd(way: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[], None]:
-            return lambda: way(f).backward()
-
-        medians = {name: time_it(fwd_bwd(way), args.min_run_time).median for name, way in SIGMA1_WAYS.items()}
+        medians = {
+            name: time_it(fwd_bwd(way, f), args.min_run_time).median
+            for name, way in SIGMA1_WAYS.items()
+        }
         ours = medians["Gram + eigvalsh (dabench)"]
         svd = medians["full SVD (reference: torch.svd)"]
         cells = " | ".join(f"{medians[k] * 1e6:.1f}" for k in SIGMA1_WAYS)
@@ -150,7 +185,7 @@ def main() -> None:
 
 Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `{command}`
 (dabench {__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads,
-Python {platform.python_version()}, {platform.machine()} {platform.processor() or ""}).
+Python {platform.python_version()}, {cpu_name()}).
 Times from `torch.utils.benchmark.Timer.blocked_autorange` (min run time {args.min_run_time} s each);
 the machine is shared, so compare rows of one run rather than runs.
 

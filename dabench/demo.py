@@ -57,7 +57,9 @@ def train(adapt: bool, steps: int, seed: int, rotation: float, batch_size: int =
     torch.manual_seed(seed)
     model = mlp_classifier()
     adversarial = DomainAdversarialLoss(DomainDiscriminator(model.features_dim, 64))
-    groups = model.get_parameters() + (adversarial.domain_discriminator.get_parameters() if adapt else [])
+    groups = model.get_parameters() + (
+        adversarial.domain_discriminator.get_parameters() if adapt else []
+    )
     lr = 0.01
     optimizer = torch.optim.SGD(groups, lr, momentum=0.9, weight_decay=1e-3, nesterov=True)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda x: lr * (1 + 0.001 * x) ** -0.75)

@@ -28,11 +28,17 @@ def test_bad_steps_is_a_clear_error(capsys):
 
 
 def test_console_script_reports_version():
-    assert shutil.which("dabench"), "install the package (pip install -e .) to get the dabench command"
-    out = subprocess.run(["dabench", "--version"], capture_output=True, text=True, check=True).stdout
+    assert shutil.which("dabench"), (
+        "install the package (pip install -e .) to get the dabench command"
+    )
+    out = subprocess.run(
+        ["dabench", "--version"], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == f"dabench {__version__}"
 
 
 def test_module_entry_point():
-    out = subprocess.run([sys.executable, "-m", "dabench", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "dabench", "--help"], capture_output=True, text=True, check=True
+    )
     assert "demo" in out.stdout
