@@ -1,4 +1,4 @@
-"""Command line: ``dabench demo`` (later issues add sweep, train, leaderboard, ui, ...)."""
+"""Command line: ``dabench demo | tasks`` (later issues add sweep, train, leaderboard, ui, ...)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from dabench import __version__
+from dabench.data.task import SETTINGS
 
 
 def positive_int(text: str) -> int:
@@ -31,7 +32,27 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=positive_int, default=3000, help="SGD steps (default 3000)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument("--rotation", type=float, default=40.0, help="target rotation in degrees")
+    tasks = commands.add_parser(
+        "tasks",
+        help="list the registered tasks",
+        description="List every task: bundled ones (generated, no download) and real-data ones "
+        "(need --root pointing at the dataset folder).",
+    )
+    tasks.add_argument("--setting", choices=SETTINGS, help="only tasks of this setting")
     return parser
+
+
+def run_tasks(args: argparse.Namespace) -> None:
+    from dabench.data import list_tasks
+
+    specs = [s for s in list_tasks() if args.setting in (None, s.setting)]
+    width = max((len(s.name) for s in specs), default=0)
+    for needs_root, title in ((False, "Bundled (no download)"), (True, "Real data (--root DIR)")):
+        group = [s for s in specs if s.needs_root == needs_root]
+        if group:
+            print(f"{title}:")
+            for spec in group:
+                print(f"  {spec.name.ljust(width)}  {spec.setting:<12}  {spec.description}")
 
 
 def run_demo(args: argparse.Namespace) -> None:
@@ -46,8 +67,7 @@ def run_demo(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        run_demo(args)
+    {"demo": run_demo, "tasks": run_tasks}[args.command](args)
     return 0
 
 

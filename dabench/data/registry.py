@@ -1,0 +1,68 @@
+"""The task registry: every task, bundled or on disk, is built by name through :func:`get_task`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dabench.data.task import SETTINGS, Task
+
+TaskFactory = Callable[[Path | None, int], Task]
+"""Builds a task from ``(root, seed)``."""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    description: str
+    setting: str
+    factory: TaskFactory
+    needs_root: bool
+
+
+_REGISTRY: dict[str, TaskSpec] = {}
+
+
+def register_task(
+    name: str, description: str, setting: str, needs_root: bool = False
+) -> Callable[[TaskFactory], TaskFactory]:
+    """Decorator: register ``factory(root, seed) -> Task`` under ``name``."""
+
+    def decorate(factory: TaskFactory) -> TaskFactory:
+        if name in _REGISTRY:
+            raise ValueError(f"task {name!r} is registered twice")
+        _REGISTRY[name] = TaskSpec(name, description, setting, factory, needs_root)
+        return factory
+
+    return decorate
+
+
+def list_tasks() -> list[TaskSpec]:
+    """All registered tasks, bundled ones first, each group sorted by name."""
+    _load_builtin_tasks()
+    return sorted(
+        _REGISTRY.values(), key=lambda s: (s.needs_root, SETTINGS.index(s.setting), s.name)
+    )
+
+
+def get_task(name: str, root: str | Path | None = None, seed: int = 0) -> Task:
+    """Build the task ``name`` (its splits fixed by ``seed``); ``root`` is the dataset folder of a
+    real-data task. Unknown names and missing roots raise ``ValueError`` listing what is accepted."""
+    _load_builtin_tasks()
+    spec = _REGISTRY.get(name)
+    if spec is None:
+        bundled = ", ".join(s.name for s in list_tasks() if not s.needs_root)
+        datasets = sorted({s.name.split("/")[0] for s in list_tasks() if s.needs_root})
+        raise ValueError(
+            f"unknown task {name!r}. Bundled tasks: {bundled}. Real-data tasks (need --root): "
+            f"{', '.join(datasets)} (see `dabench tasks`)"
+        )
+    if spec.needs_root and root is None:
+        raise ValueError(f"task {name!r} reads a dataset from disk: give its root folder (--root)")
+    return spec.factory(None if root is None else Path(root).expanduser().resolve(), seed)
+
+
+def _load_builtin_tasks() -> None:
+    """Import the modules that register the built-in tasks (once)."""
+    from dabench.data import bundled, real  # noqa: F401

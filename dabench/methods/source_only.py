@@ -1,0 +1,50 @@
+"""Source only: supervised training on labelled source data, no adaptation (the lower baseline)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from dabench.methods.base import Batch, Recipe
+from dabench.methods.registry import register_method
+
+
+@register_method
+class SourceOnly(Recipe):
+    r""":math:`\min \mathbb{E}_{(x, y) \sim S}\, \mathrm{CE}(h(x), y)`. Target data are not used.
+
+    Open-set: the model has :math:`C + 1` outputs; a target sample is "unknown" when its largest
+    known-class probability is below ``threshold`` (the reference replaces the unknown column of
+    the softmax by the threshold before the argmax; default 0.8).
+    """
+
+    name = "source_only"
+    settings = ("closed", "open_set", "partial", "segmentation")
+    defaults: ClassVar[dict[str, Any]] = {"threshold": 0.8}
+    needs_target = False
+
+    def loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
+        y, *_ = _outputs(self.model(batch.x_s))
+        loss = self.classification_loss(y, batch.y_s)
+        return loss, {"cls_loss": loss.detach()}
+
+    @torch.no_grad()
+    def predict(self, x: Tensor) -> Tensor:
+        return threshold_unknown(self.model(x), self.task.setting, self.hp["threshold"])
+
+
+def threshold_unknown(logits: Tensor, setting: str, threshold: float) -> Tensor:
+    """Open-set prediction by thresholding: softmax, with the last ("unknown") column set to
+    ``threshold``. Other settings: the logits unchanged."""
+    if setting != "open_set":
+        return logits
+    probabilities = logits.softmax(dim=1)
+    probabilities[:, -1] = threshold
+    return probabilities
+
+
+def _outputs(output: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, ...]:
+    """``(logits, features)`` of a classifier in training mode, ``(logits,)`` of a segmenter."""
+    return output if isinstance(output, tuple) else (output,)

@@ -1,0 +1,96 @@
+import pytest
+import torch
+
+from dabench.data import bundled, registry
+from dabench.data.task import InMemoryDataset, Task
+from dabench.trainable import NonFiniteLossError, resolve_config, run_trial
+
+MOONS = {"task": "moons/rot40", "steps": 40, "eval_every": 20, "batch_size": 16}
+
+
+@pytest.mark.parametrize("method", ["source_only", "target_oracle", "dann"])
+def test_each_method_reports_at_every_evaluation(method):
+    reports = []
+    final = run_trial({**MOONS, "method": method}, reports.append)
+    assert [r["step"] for r in reports] == [20, 40] and final == reports[-1]
+    for key in (
+        "train_loss",
+        "source_val_acc",
+        "target_val_acc",
+        "target_test_acc",
+        "time_s",
+        "samples_per_s",
+    ):
+        assert key in final
+    if method == "dann":
+        assert 0 <= final["disc_acc"] <= 100 and 0 < final["grl_coeff"] < 1
+
+
+def test_same_config_and_seed_give_identical_metrics():
+    a = run_trial({**MOONS, "method": "dann", "seed": 3})
+    b = run_trial({**MOONS, "method": "dann", "seed": 3})
+    c = run_trial({**MOONS, "method": "dann", "seed": 4})
+    strip = lambda m: {k: v for k, v in m.items() if k not in ("time_s", "samples_per_s")}  # noqa: E731
+    assert strip(a) == strip(b) and strip(a) != strip(c)
+
+
+def test_training_never_reads_target_adapt_labels(monkeypatch):
+    """Scrambling the target-adapt labels changes nothing for DANN (it only sees target inputs)."""
+    task = bundled.moons_task(None, 0)
+    adapt = task.splits["target_adapt"]
+    scrambled = InMemoryDataset(
+        adapt.inputs,
+        torch.randint(0, 2, adapt.labels.shape, generator=torch.Generator().manual_seed(9)),
+    )
+    poisoned = Task(**{**task.__dict__, "splits": {**task.splits, "target_adapt": scrambled}})
+    spec = registry._REGISTRY["moons/rot40"]
+    metrics = {}
+    for name, factory in (
+        ("clean", lambda root, seed: task),
+        ("poisoned", lambda root, seed: poisoned),
+    ):
+        monkeypatch.setitem(
+            registry._REGISTRY,
+            "moons/rot40",
+            spec.__class__(**{**spec.__dict__, "factory": factory}),
+        )
+        metrics[name] = run_trial({**MOONS, "method": "dann"})
+        metrics[name].pop("time_s"), metrics[name].pop("samples_per_s")
+    assert metrics["clean"] == metrics["poisoned"]
+
+
+def test_non_finite_loss_stops_the_trial():
+    with pytest.raises(NonFiniteLossError, match="training loss became"):
+        run_trial({**MOONS, "method": "source_only", "lr": 1e30})
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"method": "dann", "task": "moons/rot40", "tradeoff": 1.0},
+            r"unknown config key\(s\) \['tradeoff'\]",
+        ),
+        (
+            {"method": "dann", "task": "moons/rot40", "lr": -0.1},
+            r"'lr' must be in \(0.0, inf\); got -0.1",
+        ),
+        ({"method": "dann", "task": "moons/rot40", "batch_size": 2.5}, "'batch_size' must be int"),
+        ({"method": "dann", "task": "moons/rot40", "threshold": 1.5}, "'threshold' must be in"),
+        (
+            {"method": "cdan-x", "task": "moons/rot40"},
+            "unknown method 'cdan-x'; known methods: dann",
+        ),
+        ({"task": "moons/rot40"}, "config needs 'method'"),
+    ],
+)
+def test_bad_configs_are_rejected_before_training(config, message):
+    with pytest.raises(ValueError, match=message):
+        resolve_config(config)
+
+
+def test_method_must_fit_the_setting():
+    with pytest.raises(
+        ValueError, match="method 'dann' does not support the 'segmentation' setting"
+    ):
+        run_trial({"method": "dann", "task": "shapes/flat2textured", "steps": 1})
