@@ -1,6 +1,9 @@
 """Source-only, target-oracle and default-DANN results on every bundled task, over seeds.
 
-Run:  python benchmarks/task_baselines.py [--seeds 3] [--out reports/tasks.md] [--tasks NAME ...]
+Run:  python benchmarks/task_baselines.py [--seeds 3] [--out reports/tasks.md] [--tasks NAME ...] [--fresh]
+
+Every finished run is appended to ``--raw`` (JSON lines) at once; a rerun skips the runs already
+there (``--fresh`` starts over), so an interrupted benchmark loses nothing.
 
 For each bundled task and each baseline method, ``run_trial`` trains with the method's reference
 defaults for the task's step budget (``STEPS``) with seeds 0..n-1 (the generated data and splits are
@@ -44,12 +47,18 @@ def main() -> None:
     parser.add_argument(
         "--raw", type=Path, default=Path("reports/tasks.jsonl"), help="one JSON line per run"
     )
+    parser.add_argument("--fresh", action="store_true", help="ignore the runs already in --raw")
     args = parser.parse_args()
     names = args.tasks or [s.name for s in list_tasks() if not s.needs_root]
 
     args.raw.parent.mkdir(parents=True, exist_ok=True)
-    runs = []
-    with args.raw.open("w") as raw:
+    runs = (
+        []
+        if args.fresh or not args.raw.exists()
+        else [json.loads(line) for line in args.raw.open()]
+    )
+    done = {(r["task"], r["method"], r["seed"]) for r in runs}
+    with args.raw.open("w" if args.fresh else "a") as raw:
         for name in names:
             start = time.perf_counter()
             task = get_task(name, seed=0)
@@ -57,6 +66,8 @@ def main() -> None:
             metric = f"target_test_{MAIN_METRIC[task.setting]}"
             for method in METHODS.get(task.setting, DEFAULT_METHODS):
                 for seed in range(args.seeds):
+                    if (name, method, seed) in done:
+                        continue
                     config = {
                         "method": method,
                         "task": name,
@@ -76,7 +87,8 @@ def main() -> None:
                         f"({final['time_s']:.0f} s)",
                         flush=True,
                     )
-    write_report(args, names, runs)
+    order = [s.name for s in list_tasks()]
+    write_report(args, sorted({r["task"] for r in runs}, key=order.index), runs)
 
 
 def write_report(args: argparse.Namespace, names: list[str], runs: list[dict]) -> None:

@@ -75,6 +75,13 @@ def sample_weights(name: str, w: Tensor | None, n: int, like: Tensor) -> Tensor:
     return w.reshape(n, 1)
 
 
+def check_positive_int(name: str, value: object) -> int:
+    """Return ``value`` if it is a positive ``int`` (not a ``bool``), else raise ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive int; got {value!r}")
+    return value
+
+
 def check_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
     """Raise unless ``value`` is a finite number greater than (or equal to) zero."""
     ok = isinstance(value, int | float) and not isinstance(value, bool)

@@ -9,7 +9,7 @@ import math
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dabench._checks import check_choice, check_tensor
+from dabench._checks import check_choice, check_positive_int, check_tensor
 from dabench.adaptation.adda import DOMAIN_LABELS
 
 __all__ = ["Discriminator", "DomainAdversarialEntropyLoss", "bce_loss", "prob_2_entropy"]
@@ -34,9 +34,8 @@ class Discriminator(nn.Sequential):
     """
 
     def __init__(self, num_classes: int, ndf: int = 64) -> None:
-        for name, value in (("num_classes", num_classes), ("ndf", ndf)):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        check_positive_int("num_classes", num_classes)
+        check_positive_int("ndf", ndf)
         widths = [num_classes, ndf, ndf * 2, ndf * 4, ndf * 8]
         layers: list[nn.Module] = []
         for width_in, width_out in itertools.pairwise(widths):

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dabench._checks import check_matrix, check_positive, check_tensor
+from dabench._checks import check_matrix, check_positive, check_positive_int, check_tensor
 
 __all__ = [
     "AutomaticUpdateClassWeightModule",
@@ -123,9 +123,8 @@ class AutomaticUpdateClassWeightModule:
         temperature: float = 0.1,
         partial_classes_index: Sequence[int] | None = None,
     ) -> None:
-        for name, value in (("update_steps", update_steps), ("num_classes", num_classes)):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        check_positive_int("update_steps", update_steps)
+        check_positive_int("num_classes", num_classes)
         self.update_steps = update_steps
         self.data_loader = data_loader
         self.classifier = classifier

@@ -12,6 +12,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from dabench.data.task import batchable
+
 
 def _to(batch: Tensor | tuple | list, device: torch.device) -> Tensor | tuple:
     if isinstance(batch, Tensor):
@@ -42,7 +44,7 @@ class InfiniteBatches:
             generator,
             device,
         )
-        self._in_memory = hasattr(dataset, "batch")
+        self._in_memory = batchable(dataset)
         self._order: Tensor = torch.empty(0, dtype=torch.long)
         self._position = 0
         self._loader: DataLoader | None = None
@@ -79,7 +81,7 @@ def eval_batches(
     dataset: Dataset, batch_size: int, device: torch.device, num_workers: int = 0
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """Every sample once, in order, as ``(inputs, labels)`` batches on ``device``."""
-    if hasattr(dataset, "batch"):
+    if batchable(dataset):
         n = len(dataset)  # type: ignore[arg-type]
         for start in range(0, n, batch_size):
             yield _to(dataset.batch(torch.arange(start, min(start + batch_size, n))), device)  # type: ignore

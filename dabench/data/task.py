@@ -78,6 +78,13 @@ class Unlabelled(Dataset):
         return self.dataset.batch(index)[0]  # type: ignore[attr-defined]
 
 
+def batchable(dataset: Dataset) -> bool:
+    """Whether ``dataset.batch(index)`` serves a whole batch by tensor indexing: in-memory datasets
+    and unlabelled views of them (not datasets read from disk)."""
+    inner = dataset.dataset if isinstance(dataset, Unlabelled) else dataset
+    return isinstance(inner, InMemoryDataset)
+
+
 @dataclass(frozen=True)
 class Task:
     """A domain-adaptation task.

@@ -6,6 +6,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from dabench._checks import check_positive_int
 from dabench.modules.grl import GradientReverseLayer
 
 __all__ = ["Classifier", "GlobalAveragePool", "ImageClassifier", "make_bottleneck"]
@@ -77,8 +78,7 @@ class Classifier(nn.Module):
                 "backbone must have a positive int attribute 'out_features' (its output "
                 f"dimension); got {out_features!r}"
             )
-        if not isinstance(num_classes, int) or num_classes <= 0:
-            raise ValueError(f"num_classes must be a positive int; got {num_classes!r}")
+        check_positive_int("num_classes", num_classes)
         self.backbone = backbone
         self.num_classes = num_classes
         self.pool_layer = GlobalAveragePool() if pool_layer is None else pool_layer
@@ -148,9 +148,8 @@ def make_bottleneck(
     ``layers=1, dropout=0`` is the DANN/CDAN/ADDA/BSP/IWAN bottleneck; ``layers=2, dropout=0.5``
     is OSBP's. The module order gives the reference library's state-dict keys.
     """
-    for name, value in (("bottleneck_dim", bottleneck_dim), ("layers", layers)):
-        if not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name} must be a positive int; got {value!r}")
+    check_positive_int("bottleneck_dim", bottleneck_dim)
+    check_positive_int("layers", layers)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
     modules: list[nn.Module] = []

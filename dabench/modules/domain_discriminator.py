@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from dabench._checks import check_matrix
+from dabench._checks import check_matrix, check_positive_int
 
 __all__ = ["DomainDiscriminator"]
 
@@ -50,9 +50,8 @@ class DomainDiscriminator(nn.Sequential):
     def __init__(
         self, in_feature: int, hidden_size: int, batch_norm: bool = True, sigmoid: bool = True
     ) -> None:
-        for name, value in (("in_feature", in_feature), ("hidden_size", hidden_size)):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        check_positive_int("in_feature", in_feature)
+        check_positive_int("hidden_size", hidden_size)
         final: nn.Module = (
             nn.Sequential(nn.Linear(hidden_size, 1), nn.Sigmoid())
             if sigmoid

@@ -1,0 +1,689 @@
+"""Real-dataset tasks: Office-31, Office-Home, VisDA-2017, DomainNet and MNIST/USPS/SVHN, read from
+disk in the reference's image-list layout.
+
+Every dataset lives in one root folder (``--root``) holding the images and an ``image_list``
+folder of list files, one ``<relative/path> <integer label>`` line per image (the format of the
+Transfer-Learning-Library, whose lists can be used as they are):
+
+* Office-31: ``amazon.txt``, ``dslr.txt``, ``webcam.txt``; images ``<domain>/images/<class>/``.
+* Office-Home: ``Art.txt``, ``Clipart.txt``, ``Product.txt``, ``Real_World.txt``; images
+  ``<domain>/<Class>/``.
+* VisDA-2017: ``train.txt`` (Synthetic), ``validation.txt`` (Real); images ``train/<class>/``,
+  ``validation/<class>/``.
+* DomainNet: ``<domain>_train.txt`` and ``<domain>_test.txt``; images ``<domain>/<class>/``.
+* Digits: ``mnist_{train,test}.txt``, ``usps_{train,test}.txt``, ``svhn_balanced.txt``; images
+  ``mnist_train_image/``, ``usps_train_image/``, ``svhn_image/`` ...
+
+Labels index the reference's class lists (:data:`OFFICE31_CLASSES` etc.; Office-Home's order is
+*not* alphabetical). Only MNIST, USPS and SVHN can be fetched by code (:func:`download_digits`,
+through torchvision's public mirrors, never implicitly); for the other datasets the error message
+for a missing folder says where to get them.
+
+Splits (seeded, disjoint; the source split with ``seed``, the target split with ``seed + 1``, as for
+the bundled tasks):
+
+* ``source_train`` / ``source_val``: 90 % / 10 % of the source domain's (training) list;
+* domains with a single list (Office-31, Office-Home, VisDA-2017, SVHN): ``target_adapt`` /
+  ``target_val`` / ``target_test`` are 60 % / 20 % / 20 % of the target list;
+* domains with official train/test lists (DomainNet, MNIST, USPS): ``target_adapt`` is the whole
+  target *train* list and ``target_val`` / ``target_test`` are 50 % / 50 % of its *test* list, so
+  no test image is ever seen, even unlabelled, during adaptation (the reference trains on the
+  train lists and evaluates on the test list; it also selects on it, which this split avoids).
+
+Inputs: the ResNet tasks (``resnet50``, 3×224×224) use the reference's ``default`` training
+pipeline (resize to 256×256, random resized crop 224, horizontal flip; VisDA-2017 its ``cen.crop``:
+centre crop 224 then flip) for ``source_train`` and ``target_adapt`` and resize 256 + centre crop 224
+for the evaluated splits, with ImageNet normalisation. Digits use resize + ``Normalize(0.5, 0.5)``
+for every split: 28×28 grey with ``lenet`` for MNIST↔USPS, 32×32 RGB with ``dtn`` whenever SVHN is
+one of the domains (both domains then load as RGB, the reference's ``SVHNRGB → MNISTRGB``).
+
+Open-set and partial variants (Office-31, Office-Home, VisDA-2017) follow the reference's
+``default_open_set`` / ``default_partial`` class lists (:data:`OPEN_SET_CLASSES`,
+:data:`PARTIAL_CLASSES`).
+
+Registered tasks (all ``needs_root``), one per ordered pair of distinct domains:
+``office31[-openset|-partial]/<S>2<T>`` (``A, D, W``), ``officehome[-openset|-partial]/<S>2<T>``
+(``Ar, Cl, Pr, Rw``), ``visda2017[-openset|-partial]/<S>2<T>`` (``Synthetic, Real``),
+``domainnet/<S>2<T>`` (``c, i, p, q, r, s``) and ``digits/<S>2<T>`` (``MNIST, USPS, SVHN``; the
+reference runs MNIST→USPS, USPS→MNIST and SVHN→MNIST). DomainNet uses ``resnet50`` here (the
+reference's DomainNet and VisDA-2017 closed-set results use ResNet-101).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from torch.utils.data import Dataset, Subset
+from torchvision import transforms as T
+
+from dabench.data.registry import register_task
+from dabench.data.task import Task, split_indices
+
+__all__ = [
+    "DATASETS",
+    "DIGIT_CLASSES",
+    "DOMAINNET_CLASSES",
+    "OFFICE31_CLASSES",
+    "OFFICEHOME_CLASSES",
+    "OPEN_SET_CLASSES",
+    "PARTIAL_CLASSES",
+    "VISDA2017_CLASSES",
+    "DatasetNotFoundError",
+    "DatasetSpec",
+    "Domain",
+    "ImageList",
+    "build_task",
+    "digit_transform",
+    "download_digits",
+    "load_domain",
+    "parse_image_list",
+    "resnet_transforms",
+]
+
+# --- class lists (the reference's, in label order) ----------------------------------------------
+
+OFFICE31_CLASSES: tuple[str, ...] = tuple(
+    """back_pack bike bike_helmet bookcase bottle calculator desk_chair desk_lamp desktop_computer
+    file_cabinet headphones keyboard laptop_computer letter_tray mobile_phone monitor mouse mug
+    paper_notebook pen phone printer projector punchers ring_binder ruler scissors speaker stapler
+    tape_dispenser trash_can""".split()
+)
+
+OFFICEHOME_CLASSES: tuple[str, ...] = tuple(
+    """Drill Exit_Sign Bottle Glasses Computer File_Cabinet Shelf Toys Sink Laptop Kettle Folder
+    Keyboard Flipflops Pencil Bed Hammer ToothBrush Couch Bike Postit_Notes Mug Webcam Desk_Lamp
+    Telephone Helmet Mouse Pen Monitor Mop Sneakers Notebook Backpack Alarm_Clock Push_Pin Paper_Clip
+    Batteries Radio Fan Ruler Pan Screwdriver Trash_Can Printer Speaker Eraser Bucket Chair Calendar
+    Calculator Flowers Lamp_Shade Spoon Candles Clipboards Scissors TV Curtains Fork Soda Table
+    Knives Oven Refrigerator Marker""".split()
+)
+"""Not alphabetical: label ``i`` is the ``i``-th name, as in the reference's list files."""
+
+VISDA2017_CLASSES: tuple[str, ...] = tuple(
+    "aeroplane bicycle bus car horse knife motorcycle person plant skateboard train truck".split()
+)
+
+DOMAINNET_CLASSES: tuple[str, ...] = tuple(
+    """aircraft_carrier airplane alarm_clock ambulance angel animal_migration ant anvil apple arm
+    asparagus axe backpack banana bandage barn baseball baseball_bat basket basketball bat bathtub
+    beach bear beard bed bee belt bench bicycle binoculars bird birthday_cake blackberry blueberry
+    book boomerang bottlecap bowtie bracelet brain bread bridge broccoli broom bucket bulldozer bus
+    bush butterfly cactus cake calculator calendar camel camera camouflage campfire candle cannon
+    canoe car carrot castle cat ceiling_fan cello cell_phone chair chandelier church circle clarinet
+    clock cloud coffee_cup compass computer cookie cooler couch cow crab crayon crocodile crown
+    cruise_ship cup diamond dishwasher diving_board dog dolphin donut door dragon dresser drill drums
+    duck dumbbell ear elbow elephant envelope eraser eye eyeglasses face fan feather fence finger
+    fire_hydrant fireplace firetruck fish flamingo flashlight flip_flops floor_lamp flower
+    flying_saucer foot fork frog frying_pan garden garden_hose giraffe goatee golf_club grapes grass
+    guitar hamburger hammer hand harp hat headphones hedgehog helicopter helmet hexagon hockey_puck
+    hockey_stick horse hospital hot_air_balloon hot_dog hot_tub hourglass house house_plant
+    hurricane ice_cream jacket jail kangaroo key keyboard knee knife ladder lantern laptop leaf leg
+    light_bulb lighter lighthouse lightning line lion lipstick lobster lollipop mailbox map marker
+    matches megaphone mermaid microphone microwave monkey moon mosquito motorbike mountain mouse
+    moustache mouth mug mushroom nail necklace nose ocean octagon octopus onion oven owl paintbrush
+    paint_can palm_tree panda pants paper_clip parachute parrot passport peanut pear peas pencil
+    penguin piano pickup_truck picture_frame pig pillow pineapple pizza pliers police_car pond pool
+    popsicle postcard potato power_outlet purse rabbit raccoon radio rain rainbow rake
+    remote_control rhinoceros rifle river roller_coaster rollerskates sailboat sandwich saw
+    saxophone school_bus scissors scorpion screwdriver sea_turtle see_saw shark sheep shoe shorts
+    shovel sink skateboard skull skyscraper sleeping_bag smiley_face snail snake snorkel snowflake
+    snowman soccer_ball sock speedboat spider spoon spreadsheet square squiggle squirrel stairs star
+    steak stereo stethoscope stitches stop_sign stove strawberry streetlight string_bean submarine
+    suitcase sun swan sweater swing_set sword syringe table teapot teddy-bear telephone television
+    tennis_racquet tent The_Eiffel_Tower The_Great_Wall_of_China The_Mona_Lisa tiger toaster toe
+    toilet tooth toothbrush toothpaste tornado tractor traffic_light train tree triangle trombone
+    truck trumpet t-shirt umbrella underwear van vase violin washing_machine watermelon waterslide
+    whale wheel windmill wine_bottle wine_glass wristwatch yoga zebra zigzag""".split()
+)
+"""The reference's 345 names (almost alphabetical: ``cello`` precedes ``cell_phone`` and the three
+``The_...`` names sit between ``tent`` and ``tiger``)."""
+
+DIGIT_CLASSES: tuple[str, ...] = (
+    "0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
+    "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine",
+)  # fmt: skip
+
+OPEN_SET_CLASSES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "office31": (OFFICE31_CLASSES[:20], OFFICE31_CLASSES[20:]),
+    "officehome": (
+        tuple(sorted(OFFICEHOME_CLASSES)[:25]),
+        tuple(c for c in OFFICEHOME_CLASSES if c not in sorted(OFFICEHOME_CLASSES)[:25]),
+    ),
+    "visda2017": (
+        ("bicycle", "bus", "car", "motorcycle", "train", "truck"),
+        ("aeroplane", "horse", "knife", "person", "plant", "skateboard"),
+    ),
+}
+"""Open-set ``(public, target-private)`` classes per dataset (the reference's ``default_open_set``).
+Public classes are relabelled ``0..K-1`` in this order, target-private ones become ``K``
+("unknown"), any other class is dropped; the source keeps its public classes only."""
+
+PARTIAL_CLASSES: dict[str, tuple[str, ...]] = {
+    "office31": (
+        "back_pack", "bike", "calculator", "headphones", "keyboard", "laptop_computer", "monitor",
+        "mouse", "mug", "projector",
+    ),
+    "officehome": tuple(sorted(OFFICEHOME_CLASSES)[:25]),
+    "visda2017": tuple(sorted(VISDA2017_CLASSES)[:6]),
+}  # fmt: skip
+"""Partial set: the classes the target keeps (the reference's ``default_partial``: the 10
+Office-Caltech classes; the first 25 Office-Home names in sorted order; aeroplane … knife), with
+their source labels (no relabelling)."""
+
+
+# --- the image list -----------------------------------------------------------------------------
+
+
+class DatasetNotFoundError(FileNotFoundError, ValueError):
+    """A dataset root, list file or image is missing. Both a ``FileNotFoundError`` and a
+    ``ValueError``, so code that reports bad task arguments (``ValueError``) reports it too."""
+
+
+MODES = ("RGB", "L")
+
+
+def parse_image_list(
+    list_file: str | os.PathLike[str], root: str | os.PathLike[str], num_classes: int | None = None
+) -> list[tuple[str, int]]:
+    """Read an image-list file into ``(path, label)`` pairs.
+
+    Each non-blank line is ``<path> <integer label>``: the last whitespace-separated token is the
+    label, the tokens before it, joined by single spaces, the path (so paths may contain spaces), as
+    in the reference. Relative paths are joined to ``root``; absolute ones are kept.
+
+    Raises:
+        ValueError: a line without a path and an integer label, or (given ``num_classes``) a label
+            outside ``0..num_classes-1``; the message names the file and the line.
+
+    Example::
+
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     _ = (Path(d) / "l.txt").write_text("a/x 1.jpg 3\\n\\nb/y.jpg 0\\n")
+        ...     [(Path(p).relative_to(d).as_posix(), y) for p, y in parse_image_list(f"{d}/l.txt", d)]
+        [('a/x 1.jpg', 3), ('b/y.jpg', 0)]
+    """
+    list_file, root = Path(list_file), Path(root)
+    samples = []
+    with open(list_file, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            tokens = line.split()
+            if not tokens:
+                continue
+            where = f"{list_file}, line {number}"
+            try:
+                label = int(tokens[-1])
+            except ValueError:
+                label = None
+            if len(tokens) < 2 or label is None:
+                raise ValueError(
+                    f"{where}: expected '<relative/path/to/image> <integer label>', "
+                    f"got {line.rstrip()!r}"
+                ) from None
+            if label < 0 or (num_classes is not None and label >= num_classes):
+                accepted = "≥ 0" if num_classes is None else f"in 0..{num_classes - 1}"
+                raise ValueError(f"{where}: label {label} is not {accepted}; got {line.rstrip()!r}")
+            samples.append((str(root / " ".join(tokens[:-1])), label))
+    return samples
+
+
+class ImageList(Dataset):
+    """Images listed in a text file, one ``<path> <label>`` line each (the reference's format).
+
+    The list is read and checked when the dataset is made: a missing root or list file, a
+    malformed line, an out-of-range label or a missing first image raise at once (not in the
+    middle of training). Images are opened with PIL when a sample is read, converted with
+    ``.convert(mode)`` and passed through ``transform``; an unreadable or corrupt image raises an
+    ``OSError`` naming its path.
+
+    Args:
+        root: folder the list's relative paths start from.
+        list_file: the list, relative to ``root`` (or absolute), e.g. ``"image_list/amazon.txt"``.
+        transform: applied to the PIL image (e.g. a torchvision pipeline ending in ``ToTensor``).
+        target_transform: applied to the integer label.
+        mode: PIL mode the images are converted to: ``"RGB"`` (default) or ``"L"`` (grey).
+        classes: class names in label order; labels must index them.
+        layout: the expected folder layout, quoted in the error messages.
+        hint: where to get the data, appended to the messages for missing files.
+
+    Example::
+
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     Image.new("RGB", (4, 4)).save(f"{d}/cat.png")
+        ...     _ = (Path(d) / "list.txt").write_text("cat.png 1\\n")
+        ...     ds = ImageList(d, "list.txt", classes=("dog", "cat"))
+        ...     len(ds), ds.targets, ds[0][0].size, ds[0][1]
+        (1, [1], (4, 4), 1)
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        list_file: str | os.PathLike[str],
+        transform: Callable[[Image.Image], Any] | None = None,
+        target_transform: Callable[[int], Any] | None = None,
+        mode: str = "RGB",
+        classes: Sequence[str] | None = None,
+        layout: str = "",
+        hint: str = "",
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}; got {mode!r}")
+        self.root = Path(root)
+        self.list_file = self.root / list_file
+        self.transform, self.target_transform, self.mode = transform, target_transform, mode
+        self.classes = tuple(classes) if classes is not None else None
+        expected = f" Expected layout: {layout}." if layout else ""
+        more = f" {hint}" if hint else ""
+        if not self.root.is_dir():
+            raise DatasetNotFoundError(
+                f"dataset root {self.root} does not exist or is not a folder.{expected}{more}"
+            )
+        if not self.list_file.is_file():
+            raise DatasetNotFoundError(
+                f"image list {self.list_file} not found (one '<relative/path> <label>' line per "
+                f"image, paths relative to {self.root}).{expected}{more}"
+            )
+        self.samples = parse_image_list(
+            self.list_file, self.root, None if classes is None else len(classes)
+        )
+        if not self.samples:
+            raise ValueError(f"image list {self.list_file} lists no images")
+        first = Path(self.samples[0][0])
+        if not first.is_file():
+            raise DatasetNotFoundError(
+                f"image {first} (first entry of {self.list_file}) not found: the list's paths are "
+                f"relative to {self.root}.{expected}{more}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        path, label = self.samples[index]
+        img = self.load(path)
+        if self.transform is not None:
+            img = self.transform(img)
+        return img, label if self.target_transform is None else self.target_transform(label)
+
+    def load(self, path: str) -> Image.Image:
+        """The image at ``path``, converted to :attr:`mode`; errors name the file."""
+        try:
+            with Image.open(path) as img:
+                return img.convert(self.mode)
+        except FileNotFoundError as err:
+            raise DatasetNotFoundError(
+                f"image {path} (listed in {self.list_file}) not found"
+            ) from err
+        except OSError as err:  # PIL's UnidentifiedImageError and truncated files are OSErrors
+            raise OSError(f"cannot read image {path} (listed in {self.list_file}): {err}") from err
+
+    @property
+    def targets(self) -> list[int]:
+        """The label of every sample, in order."""
+        return [label for _, label in self.samples]
+
+    def with_transform(self, transform: Callable[[Image.Image], Any] | None) -> ImageList:
+        """The same samples (shared, not copied) with another ``transform``."""
+        view = copy.copy(self)
+        view.transform = transform
+        return view
+
+    def relabel(self, mapping: Mapping[int, int], classes: Sequence[str]) -> ImageList:
+        """Keep the samples whose label is a key of ``mapping``, relabelled to its value, with the
+        class names ``classes`` (the open-set and partial subsets)."""
+        view = copy.copy(self)
+        view.samples = [(p, mapping[y]) for p, y in self.samples if y in mapping]
+        view.classes = tuple(classes)
+        return view
+
+
+# --- datasets -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One domain of a dataset.
+
+    Attributes:
+        key: its short name in task names, e.g. ``"A"``.
+        name: its full name in descriptions, e.g. ``"amazon"``.
+        lists: its list files relative to the root: ``(all,)`` or ``(train, test)``.
+    """
+
+    key: str
+    name: str
+    lists: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset on disk: its class list, domains, expected layout and where to get it."""
+
+    key: str
+    title: str
+    classes: tuple[str, ...]
+    domains: tuple[Domain, ...]
+    layout: str
+    hint: str
+
+    def domain(self, key: str) -> Domain:
+        for d in self.domains:
+            if d.key == key:
+                return d
+        keys = ", ".join(d.key for d in self.domains)
+        raise ValueError(f"{self.title} has no domain {key!r}; domains: {keys}")
+
+
+_TLLIB_LISTS = (
+    "Image lists in this format come with the Transfer-Learning-Library "
+    "(https://github.com/thuml/Transfer-Learning-Library, DATASETS.md)."
+)
+
+DATASETS: dict[str, DatasetSpec] = {
+    "office31": DatasetSpec(
+        "office31", "Office-31", OFFICE31_CLASSES,
+        tuple(Domain(k, n, (f"image_list/{n}.txt",))
+              for k, n in (("A", "amazon"), ("D", "dslr"), ("W", "webcam"))),
+        "root/image_list/{amazon,dslr,webcam}.txt and root/amazon/images/<class>/*.jpg "
+        "(likewise dslr, webcam)",
+        "Get Office-31 from https://faculty.cc.gatech.edu/~judy/domainadapt/. " + _TLLIB_LISTS,
+    ),
+    "officehome": DatasetSpec(
+        "officehome", "Office-Home", OFFICEHOME_CLASSES,
+        tuple(Domain(k, n, (f"image_list/{n}.txt",))
+              for k, n in (("Ar", "Art"), ("Cl", "Clipart"), ("Pr", "Product"),
+                           ("Rw", "Real_World"))),
+        "root/image_list/{Art,Clipart,Product,Real_World}.txt and root/Art/<Class>/*.jpg "
+        "(likewise Clipart, Product, Real_World)",
+        "Get Office-Home from https://www.hemanthdv.org/officeHomeDataset.html. " + _TLLIB_LISTS,
+    ),
+    "visda2017": DatasetSpec(
+        "visda2017", "VisDA-2017", VISDA2017_CLASSES,
+        (Domain("Synthetic", "synthetic", ("image_list/train.txt",)),
+         Domain("Real", "real", ("image_list/validation.txt",))),
+        "root/image_list/train.txt (Synthetic), root/image_list/validation.txt (Real), "
+        "root/train/<class>/*.png and root/validation/<class>/*.jpg",
+        "Get VisDA-2017 (classification track: train and validation) from "
+        "https://ai.bu.edu/visda-2017/. " + _TLLIB_LISTS,
+    ),
+    "domainnet": DatasetSpec(
+        "domainnet", "DomainNet", DOMAINNET_CLASSES,
+        tuple(Domain(n[0], n, (f"image_list/{n}_train.txt", f"image_list/{n}_test.txt"))
+              for n in ("clipart", "infograph", "painting", "quickdraw", "real", "sketch")),
+        "root/image_list/<domain>_train.txt and <domain>_test.txt for domain in clipart, "
+        "infograph, painting, quickdraw, real, sketch, and root/<domain>/<class>/*.jpg",
+        "Get DomainNet (cleaned version) and its train/test lists from https://ai.bu.edu/M3SDA/. "
+        + _TLLIB_LISTS,
+    ),
+    "digits": DatasetSpec(
+        "digits", "Digits", DIGIT_CLASSES,
+        (Domain("MNIST", "MNIST", ("image_list/mnist_train.txt", "image_list/mnist_test.txt")),
+         Domain("USPS", "USPS", ("image_list/usps_train.txt", "image_list/usps_test.txt")),
+         Domain("SVHN", "SVHN", ("image_list/svhn_balanced.txt",))),
+        "root/image_list/{mnist,usps}_{train,test}.txt and svhn_balanced.txt, images under "
+        "root/mnist_train_image/, root/usps_train_image/, root/svhn_image/ ...",
+        "MNIST, USPS and SVHN can be fetched from torchvision's public mirrors into this layout "
+        "with dabench.data.real.download_digits(root) (SVHN needs scipy).",
+    ),
+}  # fmt: skip
+"""Every real dataset by key (the task-name prefix)."""
+
+
+def load_domain(
+    dataset: str | DatasetSpec,
+    root: str | os.PathLike[str],
+    domain: str,
+    split: str = "train",
+    transform: Callable[[Image.Image], Any] | None = None,
+    mode: str = "RGB",
+    download: bool = False,
+) -> ImageList:
+    """One list of one domain, e.g. ``load_domain("office31", root, "A")``.
+
+    Args:
+        dataset: a key of :data:`DATASETS` (or its :class:`DatasetSpec`).
+        root: the dataset's root folder.
+        domain: the domain's key, e.g. ``"A"``, ``"Ar"``, ``"Synthetic"``, ``"c"``, ``"MNIST"``.
+        split: ``"train"``: the domain's (training) list; ``"test"``: its test list, for the
+            domains that have one (DomainNet, MNIST, USPS).
+        transform, mode: as for :class:`ImageList`.
+        download: digits only: fetch a missing MNIST/USPS/SVHN with :func:`download_digits`
+            first (default ``False``: nothing is ever downloaded unless asked for).
+    """
+    spec = DATASETS[dataset] if isinstance(dataset, str) else dataset
+    dom = spec.domain(domain)
+    splits = ("train", "test")[: len(dom.lists)]
+    if split not in splits:
+        accepted = " or ".join(map(repr, splits))
+        raise ValueError(f"split of {spec.title} {domain} must be {accepted}; got {split!r}")
+    list_file = dom.lists[splits.index(split)]
+    if download:
+        if spec.key != "digits":
+            raise ValueError(f"download=True works for digits only; {spec.hint}")
+        if not (Path(root) / list_file).is_file():
+            download_digits(root, (domain,))
+    return ImageList(
+        root, list_file, transform, mode=mode, classes=spec.classes, layout=spec.layout,
+        hint=spec.hint,
+    )  # fmt: skip
+
+
+_TORCHVISION_DIGITS = {
+    # domain: (torchvision class, [(list file, image folder, constructor kwargs)])
+    "MNIST": ("MNIST", [("mnist_train", "mnist_train_image", {"train": True}),
+                        ("mnist_test", "mnist_test_image", {"train": False})]),
+    "USPS": ("USPS", [("usps_train", "usps_train_image", {"train": True}),
+                      ("usps_test", "usps_test_image", {"train": False})]),
+    "SVHN": ("SVHN", [("svhn_balanced", "svhn_image", {"split": "train"})]),
+}  # fmt: skip
+
+
+def download_digits(
+    root: str | os.PathLike[str], domains: Sequence[str] = ("MNIST", "USPS", "SVHN")
+) -> None:
+    """Fetch MNIST, USPS and/or SVHN with torchvision (``download=True``, its public mirrors;
+    raw files under ``root/torchvision``) and write them in the image-list layout: one PNG per
+    image under ``root/<name>_image/`` and ``root/image_list/<name>.txt``. Lists that already
+    exist are left alone. Never called implicitly (``download=False`` everywhere by default).
+
+    SVHN's list is written as ``svhn_balanced.txt`` (the name the reference reads) but holds the
+    whole SVHN train split (73,257 images), not the reference's class-balanced subset; torchvision
+    reads SVHN's ``.mat`` files with scipy.
+    """
+    from torchvision import datasets as tv_datasets
+
+    root = Path(root)
+    for domain in domains:
+        if domain not in _TORCHVISION_DIGITS:
+            raise ValueError(
+                f"domains must be among {', '.join(_TORCHVISION_DIGITS)}; got {domain!r}"
+            )
+        cls_name, parts = _TORCHVISION_DIGITS[domain]
+        for list_name, folder, kwargs in parts:
+            list_path = root / "image_list" / f"{list_name}.txt"
+            if list_path.is_file():
+                continue
+            data = getattr(tv_datasets, cls_name)(
+                str(root / "torchvision"), download=True, **kwargs
+            )
+            (root / folder).mkdir(parents=True, exist_ok=True)
+            lines = []
+            for i in range(len(data)):
+                img, label = data[i]
+                img.save(root / folder / f"{i:05d}.png")
+                lines.append(f"{folder}/{i:05d}.png {int(label)}\n")
+            list_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = list_path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text("".join(lines), encoding="utf-8")
+            os.replace(tmp, list_path)  # the list appears only once every image is written
+
+
+# --- transforms ---------------------------------------------------------------------------------
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _resize(size: int) -> T.Resize:
+    """The reference's ``ResizeImage(size)``: PIL ``resize((size, size))`` (aspect ratio not kept)
+    with Pillow's default bicubic filter."""
+    return T.Resize((size, size), interpolation=T.InterpolationMode.BICUBIC)
+
+
+def resnet_transforms(center_crop: bool = False) -> tuple[T.Compose, T.Compose]:
+    """``(train, val)`` pipelines for 224×224 ImageNet-normalised inputs (spec: ``default``
+    training pipeline, or ``cen.crop`` with ``center_crop=True``)."""
+    crop = T.CenterCrop(224) if center_crop else T.RandomResizedCrop(224)  # scale (0.08, 1)
+    normalize = [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    train = T.Compose([_resize(256), crop, T.RandomHorizontalFlip(), *normalize])
+    val = T.Compose([_resize(256), T.CenterCrop(224), *normalize])
+    return train, val
+
+
+def digit_transform(size: int, channels: int) -> T.Compose:
+    """Resize to ``size``×``size``, ``ToTensor``, ``Normalize(0.5, 0.5)`` per channel (train = val,
+    no augmentation, as in the reference's digit commands)."""
+    return T.Compose(
+        [_resize(size), T.ToTensor(), T.Normalize((0.5,) * channels, (0.5,) * channels)]
+    )
+
+
+# --- tasks --------------------------------------------------------------------------------------
+
+SOURCE_FRACTIONS = (0.9, 0.1)
+TARGET_FRACTIONS = (0.6, 0.2, 0.2)
+TEST_LIST_FRACTIONS = (0.5, 0.5)
+"""Target val/test halves of the official test list (domains with train and test lists)."""
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    mode: str
+    input_shape: tuple[int, ...]
+    model: str
+    title: str
+    train: Callable[[Image.Image], Any]
+    val: Callable[[Image.Image], Any]
+
+
+def _input_kind(dataset: str, source: str, target: str) -> str:
+    if dataset != "digits":
+        return "resnet"
+    return "rgb32" if "SVHN" in (source, target) else "grey28"
+
+
+_INPUT_TITLES = {"resnet": "ResNet-50", "rgb32": "32×32 RGB, DTN", "grey28": "28×28 grey, LeNet"}
+
+
+def _inputs(dataset: str, source: str, target: str) -> _Inputs:
+    kind = _input_kind(dataset, source, target)
+    title = _INPUT_TITLES[kind]
+    if kind == "rgb32":
+        tf = digit_transform(32, 3)
+        return _Inputs("RGB", (3, 32, 32), "dtn", title, tf, tf)
+    if kind == "grey28":
+        tf = digit_transform(28, 1)
+        return _Inputs("L", (1, 28, 28), "lenet", title, tf, tf)
+    train, val = resnet_transforms(center_crop=dataset == "visda2017")
+    return _Inputs("RGB", (3, 224, 224), "resnet50", title, train, val)
+
+
+def build_task(
+    name: str,
+    dataset: str,
+    source: str,
+    target: str,
+    root: Path | None,
+    seed: int,
+    setting: str = "closed",
+    description: str = "",
+) -> Task:
+    """Build the ``dataset`` task ``source → target`` in ``setting`` (``closed``, ``open_set`` or
+    ``partial``; see the module docstring for splits and inputs)."""
+    spec = DATASETS[dataset]
+    if root is None:
+        raise ValueError(f"task {name!r} reads {spec.title} from disk: give its root folder")
+    inputs = _inputs(dataset, source, target)
+    src = load_domain(spec, root, source, "train", inputs.train, inputs.mode)
+    tgt_lists = [
+        load_domain(spec, root, target, split, inputs.train, inputs.mode)
+        for split in ("train", "test")[: len(spec.domain(target).lists)]
+    ]
+    class_names, shared = spec.classes, None
+    if setting == "open_set":
+        public, private = OPEN_SET_CLASSES[dataset]
+        class_names = (*public, "unknown")
+        index = {c: i for i, c in enumerate(spec.classes)}
+        known = {index[c]: i for i, c in enumerate(public)}
+        unknown = {index[c]: len(public) for c in private}
+        src = src.relabel(known, class_names)
+        tgt_lists = [t.relabel({**known, **unknown}, class_names) for t in tgt_lists]
+    elif setting == "partial":
+        shared = tuple(sorted(spec.classes.index(c) for c in PARTIAL_CLASSES[dataset]))
+        tgt_lists = [t.relabel({c: c for c in shared}, spec.classes) for t in tgt_lists]
+    elif setting != "closed":
+        raise ValueError(f"setting must be 'closed', 'open_set' or 'partial'; got {setting!r}")
+
+    s_train, s_val = split_indices(len(src), SOURCE_FRACTIONS, seed)
+    if len(tgt_lists) == 1:
+        adapt_list = eval_list = tgt_lists[0]
+        t_adapt, t_val, t_test = split_indices(len(adapt_list), TARGET_FRACTIONS, seed + 1)
+    else:
+        adapt_list, eval_list = tgt_lists
+        t_adapt = range(len(adapt_list))
+        t_val, t_test = split_indices(len(eval_list), TEST_LIST_FRACTIONS, seed + 1)
+    src_val, tgt_val = src.with_transform(inputs.val), eval_list.with_transform(inputs.val)
+    splits = {
+        "source_train": Subset(src, s_train.tolist()),
+        "source_val": Subset(src_val, s_val.tolist()),
+        "target_adapt": Subset(adapt_list, list(t_adapt)),
+        "target_val": Subset(tgt_val, t_val.tolist()),
+        "target_test": Subset(tgt_val, t_test.tolist()),
+    }
+    return Task(
+        name, description or _describe(dataset, source, target, setting), setting, class_names,
+        inputs.input_shape, inputs.model, splits, shared, seed,
+    )  # fmt: skip
+
+
+def _describe(dataset: str, source: str, target: str, setting: str) -> str:
+    spec = DATASETS[dataset]
+    src, tgt = spec.domain(source).name, spec.domain(target).name
+    title = _INPUT_TITLES[_input_kind(dataset, source, target)]
+    if setting == "open_set":
+        known = len(OPEN_SET_CLASSES[dataset][0])
+        return f"open-set {spec.title} {src} → {tgt} ({known} known classes + unknown, {title})"
+    if setting == "partial":
+        kept = len(PARTIAL_CLASSES[dataset])
+        n = len(spec.classes)
+        return f"partial {spec.title} {src} → {tgt} ({n} classes, {kept} in the target, {title})"
+    return f"{spec.title} {src} → {tgt} ({len(spec.classes)} classes, {title})"
+
+
+SETTING_SUFFIXES = {"closed": "", "open_set": "-openset", "partial": "-partial"}
+
+
+def _register(dataset: str, source: str, target: str, setting: str) -> None:
+    name = f"{dataset}{SETTING_SUFFIXES[setting]}/{source}2{target}"
+    description = _describe(dataset, source, target, setting)
+
+    @register_task(name, description, setting, needs_root=True)
+    def factory(root: Path | None, seed: int) -> Task:
+        return build_task(name, dataset, source, target, root, seed, setting, description)
+
+
+for _key, _spec in DATASETS.items():
+    _settings = ["closed", "open_set", "partial"] if _key in OPEN_SET_CLASSES else ["closed"]
+    for _setting in _settings:
+        for _s in _spec.domains:
+            for _t in _spec.domains:
+                if _s is not _t:
+                    _register(_key, _s.key, _t.key, _setting)

@@ -1,0 +1,174 @@
+"""Backbones and segmenters by name, for the benchmark's tasks.
+
+Backbones (feature extractors with an int ``out_features``, for
+:class:`~dabench.modules.classifier.Classifier`):
+
+=============  ==================  =========================  ============
+name           default input       output                     out_features
+=============  ==================  =========================  ============
+``mlp``        ``(N, 2)``          ``(N, 64)``                64
+``lenet``      ``(N, 1, 28, 28)``  ``(N, 500)``               500
+``dtn``        ``(N, 3, 32, 32)``  ``(N, 512)``               512
+``resnet18``   ``(N, 3, H, W)``    ``(N, 512, H/32, W/32)``   512
+``resnet34``   ``(N, 3, H, W)``    ``(N, 512, H/32, W/32)``   512
+``resnet50``   ``(N, 3, H, W)``    ``(N, 2048, H/32, W/32)``  2048
+``resnet101``  ``(N, 3, H, W)``    ``(N, 2048, H/32, W/32)``  2048
+=============  ==================  =========================  ============
+
+Segmenters (logits ``(N, num_classes, H, W)`` at the input size, with ``get_parameters``):
+``small_fcn`` (:class:`SmallFCN`), ``deeplabv2_resnet50`` and ``deeplabv2_resnet101``
+(:class:`DeepLabV2`).
+
+Only the ResNets (and the DeepLab backbones) have pretrained weights: torchvision's ImageNet
+checkpoints, read from the torch hub cache and never downloaded at run time unless
+``DABENCH_ALLOW_DOWNLOAD=1`` (see :mod:`dabench.models.resnet`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from dabench._checks import check_positive_int
+from dabench.models.digits import DTN, AdaptiveFlatten, LeNet
+from dabench.models.mlp import MLP
+from dabench.models.resnet import (
+    RESNETS,
+    ResNetBackbone,
+    build_resnet,
+    resnet18,
+    resnet34,
+    resnet50,
+    resnet101,
+)
+from dabench.models.segmentation import (
+    ASPPV2,
+    DeepLabV2,
+    SmallFCN,
+    deeplabv2_resnet50,
+    deeplabv2_resnet101,
+)
+
+__all__ = [
+    "ASPPV2",
+    "BACKBONES",
+    "DTN",
+    "MLP",
+    "SEGMENTERS",
+    "AdaptiveFlatten",
+    "DeepLabV2",
+    "LeNet",
+    "ResNetBackbone",
+    "SmallFCN",
+    "build_backbone",
+    "build_resnet",
+    "build_segmenter",
+    "deeplabv2_resnet50",
+    "deeplabv2_resnet101",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+]
+
+_SCRATCH_BACKBONES: dict[str, Callable[[int | None], nn.Module]] = {
+    "mlp": lambda c: MLP() if c is None else MLP(in_features=c),
+    "lenet": lambda c: LeNet() if c is None else LeNet(in_channels=c),
+    "dtn": lambda c: DTN() if c is None else DTN(in_channels=c),
+}
+
+BACKBONES: tuple[str, ...] = (*_SCRATCH_BACKBONES, *RESNETS)
+"""Names accepted by :func:`build_backbone`."""
+
+_SEGMENTERS: dict[str, Callable[..., nn.Module]] = {
+    "small_fcn": SmallFCN,
+    "deeplabv2_resnet50": deeplabv2_resnet50,
+    "deeplabv2_resnet101": deeplabv2_resnet101,
+}
+
+SEGMENTERS: tuple[str, ...] = tuple(_SEGMENTERS)
+"""Names accepted by :func:`build_segmenter`."""
+
+_PRETRAINABLE = ", ".join(repr(n) for n in RESNETS)
+
+
+def _check_name(kind: str, name: object, known: tuple[str, ...]) -> None:
+    if name not in known:
+        raise ValueError(f"unknown {kind} {name!r}; known: {', '.join(known)}")
+
+
+def build_backbone(
+    name: str, *, in_channels: int | None = None, pretrained: bool = False
+) -> nn.Module:
+    """A feature extractor by name; it has an int ``out_features`` (see the module table).
+
+    Args:
+        name: one of :data:`BACKBONES`.
+        in_channels: image channels (``mlp``: the input dimension); ``None`` takes the backbone's
+            default (``mlp`` 2, ``lenet`` 1, ``dtn`` and the ResNets 3).
+        pretrained: load ImageNet weights (ResNets only) from the torch hub cache.
+
+    Raises:
+        ValueError: unknown ``name``, bad ``in_channels``, or ``pretrained`` for a backbone that
+            has no pretrained weights.
+        RuntimeError: ``pretrained`` and the weights file is not in the torch hub cache.
+
+    Example::
+
+        >>> backbone = build_backbone("lenet")
+        >>> backbone(torch.randn(2, 1, 28, 28)).shape, backbone.out_features
+        (torch.Size([2, 500]), 500)
+        >>> build_backbone("vgg16")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown backbone 'vgg16'; known: mlp, lenet, dtn, resnet18, resnet34, ...
+    """
+    _check_name("backbone", name, BACKBONES)
+    if in_channels is not None:
+        check_positive_int("in_channels", in_channels)
+    if name in _SCRATCH_BACKBONES:
+        if pretrained:
+            raise ValueError(
+                f"backbone {name!r} has no pretrained weights; pretrained=True is accepted for "
+                f"{_PRETRAINABLE}"
+            )
+        return _SCRATCH_BACKBONES[name](in_channels)
+    return build_resnet(
+        name, in_channels=3 if in_channels is None else in_channels, pretrained=pretrained
+    )
+
+
+def build_segmenter(
+    name: str, num_classes: int, *, in_channels: int = 3, pretrained: bool = False
+) -> nn.Module:
+    """A segmenter by name: logits ``(N, num_classes, H, W)`` and a ``get_parameters`` method.
+
+    Args:
+        name: one of :data:`SEGMENTERS`.
+        num_classes: number of classes.
+        in_channels: image channels.
+        pretrained: load ImageNet weights into the backbone (DeepLab only) from the torch hub cache.
+
+    Raises:
+        ValueError: unknown ``name``, bad ``num_classes``/``in_channels``, or ``pretrained`` for
+            ``small_fcn``.
+        RuntimeError: ``pretrained`` and the weights file is not in the torch hub cache.
+
+    Example::
+
+        >>> net = build_segmenter("small_fcn", num_classes=3)
+        >>> net(torch.randn(2, 3, 64, 64)).shape
+        torch.Size([2, 3, 64, 64])
+    """
+    _check_name("segmenter", name, SEGMENTERS)
+    check_positive_int("num_classes", num_classes)
+    check_positive_int("in_channels", in_channels)
+    if name == "small_fcn":
+        if pretrained:
+            raise ValueError(
+                "segmenter 'small_fcn' has no pretrained weights; pretrained=True is accepted for "
+                "'deeplabv2_resnet50', 'deeplabv2_resnet101'"
+            )
+        return SmallFCN(num_classes, in_channels=in_channels)
+    return _SEGMENTERS[name](num_classes, in_channels=in_channels, pretrained=pretrained)
