@@ -28,7 +28,7 @@ from dabench import __version__
 from dabench.data import get_task, list_tasks
 from dabench.trainable import MAIN_METRIC, run_trial
 
-STEPS = {"moons/rot40": 2000, "shapes/flat2textured": 2000}
+STEPS = {"moons/rot40": 2000, "shapes/flat2textured": 1500}
 DEFAULT_STEPS = 3000
 METHODS = {"segmentation": ("source_only", "target_oracle")}
 DEFAULT_METHODS = ("source_only", "target_oracle", "dann")

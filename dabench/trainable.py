@@ -16,6 +16,7 @@ import torch
 
 from dabench.data import get_task
 from dabench.data.loading import InfiniteBatches, eval_batches
+from dabench.data.registry import task_spec
 from dabench.data.task import IGNORE_INDEX, Task
 from dabench.methods import Batch, Recipe, get_method
 from dabench.methods.base import COMMON_DEFAULTS
@@ -69,12 +70,13 @@ class NonFiniteLossError(RuntimeError):
 def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
     """Defaults filled in and every key checked, before any data or model is built.
 
-    Raises ``ValueError`` naming the key for an unknown key, a wrong type or an out-of-range value.
+    Raises ``ValueError`` naming the key for an unknown key, a wrong type or an out-of-range value,
+    and for an unknown task or method or a method that does not fit the task's setting.
     """
     for key in ("method", "task"):
         if not config.get(key):
             raise ValueError(f"config needs {key!r}")
-    recipe = get_method(config["method"])
+    recipe = get_method(config["method"], task_spec(config["task"]).setting)
     defaults = {**LOOP_DEFAULTS, **COMMON_DEFAULTS, **recipe.defaults}
     unknown = sorted(set(config) - set(defaults))
     if unknown:
@@ -129,16 +131,15 @@ def run_trial(config: dict[str, Any], report: Report | None = None) -> dict[str,
     Every ``eval_every`` steps (and at the end) ``report(metrics)`` is called with: ``step``,
     ``train_loss`` (mean since the last report) and the recipe's statistics (e.g. ``disc_acc``),
     ``grl_coeff`` where there is one, ``source_val_acc``, the setting's target metrics on
-    target-val and target-test (``target_val_acc``, ``target_test_h_score``, ...), ``time_s`` and
-    ``samples_per_s``. Returns the last metrics.
+    target-val and target-test (``target_val_acc``, ``target_test_h_score``, ...), ``time_s``
+    (wall time so far, evaluations included) and ``samples_per_s`` (training samples per second of
+    training time). Returns the last metrics.
     """
     cfg = resolve_config(config)
     device = resolve_device(cfg["device"])
-    recipe_cls = get_method(cfg["method"])
     task = get_task(cfg["task"], cfg["root"], seed=cfg["data_seed"])
-    get_method(cfg["method"], task.setting)  # the method must fit the task's setting
     torch.manual_seed(cfg["seed"])
-    recipe: Recipe = recipe_cls(task, cfg, device)
+    recipe: Recipe = get_method(cfg["method"])(task, cfg, device)
     optimizer = torch.optim.SGD(
         recipe.parameter_groups(), cfg["lr"], momentum=cfg["momentum"],
         weight_decay=cfg["weight_decay"], nesterov=cfg["nesterov"] and cfg["momentum"] > 0,
@@ -159,7 +160,7 @@ def run_trial(config: dict[str, Any], report: Report | None = None) -> dict[str,
     report = report or (lambda metrics: None)
     metrics: dict[str, Any] = {}
     sums: dict[str, torch.Tensor] = {}
-    since, start, samples = 0, time.perf_counter(), 0
+    since, samples, eval_s, start = 0, 0, 0.0, time.perf_counter()
     for step in range(1, cfg["steps"] + 1):
         x_s, y_s = next(source)
         x_t = y_t = None
@@ -185,13 +186,15 @@ def run_trial(config: dict[str, Any], report: Report | None = None) -> dict[str,
                     f"the training loss became {train_stats['train_loss']} before step {step} "
                     f"(method {cfg['method']!r}, task {cfg['task']!r}); lower lr or trade_off"
                 )
-            elapsed = time.perf_counter() - start
             metrics = {"step": step, **train_stats}
             coefficient = recipe.grl_coefficient()
             if coefficient is not None:
                 metrics["grl_coeff"] = coefficient
+            train_s = time.perf_counter() - start - eval_s
+            eval_start = time.perf_counter()
             metrics.update(evaluate(recipe, task, cfg["eval_batch_size"], device, workers))
-            metrics.update({"time_s": elapsed, "samples_per_s": samples / elapsed})
+            eval_s += time.perf_counter() - eval_start
+            metrics.update({"time_s": train_s + eval_s, "samples_per_s": samples / train_s})
             report(metrics)
             sums, since = {}, 0
     return metrics

@@ -89,8 +89,11 @@ def test_bad_configs_are_rejected_before_training(config, message):
         resolve_config(config)
 
 
-def test_method_must_fit_the_setting():
+def test_method_must_fit_the_setting_checked_before_building_the_task(monkeypatch):
+    monkeypatch.setattr("dabench.trainable.get_task", lambda *a, **k: pytest.fail("task was built"))
     with pytest.raises(
         ValueError, match="method 'dann' does not support the 'segmentation' setting"
     ):
         run_trial({"method": "dann", "task": "shapes/flat2textured", "steps": 1})
+    with pytest.raises(ValueError, match="unknown task 'moons/rot41'"):
+        run_trial({"method": "dann", "task": "moons/rot41"})

@@ -46,9 +46,9 @@ def list_tasks() -> list[TaskSpec]:
     )
 
 
-def get_task(name: str, root: str | Path | None = None, seed: int = 0) -> Task:
-    """Build the task ``name`` (its splits fixed by ``seed``); ``root`` is the dataset folder of a
-    real-data task. Unknown names and missing roots raise ``ValueError`` listing what is accepted."""
+def task_spec(name: str) -> TaskSpec:
+    """The registration of task ``name`` (its setting is known without building the task).
+    An unknown name raises ``ValueError`` listing what is accepted."""
     _load_builtin_tasks()
     spec = _REGISTRY.get(name)
     if spec is None:
@@ -58,6 +58,13 @@ def get_task(name: str, root: str | Path | None = None, seed: int = 0) -> Task:
             f"unknown task {name!r}. Bundled tasks: {bundled}. Real-data tasks (need --root): "
             f"{', '.join(datasets)} (see `dabench tasks`)"
         )
+    return spec
+
+
+def get_task(name: str, root: str | Path | None = None, seed: int = 0) -> Task:
+    """Build the task ``name`` (its splits fixed by ``seed``); ``root`` is the dataset folder of a
+    real-data task. Unknown names and missing roots raise ``ValueError`` listing what is accepted."""
+    spec = task_spec(name)
     if spec.needs_root and root is None:
         raise ValueError(f"task {name!r} reads a dataset from disk: give its root folder (--root)")
     return spec.factory(None if root is None else Path(root).expanduser().resolve(), seed)

