@@ -47,6 +47,8 @@ class Recipe:
     Attributes:
         uses_target_labels: only the target-supervised oracle sets this; the loop then feeds
             labelled ``target_adapt`` batches. Every other recipe sees target inputs only.
+        needs_target: whether the loop fetches ``target_adapt`` batches at all (source-only
+            training does not).
     """
 
     name: ClassVar[str]
@@ -86,6 +88,12 @@ class Recipe:
     def predict(self, x: Tensor) -> Tensor:
         """Scores whose argmax over dimension 1 is the prediction (model in eval mode)."""
         return self.model(x)
+
+
+def logits_of(output: Tensor | tuple[Tensor, Tensor]) -> Tensor:
+    """The logits of a model's output: a classifier in training mode returns ``(logits,
+    features)``, a segmenter (or a classifier in eval mode) the logits alone."""
+    return output[0] if isinstance(output, tuple) else output
 
 
 def build_model(task: Task, hp: dict[str, Any]) -> nn.Module:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from dabench.methods.base import Batch, Recipe
+from dabench.methods.base import Batch, Recipe, logits_of
 from dabench.methods.registry import register_method
 
 
@@ -26,7 +26,7 @@ class SourceOnly(Recipe):
     needs_target = False
 
     def loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
-        y, *_ = _outputs(self.model(batch.x_s))
+        y = logits_of(self.model(batch.x_s))
         loss = self.classification_loss(y, batch.y_s)
         return loss, {"cls_loss": loss.detach()}
 
@@ -43,8 +43,3 @@ def threshold_unknown(logits: Tensor, setting: str, threshold: float) -> Tensor:
     probabilities = logits.softmax(dim=1)
     probabilities[:, -1] = threshold
     return probabilities
-
-
-def _outputs(output: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, ...]:
-    """``(logits, features)`` of a classifier in training mode, ``(logits,)`` of a segmenter."""
-    return output if isinstance(output, tuple) else (output,)

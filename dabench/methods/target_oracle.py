@@ -9,9 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from dabench.methods.base import Batch, Recipe
+from dabench.methods.base import Batch, Recipe, logits_of
 from dabench.methods.registry import register_method
-from dabench.methods.source_only import _outputs
 
 
 @register_method
@@ -25,7 +24,7 @@ class TargetOracle(Recipe):
 
     def loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         assert batch.x_t is not None and batch.y_t is not None
-        y, *_ = _outputs(self.model(batch.x_t))
+        y = logits_of(self.model(batch.x_t))
         loss = self.classification_loss(y, batch.y_t)
         return loss, {"cls_loss": loss.detach()}
 
