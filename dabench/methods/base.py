@@ -7,6 +7,7 @@ build, their parameter groups, the loss of one step, and how to predict.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar, NamedTuple
 
 import torch
@@ -38,7 +39,7 @@ class Batch(NamedTuple):
     y_t: Tensor | None = None
 
 
-class Recipe:
+class Recipe(ABC):
     """Base recipe: a classifier (or segmenter) trained with cross-entropy on labelled batches.
 
     Subclasses set ``name``, ``settings``, ``defaults`` and override :meth:`loss` (and, when they
@@ -62,8 +63,8 @@ class Recipe:
         self.model = build_model(task, hp).to(device)
         self.build()
 
-    def build(self) -> None:
-        """Create the method's extra modules (discriminators, losses)."""
+    def build(self) -> None:  # noqa: B027  (a hook: most recipes add nothing)
+        """Create the method's extra modules (discriminators, losses); none by default."""
 
     def modules(self) -> dict[str, nn.Module]:
         """Every module whose state makes up the method (checkpointed, moved, put in train mode)."""
@@ -73,9 +74,9 @@ class Recipe:
         """Parameter groups with *relative* learning rates (multiplied by ``lr`` and the schedule)."""
         return self.model.get_parameters()
 
+    @abstractmethod
     def loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         """The loss of one step and extra 0-d statistics to report (e.g. discriminator accuracy)."""
-        raise NotImplementedError
 
     def grl_coefficient(self) -> float | None:
         """The current gradient-reversal coefficient, for methods that have one."""
