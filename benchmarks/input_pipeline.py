@@ -68,7 +68,9 @@ def main() -> None:
         if spec.needs_root:
             continue
         fetch, step = measure(spec.name, args.min_run_time)
-        rows.append(f"| {spec.name} | {fetch * 1e3:.3f} | {step * 1e3:.2f} | {100 * fetch / step:.1f} % |")
+        rows.append(
+            f"| {spec.name} | {fetch * 1e3:.3f} | {step * 1e3:.2f} | {100 * fetch / step:.1f} % |"
+        )
         print(rows[-1], flush=True)
     command = "python " + " ".join([sys.argv[0], *sys.argv[1:]])
     args.out.write_text(f"""# Input pipeline vs training step (bundled tasks, CPU)
