@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from dabench import metrics as m
 from dabench.data import get_task
 from dabench.data.loading import InfiniteBatches, eval_batches
 from dabench.data.registry import task_spec
@@ -160,6 +161,7 @@ def run_trial(config: dict[str, Any], report: Report | None = None) -> dict[str,
     report = report or (lambda metrics: None)
     metrics: dict[str, Any] = {}
     sums: dict[str, torch.Tensor] = {}
+    set_train_mode(recipe, True)
     since, samples, eval_s, start = 0, 0, 0.0, time.perf_counter()
     for step in range(1, cfg["steps"] + 1):
         x_s, y_s = next(source)
@@ -167,8 +169,6 @@ def run_trial(config: dict[str, Any], report: Report | None = None) -> dict[str,
         if target is not None:
             t = next(target)
             x_t, y_t = t if recipe.uses_target_labels else (t, None)
-        for module in recipe.modules().values():
-            module.train()
         loss, stats = recipe.loss(Batch(x_s, y_s, x_t, y_t))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -193,6 +193,7 @@ def run_trial(config: dict[str, Any], report: Report | None = None) -> dict[str,
             train_s = time.perf_counter() - start - eval_s
             eval_start = time.perf_counter()
             metrics.update(evaluate(recipe, task, cfg["eval_batch_size"], device, workers))
+            set_train_mode(recipe, True)
             eval_s += time.perf_counter() - eval_start
             metrics.update({"time_s": train_s + eval_s, "samples_per_s": samples / train_s})
             report(metrics)
@@ -200,14 +201,17 @@ def run_trial(config: dict[str, Any], report: Report | None = None) -> dict[str,
     return metrics
 
 
+def set_train_mode(recipe: Recipe, mode: bool) -> None:
+    """Put every module of the recipe in training (``True``) or evaluation mode."""
+    for module in recipe.modules().values():
+        module.train(mode)
+
+
 def evaluate(
     recipe: Recipe, task: Task, batch_size: int, device: torch.device, workers: int = 0
 ) -> dict[str, float]:
     """Source-val accuracy and the setting's metrics on target-val and target-test."""
-    from dabench import metrics as m
-
-    for module in recipe.modules().values():
-        module.eval()
+    set_train_mode(recipe, False)
     results: dict[str, float] = {}
     for split in ("source_val", "target_val", "target_test"):
         predictions, labels = [], []

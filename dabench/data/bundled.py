@@ -20,14 +20,12 @@ from torch import Tensor
 
 from dabench.data import generators as gen
 from dabench.data.registry import register_task
-from dabench.data.task import IGNORE_INDEX, InMemoryDataset, Task, split_indices
+from dabench.data.task import IGNORE_INDEX, InMemoryDataset, Task, source_splits, target_splits
 
 CACHE_VERSION = 2
 """Bump when a generator changes, so stale cache files are not reused."""
 
 DIGITS = tuple(str(d) for d in range(10))
-SOURCE_FRACTIONS = (0.9, 0.1)
-TARGET_FRACTIONS = (0.6, 0.2, 0.2)
 DIGIT_SAMPLES = 10_000
 """Generated images per domain for the digit tasks: adversarial alignment needs thousands."""
 
@@ -68,8 +66,8 @@ def _make_task(
     shared_classes: tuple[int, ...] | None = None,
 ) -> Task:
     source_ds, target_ds = InMemoryDataset(*source), InMemoryDataset(*target)
-    s_train, s_val = split_indices(len(source_ds), SOURCE_FRACTIONS, seed)
-    t_adapt, t_val, t_test = split_indices(len(target_ds), TARGET_FRACTIONS, seed + 1)
+    s_train, s_val = source_splits(len(source_ds), seed)
+    t_adapt, t_val, t_test = target_splits(len(target_ds), seed)
     splits = {
         "source_train": source_ds.subset(s_train),
         "source_val": source_ds.subset(s_val),

@@ -63,7 +63,7 @@ from torch.utils.data import Dataset, Subset
 from torchvision import transforms as T
 
 from dabench.data.registry import register_task
-from dabench.data.task import Task, split_indices
+from dabench.data.task import Task, source_splits, target_splits
 
 __all__ = [
     "DATASETS",
@@ -558,8 +558,6 @@ def digit_transform(size: int, channels: int) -> T.Compose:
 
 # --- tasks --------------------------------------------------------------------------------------
 
-SOURCE_FRACTIONS = (0.9, 0.1)
-TARGET_FRACTIONS = (0.6, 0.2, 0.2)
 TEST_LIST_FRACTIONS = (0.5, 0.5)
 """Target val/test halves of the official test list (domains with train and test lists)."""
 
@@ -632,14 +630,14 @@ def build_task(
     elif setting != "closed":
         raise ValueError(f"setting must be 'closed', 'open_set' or 'partial'; got {setting!r}")
 
-    s_train, s_val = split_indices(len(src), SOURCE_FRACTIONS, seed)
+    s_train, s_val = source_splits(len(src), seed)
     if len(tgt_lists) == 1:
         adapt_list = eval_list = tgt_lists[0]
-        t_adapt, t_val, t_test = split_indices(len(adapt_list), TARGET_FRACTIONS, seed + 1)
+        t_adapt, t_val, t_test = target_splits(len(adapt_list), seed)
     else:
         adapt_list, eval_list = tgt_lists
-        t_adapt = range(len(adapt_list))
-        t_val, t_test = split_indices(len(eval_list), TEST_LIST_FRACTIONS, seed + 1)
+        t_adapt = range(len(adapt_list))  # the whole official train list
+        t_val, t_test = target_splits(len(eval_list), seed, TEST_LIST_FRACTIONS)
     src_val, tgt_val = src.with_transform(inputs.val), eval_list.with_transform(inputs.val)
     splits = {
         "source_train": Subset(src, s_train.tolist()),

@@ -138,6 +138,22 @@ class Task:
         return {name: len(self.splits[name]) for name in SPLITS}  # type: ignore[arg-type]
 
 
+SOURCE_FRACTIONS = (0.9, 0.1)
+"""``source_train`` / ``source_val`` shares of the source domain."""
+TARGET_FRACTIONS = (0.6, 0.2, 0.2)
+"""``target_adapt`` / ``target_val`` / ``target_test`` shares of a target domain with one list."""
+
+
+def source_splits(n: int, seed: int) -> list[Tensor]:
+    """Indices of ``source_train`` and ``source_val`` (:data:`SOURCE_FRACTIONS`, seeded by ``seed``)."""
+    return split_indices(n, SOURCE_FRACTIONS, seed)
+
+
+def target_splits(n: int, seed: int, fractions: Sequence[float] = TARGET_FRACTIONS) -> list[Tensor]:
+    """Indices of the target splits (seeded by ``seed + 1``, so they do not mirror the source's)."""
+    return split_indices(n, fractions, seed + 1)
+
+
 def split_indices(n: int, fractions: Sequence[float], seed: int) -> list[Tensor]:
     """A seeded random partition of ``range(n)`` into parts of the given fractions (summing to 1;
     the last part takes the rounding remainder).
