@@ -8,11 +8,16 @@ the explicitly named ``target_oracle`` baseline; no training decision ever uses 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
 
 from dabench import metrics as m
 from dabench.data import get_task
@@ -20,7 +25,7 @@ from dabench.data.loading import InfiniteBatches, eval_batches
 from dabench.data.registry import task_spec
 from dabench.data.task import IGNORE_INDEX, Task
 from dabench.methods import Batch, Recipe, get_method
-from dabench.methods.base import COMMON_DEFAULTS
+from dabench.methods.base import COMMON_DEFAULTS, SETTING_DEFAULTS, Stage
 
 Report = Callable[[dict[str, Any]], None]
 
@@ -61,7 +66,11 @@ RANGES: dict[str, tuple[float | None, float | None, str]] = {
     "grl_max_iters": (0.0, None, "()"),
     "disc_hidden": (1, None, "[)"),
     "threshold": (0.0, 1.0, "()"),
+    "lr_power": (0.0, None, "()"),
 }
+"""Accepted ranges of the loop's and the common keys (recipes add theirs in ``Recipe.ranges``)."""
+
+CHOICES: dict[str, tuple[str, ...]] = {"lr_schedule": ("inverse", "poly")}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -71,20 +80,27 @@ class NonFiniteLossError(RuntimeError):
 def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
     """Defaults filled in and every key checked, before any data or model is built.
 
-    Raises ``ValueError`` naming the key for an unknown key, a wrong type or an out-of-range value,
-    and for an unknown task or method or a method that does not fit the task's setting.
+    Defaults come, in increasing priority, from :data:`LOOP_DEFAULTS`, the common optimiser
+    defaults, the setting's (:data:`~dabench.methods.base.SETTING_DEFAULTS`), the recipe's and the
+    config. Raises ``ValueError`` naming the key for an unknown key, a wrong type, an out-of-range
+    value or a value outside the accepted choices, and for an unknown task or method or a method
+    that does not fit the task's setting.
     """
     for key in ("method", "task"):
         if not config.get(key):
             raise ValueError(f"config needs {key!r}")
-    recipe = get_method(config["method"], task_spec(config["task"]).setting)
-    defaults = {**LOOP_DEFAULTS, **COMMON_DEFAULTS, **recipe.defaults}
+    setting = task_spec(config["task"]).setting
+    recipe = get_method(config["method"], setting)
+    defaults = {
+        **LOOP_DEFAULTS, **COMMON_DEFAULTS, **SETTING_DEFAULTS.get(setting, {}), **recipe.defaults
+    }  # fmt: skip
     unknown = sorted(set(config) - set(defaults))
     if unknown:
         raise ValueError(
             f"unknown config key(s) {unknown} for method {recipe.name!r}; accepted: {sorted(defaults)}"
         )
     resolved = {**defaults, **config}
+    ranges, choices = {**RANGES, **recipe.ranges}, {**CHOICES, **recipe.choices}
     for key, value in resolved.items():
         default = defaults[key]
         if default is None or value is None:
@@ -99,8 +115,10 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
         )
         if not ok:
             raise ValueError(f"config key {key!r} must be {expected.__name__}; got {value!r}")
-        if key in RANGES:
-            _check_range(key, value, *RANGES[key])
+        if key in ranges:
+            _check_range(key, value, *ranges[key])
+        if key in choices and value not in choices[key]:
+            raise ValueError(f"config key {key!r} must be one of {choices[key]}; got {value!r}")
     return resolved
 
 
@@ -126,29 +144,36 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def run_trial(config: dict[str, Any], report: Report | None = None) -> dict[str, Any]:
+def run_trial(
+    config: dict[str, Any],
+    report: Report | None = None,
+    *,
+    checkpoint_dir: str | Path | None = None,
+    resume_from: str | Path | None = None,
+) -> dict[str, Any]:
     """Train ``config["method"]`` on ``config["task"]`` for ``steps`` iterations.
 
     Every ``eval_every`` steps (and at the end) ``report(metrics)`` is called with: ``step``,
-    ``train_loss`` (mean since the last report) and the recipe's statistics (e.g. ``disc_acc``),
-    ``grl_coeff`` where there is one, ``source_val_acc``, the setting's target metrics on
-    target-val and target-test (``target_val_acc``, ``target_test_h_score``, ...), ``time_s``
-    (wall time so far, evaluations included) and ``samples_per_s`` (training samples per second of
-    training time). Returns the last metrics.
+    ``stage``, ``train_loss`` (mean since the last report) and the recipe's statistics (e.g.
+    ``disc_acc``), ``grl_coeff`` where there is one, ``lr`` (the first group's current rate),
+    ``source_val_acc``, the setting's target metrics on target-val and target-test
+    (``target_val_acc``, ``target_test_h_score``, ...), ``time_s`` (wall time so far, evaluations
+    included) and ``samples_per_s`` (training samples per second of training time). Returns the
+    last metrics.
+
+    With ``checkpoint_dir``, the whole training state (modules, optimisers, schedulers, recipe
+    state, data order, random generators, clocks) is written there at every evaluation, before
+    ``report`` is called. ``resume_from`` (a directory holding such a checkpoint, of the same
+    config) continues that trial exactly where it stopped: on CPU the final metrics are identical
+    to an uninterrupted run's.
     """
     cfg = resolve_config(config)
     device = resolve_device(cfg["device"])
+    saved = load_checkpoint(resume_from, cfg) if resume_from is not None else None
     task = get_task(cfg["task"], cfg["root"], seed=cfg["data_seed"])
     torch.manual_seed(cfg["seed"])
     recipe: Recipe = get_method(cfg["method"])(task, cfg, device)
-    optimizer = torch.optim.SGD(
-        recipe.parameter_groups(), cfg["lr"], momentum=cfg["momentum"],
-        weight_decay=cfg["weight_decay"], nesterov=cfg["nesterov"] and cfg["momentum"] > 0,
-    )  # fmt: skip
-    lr, gamma, decay = cfg["lr"], cfg["lr_gamma"], cfg["lr_decay"]
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda x: lr * (1 + gamma * x) ** (-decay)
-    )
+    stages = recipe.stages(cfg["steps"])
 
     generator = torch.Generator().manual_seed(cfg["seed"])
     batch_size, workers = cfg["batch_size"], cfg["num_workers"]
@@ -159,59 +184,190 @@ def run_trial(config: dict[str, Any], report: Report | None = None) -> dict[str,
         target = InfiniteBatches(adapt, batch_size, generator, device, workers)
 
     report = report or (lambda metrics: None)
-    metrics: dict[str, Any] = {}
-    sums: dict[str, torch.Tensor] = {}
-    set_train_mode(recipe, True)
-    since, samples, eval_s, start = 0, 0, 0.0, time.perf_counter()
-    for step in range(1, cfg["steps"] + 1):
-        x_s, y_s = next(source)
-        x_t = y_t = None
-        if target is not None:
-            t = next(target)
-            x_t, y_t = t if recipe.uses_target_labels else (t, None)
-        loss, stats = recipe.loss(Batch(x_s, y_s, x_t, y_t))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        for key, value in {"train_loss": loss.detach(), **stats}.items():
-            sums[key] = sums.get(key, 0.0) + value.float()
-        since += 1
-        samples += len(x_s) + (0 if x_t is None else len(x_t))
-
-        if step % cfg["eval_every"] == 0 or step == cfg["steps"]:
-            train_stats = {key: float(total) / since for key, total in sums.items()}
-            if not math.isfinite(train_stats["train_loss"]):
-                raise NonFiniteLossError(
-                    f"the training loss became {train_stats['train_loss']} before step {step} "
-                    f"(method {cfg['method']!r}, task {cfg['task']!r}); lower lr or trade_off"
-                )
-            metrics = {"step": step, **train_stats}
-            coefficient = recipe.grl_coefficient()
-            if coefficient is not None:
-                metrics["grl_coeff"] = coefficient
-            train_s = time.perf_counter() - start - eval_s
-            eval_start = time.perf_counter()
-            metrics.update(evaluate(recipe, task, cfg["eval_batch_size"], device, workers))
-            set_train_mode(recipe, True)
-            eval_s += time.perf_counter() - eval_start
-            metrics.update({"time_s": train_s + eval_s, "samples_per_s": samples / train_s})
-            report(metrics)
-            sums, since = {}, 0
+    clock = {"train_s": 0.0, "eval_s": 0.0, "samples": 0}
+    metrics: dict[str, Any] = saved["metrics"] if saved else {}
+    done = saved["step"] if saved else 0
+    first = 1
+    for stage in stages:
+        last = first + stage.steps - 1
+        if last <= done:  # finished before the checkpoint
+            first = last + 1
+            continue
+        recipe.begin_stage(stage)
+        optimizers = recipe.optimizers(stage)
+        if saved is not None:  # resume: the state of the checkpoint, then its stage's optimisers
+            _restore(saved, recipe, optimizers, generator, source, target, clock, stage)
+            saved = None
+        recipe.train(True)
+        sums: dict[str, Tensor] = {}
+        since, tick = 0, time.perf_counter()
+        for step in range(max(first, done + 1), last + 1):
+            x_s, y_s = next(source)
+            x_t = y_t = None
+            if target is not None and recipe.needs_target:
+                t = next(target)
+                x_t, y_t = t if recipe.uses_target_labels else (t, None)
+            loss, stats = recipe.loss(Batch(x_s, y_s, x_t, y_t))
+            for optimizer, _ in optimizers:
+                optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            for optimizer, scheduler in optimizers:
+                optimizer.step()
+                scheduler.step()
+            for key, value in {"train_loss": loss.detach(), **stats}.items():
+                sums[key] = sums.get(key, 0.0) + value.float()
+            since += 1
+            clock["samples"] += len(x_s) + (0 if x_t is None else len(x_t))
+            if step == last:
+                recipe.end_stage(stage)
+            if step % cfg["eval_every"] == 0 or step == cfg["steps"]:
+                clock["train_s"] += time.perf_counter() - tick
+                metrics = _evaluation(cfg, recipe, task, device, stage, step, sums, since, clock)
+                metrics["lr"] = optimizers[0][0].param_groups[0]["lr"]
+                if checkpoint_dir is not None:
+                    save_checkpoint(
+                        checkpoint_dir, cfg, recipe, optimizers, generator, source, target,
+                        clock, stage, step, metrics,
+                    )  # fmt: skip
+                report(metrics)
+                sums, since, tick = {}, 0, time.perf_counter()
+        clock["train_s"] += time.perf_counter() - tick
+        first = last + 1
     return metrics
 
 
-def set_train_mode(recipe: Recipe, mode: bool) -> None:
-    """Put every module of the recipe in training (``True``) or evaluation mode."""
-    for module in recipe.modules().values():
-        module.train(mode)
+def _evaluation(
+    cfg: dict[str, Any],
+    recipe: Recipe,
+    task: Task,
+    device: torch.device,
+    stage: Stage,
+    step: int,
+    sums: dict[str, Tensor],
+    since: int,
+    clock: dict[str, float],
+) -> dict[str, Any]:
+    """The metrics of an evaluation point (raises :class:`NonFiniteLossError` on a NaN loss)."""
+    train_stats = {key: float(total) / max(since, 1) for key, total in sums.items()}
+    loss = train_stats.get("train_loss", 0.0)
+    if not math.isfinite(loss):
+        raise NonFiniteLossError(
+            f"the training loss became {loss} before step {step} (method {cfg['method']!r}, "
+            f"task {cfg['task']!r}); lower lr or trade_off"
+        )
+    metrics: dict[str, Any] = {"step": step, "stage": stage.name, **train_stats}
+    coefficient = recipe.grl_coefficient()
+    if coefficient is not None:
+        metrics["grl_coeff"] = coefficient
+    start = time.perf_counter()
+    metrics.update(evaluate(recipe, task, cfg["eval_batch_size"], device, cfg["num_workers"]))
+    recipe.train(True)
+    clock["eval_s"] += time.perf_counter() - start
+    metrics["time_s"] = clock["train_s"] + clock["eval_s"]
+    metrics["samples_per_s"] = clock["samples"] / max(clock["train_s"], 1e-9)
+    return metrics
+
+
+CHECKPOINT_FILE = "trial.pt"
+RUNTIME_KEYS = ("device", "num_workers", "eval_batch_size", "root")
+"""Config keys a resumed trial may change: they do not alter what is trained."""
+
+
+def save_checkpoint(
+    directory: str | Path,
+    cfg: dict[str, Any],
+    recipe: Recipe,
+    optimizers: list[tuple[Optimizer, LRScheduler]],
+    generator: torch.Generator,
+    source: InfiniteBatches,
+    target: InfiniteBatches | None,
+    clock: dict[str, float],
+    stage: Stage,
+    step: int,
+    metrics: dict[str, Any],
+) -> Path:
+    """Write the full training state to ``directory/trial.pt`` atomically (write, then rename)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {
+        "format": 1,
+        "config": cfg,
+        "step": step,
+        "stage": stage.name,
+        "modules": {name: module.state_dict() for name, module in recipe.modules().items()},
+        "optimizers": [optimizer.state_dict() for optimizer, _ in optimizers],
+        "schedulers": [scheduler.state_dict() for _, scheduler in optimizers],
+        "extra": recipe.extra_state(),
+        "rng": {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "batches": generator.get_state(),
+        },
+        "source_batches": source.state_dict(),
+        "target_batches": None if target is None else target.state_dict(),
+        "clock": dict(clock),
+        "metrics": metrics,
+    }
+    path = directory / CHECKPOINT_FILE
+    partial = path.with_suffix(".tmp")
+    torch.save(state, partial)
+    os.replace(partial, path)
+    return path
+
+
+def load_checkpoint(directory: str | Path, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint in ``directory``, checked to belong to a trial of the same config."""
+    path = Path(directory) / CHECKPOINT_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint to resume from: {path} does not exist")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    differ = sorted(
+        key
+        for key in set(cfg) | set(state["config"])
+        if key not in RUNTIME_KEYS and cfg.get(key) != state["config"].get(key)
+    )
+    if differ:
+        raise ValueError(
+            f"the checkpoint in {directory} is of another config: {differ} differ "
+            f"(only {', '.join(RUNTIME_KEYS)} may change on resume)"
+        )
+    return state
+
+
+def _restore(
+    state: dict[str, Any],
+    recipe: Recipe,
+    optimizers: list[tuple[Optimizer, LRScheduler]],
+    generator: torch.Generator,
+    source: InfiniteBatches,
+    target: InfiniteBatches | None,
+    clock: dict[str, float],
+    stage: Stage,
+) -> None:
+    for name, module in recipe.modules().items():
+        module.load_state_dict(state["modules"][name])
+    recipe.load_extra_state(state["extra"])
+    if state["stage"] == stage.name:  # the checkpoint is inside this stage (not at its end)
+        for (optimizer, scheduler), o, s in zip(
+            optimizers, state["optimizers"], state["schedulers"], strict=True
+        ):
+            optimizer.load_state_dict(o)
+            scheduler.load_state_dict(s)
+    torch.set_rng_state(state["rng"]["torch"])
+    if state["rng"]["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+    generator.set_state(state["rng"]["batches"])
+    source.load_state_dict(state["source_batches"])
+    if target is not None and state["target_batches"] is not None:
+        target.load_state_dict(state["target_batches"])
+    clock.update(state["clock"])
 
 
 def evaluate(
     recipe: Recipe, task: Task, batch_size: int, device: torch.device, workers: int = 0
 ) -> dict[str, float]:
     """Source-val accuracy and the setting's metrics on target-val and target-test."""
-    set_train_mode(recipe, False)
+    recipe.train(False)
     results: dict[str, float] = {}
     for split in ("source_val", "target_val", "target_test"):
         predictions, labels = [], []

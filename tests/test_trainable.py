@@ -79,7 +79,7 @@ def test_non_finite_loss_stops_the_trial():
         ({"method": "dann", "task": "moons/rot40", "threshold": 1.5}, "'threshold' must be in"),
         (
             {"method": "cdan-x", "task": "moons/rot40"},
-            "unknown method 'cdan-x'; known methods: dann",
+            "unknown method .cdan-x.; known methods: adda, advent, bsp, cdan",
         ),
         ({"task": "moons/rot40"}, "config needs 'method'"),
     ],

@@ -7,6 +7,7 @@ per-sample Python. Other datasets (real images on disk) go through a ``DataLoade
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -24,7 +25,12 @@ def _to(batch: Tensor | tuple | list, device: torch.device) -> Tensor | tuple:
 class InfiniteBatches:
     """Endless shuffled batches of ``batch_size`` samples, epoch after epoch, dropping the last
     incomplete batch of each epoch (the reference's ``ForeverDataIterator`` over a
-    ``shuffle=True, drop_last=True`` loader). Deterministic for the ``generator``'s seed.
+    ``shuffle=True, drop_last=True`` loader). Deterministic for the ``generator``'s seed, and
+    resumable: :meth:`state_dict` holds the epoch's order and position (the generator's own state
+    is the caller's to save, as several iterators may share it).
+
+    In-memory datasets are batched by indexing; others through a ``DataLoader`` over the epoch's
+    remaining order (``num_workers`` processes).
     """
 
     def __init__(
@@ -38,53 +44,65 @@ class InfiniteBatches:
         n = len(dataset)  # type: ignore[arg-type]
         if n < batch_size:
             raise ValueError(f"batch_size {batch_size} is larger than the dataset ({n} samples)")
-        self.dataset, self.batch_size, self.generator, self.device = (
-            dataset,
-            batch_size,
-            generator,
-            device,
-        )
+        self.dataset, self.batch_size, self.generator = dataset, batch_size, generator
+        self.device, self.num_workers = device, num_workers
         self._in_memory = batchable(dataset)
         self._order: Tensor = torch.empty(0, dtype=torch.long)
         self._position = 0
-        self._loader: DataLoader | None = None
         self._iterator: Iterator | None = None
-        if not self._in_memory:
-            self._loader = DataLoader(
-                dataset, batch_size, shuffle=True, drop_last=True, generator=generator,
-                num_workers=num_workers, pin_memory=device.type == "cuda",
-                persistent_workers=num_workers > 0,
-            )  # fmt: skip
 
     def __iter__(self) -> InfiniteBatches:
         return self
 
     def __next__(self) -> Tensor | tuple:
-        if self._loader is not None:
-            if self._iterator is None:
-                self._iterator = iter(self._loader)
-            try:
-                batch = next(self._iterator)
-            except StopIteration:  # a new epoch, newly shuffled
-                self._iterator = iter(self._loader)
-                batch = next(self._iterator)
-            return _to(batch, self.device)
-        if self._position + self.batch_size > len(self._order):
+        if self._position + self.batch_size > len(self._order):  # a new epoch, newly shuffled
             self._order = torch.randperm(len(self.dataset), generator=self.generator)  # type: ignore[arg-type]
-            self._position = 0
-        index = self._order[self._position : self._position + self.batch_size]
+            self._position, self._iterator = 0, None
+        start = self._position
         self._position += self.batch_size
-        return _to(self.dataset.batch(index), self.device)  # type: ignore[attr-defined]
+        if self._in_memory:
+            index = self._order[start : self._position]
+            return _to(self.dataset.batch(index), self.device)  # type: ignore[attr-defined]
+        if self._iterator is None:
+            loader = DataLoader(
+                self.dataset, self.batch_size, sampler=self._order[start:].tolist(),
+                drop_last=True, num_workers=self.num_workers, pin_memory=self.device.type == "cuda",
+            )  # fmt: skip
+            self._iterator = iter(loader)
+        return _to(next(self._iterator), self.device)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the iterator is: the current epoch's order and the next position in it."""
+        return {"order": self._order.clone(), "position": self._position}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._order, self._position, self._iterator = state["order"], state["position"], None
+
+
+class EvalBatches:
+    """Every sample of ``dataset`` once, in order, on ``device``: ``(inputs, labels)`` batches,
+    or input batches for an unlabelled dataset. Iterable any number of times."""
+
+    def __init__(
+        self, dataset: Dataset, batch_size: int, device: torch.device, num_workers: int = 0
+    ) -> None:
+        self.dataset, self.batch_size, self.device = dataset, batch_size, device
+        self.num_workers = num_workers
+
+    def __iter__(self) -> Iterator:
+        dataset, size = self.dataset, self.batch_size
+        if batchable(dataset):
+            n = len(dataset)  # type: ignore[arg-type]
+            for start in range(0, n, size):
+                index = torch.arange(start, min(start + size, n))
+                yield _to(dataset.batch(index), self.device)  # type: ignore[attr-defined]
+            return
+        for batch in DataLoader(dataset, size, num_workers=self.num_workers):
+            yield _to(batch, self.device)
 
 
 def eval_batches(
     dataset: Dataset, batch_size: int, device: torch.device, num_workers: int = 0
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """Every sample once, in order, as ``(inputs, labels)`` batches on ``device``."""
-    if batchable(dataset):
-        n = len(dataset)  # type: ignore[arg-type]
-        for start in range(0, n, batch_size):
-            yield _to(dataset.batch(torch.arange(start, min(start + batch_size, n))), device)  # type: ignore
-        return
-    for batch in DataLoader(dataset, batch_size, num_workers=num_workers):
-        yield _to(batch, device)  # type: ignore[misc]
+    return iter(EvalBatches(dataset, batch_size, device, num_workers))

@@ -1,18 +1,22 @@
 """What a method is to the shared training loop: a :class:`Recipe`.
 
-The loop (:func:`dabench.trainable.run_trial`) owns data, optimisation, the learning-rate schedule,
-evaluation and reporting. A recipe supplies only what differs between methods: the modules to
-build, their parameter groups, the loss of one step, and how to predict.
+The loop (:func:`dabench.trainable.run_trial`) owns data, the optimiser steps, evaluation,
+checkpoints and reporting. A recipe supplies only what differs between methods: the modules to
+build, its optimisers and learning-rate schedules, its training stages (e.g. ADDA's source
+pre-training), the loss of one step, and how to predict.
 """
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
 from dabench.data.task import IGNORE_INDEX, Task
 from dabench.modules.classifier import ImageClassifier
@@ -26,8 +30,33 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "nesterov": True,
     "batch_size": 32,
     "bottleneck_dim": 256,
+    "lr_schedule": "inverse",
+    "lr_power": 0.9,
 }
-"""The reference classification examples' optimiser and model defaults (spec §1.8, §2.1)."""
+r"""The reference classification examples' optimiser and model defaults (spec §1.8, §2.1).
+
+``lr_schedule``: ``"inverse"`` is :math:`\text{lr}\,(1 + \gamma x)^{-\text{decay}}` (classification),
+``"poly"`` is :math:`\text{lr}\,(1 - x / X)^{\text{power}}` over the stage's :math:`X` steps
+(segmentation, spec §2.8)."""
+
+SETTING_DEFAULTS: dict[str, dict[str, Any]] = {
+    "segmentation": {
+        "lr": 2.5e-3,
+        "weight_decay": 5e-4,
+        "nesterov": False,
+        "lr_schedule": "poly",
+    },
+}
+"""Defaults that differ by setting, applied to every recipe of that setting (the reference's
+segmentation examples, source-only included, train with SGD 2.5e-3, wd 5e-4, no Nesterov and the
+polynomial schedule)."""
+
+
+class Stage(NamedTuple):
+    """A phase of training with its own optimisers (e.g. ``pretrain`` then ``adapt``)."""
+
+    name: str
+    steps: int
 
 
 class Batch(NamedTuple):
@@ -43,7 +72,10 @@ class Recipe(ABC):
     """Base recipe: a classifier (or segmenter) trained with cross-entropy on labelled batches.
 
     Subclasses set ``name``, ``settings``, ``defaults`` and override :meth:`loss` (and, when they
-    add modules, :meth:`build` and :meth:`parameter_groups`).
+    add modules, :meth:`build`, :meth:`modules` and :meth:`parameter_groups`). Methods with several
+    phases override :meth:`stages` and :meth:`end_stage`; methods with their own optimisers
+    override :meth:`optimizers`; methods with state outside their modules override
+    :meth:`extra_state` and :meth:`load_extra_state` (so checkpoints capture it).
 
     Attributes:
         uses_target_labels: only the target-supervised oracle sets this; the loop then feeds
@@ -55,24 +87,61 @@ class Recipe(ABC):
     name: ClassVar[str]
     settings: ClassVar[tuple[str, ...]]
     defaults: ClassVar[dict[str, Any]] = {}
+    ranges: ClassVar[dict[str, tuple[float | None, float | None, str]]] = {}
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {}
     uses_target_labels: ClassVar[bool] = False
     needs_target: ClassVar[bool] = True
 
     def __init__(self, task: Task, hp: dict[str, Any], device: torch.device) -> None:
         self.task, self.hp, self.device = task, hp, device
-        self.model = build_model(task, hp).to(device)
+        self.model = self.build_model().to(device)
+        self.stage = ""
         self.build()
+
+    def build_model(self) -> nn.Module:
+        """The classifier or segmenter (the task's default family)."""
+        return build_model(self.task, self.hp)
 
     def build(self) -> None:  # noqa: B027  (a hook: most recipes add nothing)
         """Create the method's extra modules (discriminators, losses); none by default."""
 
     def modules(self) -> dict[str, nn.Module]:
-        """Every module whose state makes up the method (checkpointed, moved, put in train mode)."""
+        """Every module whose state makes up the method (checkpointed, put in train mode)."""
         return {"model": self.model}
 
     def parameter_groups(self) -> list[dict[str, Any]]:
         """Parameter groups with *relative* learning rates (multiplied by ``lr`` and the schedule)."""
         return self.model.get_parameters()
+
+    def stages(self, steps: int) -> list[Stage]:
+        """How the trial's ``steps`` divide into stages; one ``main`` stage by default."""
+        return [Stage("main", steps)]
+
+    def begin_stage(self, stage: Stage) -> None:
+        """Enter ``stage`` (also when a trial resumes inside it): set flags, freeze modules.
+        Must not change module state — a resumed trial loads its checkpoint after this call."""
+        self.stage = stage.name
+
+    def end_stage(self, stage: Stage) -> None:  # noqa: B027  (a hook)
+        """Leave ``stage`` after its last step (e.g. copy the pre-trained model)."""
+
+    def optimizers(self, stage: Stage) -> list[tuple[Optimizer, LRScheduler]]:
+        """The optimisers of ``stage`` with their per-step schedules: by default one SGD over
+        :meth:`parameter_groups` (momentum, weight decay, Nesterov from the config) with the
+        configured learning-rate schedule."""
+        return [sgd(self.parameter_groups(), self.hp, stage.steps)]
+
+    def train(self, mode: bool = True) -> None:
+        """Put every module in training (``True``) or evaluation mode."""
+        for module in self.modules().values():
+            module.train(mode)
+
+    def extra_state(self) -> dict[str, Any]:
+        """State outside :meth:`modules` that a checkpoint must keep (e.g. PADA's class weights)."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:  # noqa: B027  (a hook)
+        """Restore what :meth:`extra_state` returned."""
 
     @abstractmethod
     def loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
@@ -91,15 +160,58 @@ class Recipe(ABC):
         return self.model(x)
 
 
+def sgd(
+    groups: list[dict[str, Any]],
+    hp: dict[str, Any],
+    steps: int,
+    lr: float | None = None,
+    lr_gamma: float | None = None,
+) -> tuple[Optimizer, LRScheduler]:
+    r"""SGD over ``groups`` (whose ``"lr"`` entries are multipliers) with the per-step schedule of
+    ``hp["lr_schedule"]``: the effective learning rate of a group at step :math:`x` is
+    ``mult * lr * (1 + lr_gamma * x) ** (-lr_decay)`` (inverse) or
+    ``mult * lr * (1 - x / steps) ** lr_power`` (poly). ``lr``/``lr_gamma`` override the config's.
+    """
+    lr = hp["lr"] if lr is None else lr
+    gamma = hp["lr_gamma"] if lr_gamma is None else lr_gamma
+    momentum = hp["momentum"]
+    optimizer = torch.optim.SGD(
+        groups, lr, momentum=momentum, weight_decay=hp["weight_decay"],
+        nesterov=hp["nesterov"] and momentum > 0,
+    )  # fmt: skip
+    return optimizer, schedule(optimizer, hp, steps, lr, gamma)
+
+
+def schedule(
+    optimizer: Optimizer, hp: dict[str, Any], steps: int, lr: float, lr_gamma: float
+) -> LRScheduler:
+    """The configured per-step learning-rate schedule, as multipliers of the groups' ``"lr"``."""
+    if hp["lr_schedule"] == "poly":
+        power = hp["lr_power"]
+        return LambdaLR(optimizer, lambda x: lr * max(0.0, 1 - x / max(steps, 1)) ** power)
+    decay = hp["lr_decay"]
+    return LambdaLR(optimizer, lambda x: lr * (1 + lr_gamma * x) ** (-decay))
+
+
+def frozen_copy(model: nn.Module) -> nn.Module:
+    """A deep copy of ``model`` whose parameters take no gradient."""
+    clone = copy.deepcopy(model)
+    for parameter in clone.parameters():
+        parameter.requires_grad_(False)
+    return clone
+
+
 def logits_of(output: Tensor | tuple[Tensor, Tensor]) -> Tensor:
     """The logits of a model's output: a classifier in training mode returns ``(logits,
     features)``, a segmenter (or a classifier in eval mode) the logits alone."""
     return output[0] if isinstance(output, tuple) else output
 
 
-def build_model(task: Task, hp: dict[str, Any]) -> nn.Module:
-    """The task's model family: a segmenter for segmentation, otherwise an
-    :class:`~dabench.modules.classifier.ImageClassifier` on the task's backbone."""
+def build_model(
+    task: Task, hp: dict[str, Any], classifier: type[ImageClassifier] = ImageClassifier
+) -> nn.Module:
+    """The task's model family: a segmenter for segmentation, otherwise a ``classifier`` (an
+    :class:`~dabench.modules.classifier.ImageClassifier` or a subclass) on the task's backbone."""
     from dabench import models
 
     pretrained = bool(hp.get("pretrained", False))
@@ -109,4 +221,4 @@ def build_model(task: Task, hp: dict[str, Any]) -> nn.Module:
         )
     in_channels = task.input_shape[0] if len(task.input_shape) == 3 else None
     backbone = models.build_backbone(task.model, in_channels=in_channels, pretrained=pretrained)
-    return ImageClassifier(backbone, task.num_classes, hp["bottleneck_dim"], finetune=pretrained)
+    return classifier(backbone, task.num_classes, hp["bottleneck_dim"], finetune=pretrained)

@@ -14,6 +14,22 @@ from dabench.methods.source_only import threshold_unknown
 from dabench.modules.domain_discriminator import DomainDiscriminator
 from dabench.modules.grl import WarmStartGradientReverseLayer
 
+GRL_DEFAULTS: dict[str, Any] = {
+    "grl_alpha": 1.0,
+    "grl_lo": 0.0,
+    "grl_hi": 1.0,
+    "grl_max_iters": 1000,
+}
+"""The reference's warm-start schedule (spec §1.2); the coefficient rises from ``grl_lo`` to
+``grl_hi`` over about ``grl_max_iters`` steps."""
+
+
+def warm_start_grl(hp: dict[str, Any]) -> WarmStartGradientReverseLayer:
+    """The GRL of the config's schedule, stepping itself on every forward."""
+    return WarmStartGradientReverseLayer(
+        hp["grl_alpha"], hp["grl_lo"], hp["grl_hi"], hp["grl_max_iters"], auto_step=True
+    )
+
 
 @register_method
 class DANN(Recipe):
@@ -28,27 +44,29 @@ class DANN(Recipe):
     (``grl_alpha``, ``grl_lo``, ``grl_hi``, ``grl_max_iters``), all optimised by one SGD step
     (spec §2.1). Open-set: :math:`C + 1` outputs and threshold prediction, as the reference's
     open-set DANN baseline.
+
+    Subclasses change the adversary through :meth:`build_adversary` and :meth:`transfer_loss`.
     """
 
     name = "dann"
     settings = ("closed", "open_set", "partial")
     defaults: ClassVar[dict[str, Any]] = {
         "trade_off": 1.0,
-        "grl_alpha": 1.0,
-        "grl_lo": 0.0,
-        "grl_hi": 1.0,
-        "grl_max_iters": 1000,
+        **GRL_DEFAULTS,
         "disc_hidden": 1024,
         "threshold": 0.8,
     }
 
     def build(self) -> None:
-        hp = self.hp
-        grl = WarmStartGradientReverseLayer(
-            hp["grl_alpha"], hp["grl_lo"], hp["grl_hi"], hp["grl_max_iters"], auto_step=True
-        )
-        discriminator = DomainDiscriminator(self.model.features_dim, hp["disc_hidden"])
-        self.domain_adv = DomainAdversarialLoss(discriminator, grl=grl).to(self.device)
+        self.domain_adv = self.build_adversary().to(self.device)
+
+    def build_adversary(self) -> nn.Module:
+        discriminator = DomainDiscriminator(self.model.features_dim, self.hp["disc_hidden"])
+        return DomainAdversarialLoss(discriminator, grl=warm_start_grl(self.hp))
+
+    def transfer_loss(self, y_s: Tensor, f_s: Tensor, y_t: Tensor, f_t: Tensor) -> Tensor:
+        """The adversarial loss of one step (logits ``y``, features ``f``)."""
+        return self.domain_adv(f_s, f_t)
 
     def modules(self) -> dict[str, nn.Module]:
         return {"model": self.model, "domain_adv": self.domain_adv}
@@ -61,13 +79,19 @@ class DANN(Recipe):
         n_s = len(batch.x_s)
         y, f = self.model(torch.cat((batch.x_s, batch.x_t)))
         cls_loss = self.classification_loss(y[:n_s], batch.y_s)
-        transfer_loss = self.domain_adv(f[:n_s], f[n_s:])
+        adaptation, stats = self.adaptation_loss(y[:n_s], f[:n_s], y[n_s:], f[n_s:])
+        return cls_loss + adaptation, {"cls_loss": cls_loss.detach(), **stats}
+
+    def adaptation_loss(
+        self, y_s: Tensor, f_s: Tensor, y_t: Tensor, f_t: Tensor
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """Everything the step adds to the source cross-entropy, with its statistics."""
+        transfer_loss = self.transfer_loss(y_s, f_s, y_t, f_t)
         stats = {
-            "cls_loss": cls_loss.detach(),
             "transfer_loss": transfer_loss.detach(),
             "disc_acc": self.domain_adv.domain_discriminator_accuracy,
         }
-        return cls_loss + self.hp["trade_off"] * transfer_loss, stats
+        return self.hp["trade_off"] * transfer_loss, stats
 
     def grl_coefficient(self) -> float:
         return self.domain_adv.grl.coefficient
