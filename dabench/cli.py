@@ -1,10 +1,12 @@
-"""Command line: ``dabench demo | tasks`` (later issues add sweep, train, leaderboard, ui, ...)."""
+"""Command line: ``dabench demo | tasks | methods | train`` (later issues add sweep, leaderboard,
+ui, ...)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from dabench import __version__
 from dabench.data.task import SETTINGS
@@ -38,7 +40,58 @@ def build_parser() -> argparse.ArgumentParser:
         "(need --root pointing at the dataset folder).",
     )
     tasks.add_argument("--setting", choices=SETTINGS, help="only tasks of this setting")
+    commands.add_parser(
+        "methods",
+        help="list the methods and the settings each supports",
+        description="List every registered method, the settings it supports and its "
+        "hyperparameters with their defaults.",
+    )
+    add_train_parser(commands)
     return parser
+
+
+def add_train_parser(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser(
+        "train",
+        help="train one method on one task (one trial) and print its metrics",
+        description="Train one method on one task with a progress bar; print the final metrics "
+        "as a table (or JSON). Hyperparameters: --set key=value (see `dabench methods`).",
+    )
+    train.add_argument("--method", required=True, help="e.g. dann, cdan (see `dabench methods`)")
+    train.add_argument("--task", required=True, help="e.g. digits/synth2hand (see `dabench tasks`)")
+    train.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="a hyperparameter (repeatable)"
+    )
+    train.add_argument("--seed", type=int, help="training seed (default 0)")
+    train.add_argument("--steps", type=positive_int, help="training steps (default 1000)")
+    train.add_argument("--eval-every", type=positive_int, help="steps between evaluations")
+    train.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    train.add_argument("--root", type=Path, help="dataset folder (real-data tasks)")
+    train.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        help="save the training state here at every evaluation; if it already holds this "
+        "trial's checkpoint, resume from it",
+    )
+    train.add_argument("--json", action="store_true", help="print config and metrics as JSON")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_methods(args: argparse.Namespace) -> None:
+    from dabench.methods import METHODS
+    from dabench.methods.base import COMMON_DEFAULTS
+
+    print(f"common: {_format_defaults(COMMON_DEFAULTS)}")
+    for name, recipe in sorted(METHODS.items()):
+        print(f"{name:14s} {', '.join(recipe.settings)}")
+        if recipe.defaults:
+            print(f"{'':14s} {_format_defaults(recipe.defaults)}")
+
+
+def _format_defaults(defaults: dict) -> str:
+    return ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in defaults.items()
+    )
 
 
 def run_tasks(args: argparse.Namespace) -> None:
@@ -66,7 +119,11 @@ def run_demo(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    {"demo": run_demo, "tasks": run_tasks}[args.command](args)
+    if args.command == "train":
+        from dabench.train import run as run_train
+
+        return run_train(args)
+    {"demo": run_demo, "tasks": run_tasks, "methods": run_methods}[args.command](args)
     return 0
 
 

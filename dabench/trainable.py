@@ -150,6 +150,7 @@ def run_trial(
     *,
     checkpoint_dir: str | Path | None = None,
     resume_from: str | Path | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Train ``config["method"]`` on ``config["task"]`` for ``steps`` iterations.
 
@@ -165,7 +166,8 @@ def run_trial(
     state, data order, random generators, clocks) is written there at every evaluation, before
     ``report`` is called. ``resume_from`` (a directory holding such a checkpoint, of the same
     config) continues that trial exactly where it stopped: on CPU the final metrics are identical
-    to an uninterrupted run's.
+    to an uninterrupted run's. ``on_step(step)`` is called after every training step (for
+    progress bars; it gets no tensor, so it never synchronises a GPU).
     """
     cfg = resolve_config(config)
     device = resolve_device(cfg["device"])
@@ -218,6 +220,8 @@ def run_trial(
                 sums[key] = sums.get(key, 0.0) + value.float()
             since += 1
             clock["samples"] += len(x_s) + (0 if x_t is None else len(x_t))
+            if on_step is not None:
+                on_step(step)
             if step == last:
                 recipe.end_stage(stage)
             if step % cfg["eval_every"] == 0 or step == cfg["steps"]:

@@ -1,0 +1,134 @@
+"""``dabench train``: one trial with a progress bar, its final metrics as a table or JSON."""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from dabench.trainable import (
+    CHECKPOINT_FILE,
+    MAIN_METRIC,
+    load_checkpoint,
+    resolve_config,
+    run_trial,
+)
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    """``["lr=0.003", "randomized=true", "adversary=cdan"]`` → ``{"lr": 0.003, ...}``.
+
+    Values are Python/JSON literals where they parse as one (numbers, ``true``/``false``,
+    quoted strings), bare words otherwise; types are checked later against the method's keys.
+    """
+    config: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects key=value; got {item!r}")
+        config[key.strip()] = parse_value(text.strip())
+    return config
+
+
+def parse_value(text: str) -> Any:
+    lowered = {"true": True, "false": False, "none": None, "null": None}
+    if text.lower() in lowered:
+        return lowered[text.lower()]
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def train_config(args: Any) -> dict[str, Any]:
+    """The trial's config from the command line (``--set`` pairs, then the named options)."""
+    config = parse_assignments(args.set or [])
+    config.update(method=args.method, task=args.task)
+    for key in ("seed", "steps", "eval_every", "device", "root"):
+        value = getattr(args, key)
+        if value is not None:
+            config[key] = str(value) if isinstance(value, Path) else value
+    return config
+
+
+def run(args: Any) -> int:
+    """Validate, train (resuming from ``--checkpoint-dir`` when it holds this trial), print."""
+    err = Console(stderr=True, soft_wrap=True)
+    try:
+        config = train_config(args)
+        resolved = resolve_config(config)
+        directory = args.checkpoint_dir
+        resume = directory if directory and (directory / CHECKPOINT_FILE).is_file() else None
+        start = load_checkpoint(resume, resolved)["step"] if resume else 0
+    except ValueError as error:
+        err.print(f"[red]dabench train: error:[/red] {error}")
+        return 2
+    setting_metric = f"target_val_{MAIN_METRIC[_setting(resolved)]}"
+    if resume:
+        err.print(f"resuming {directory} from step {start}")
+    columns = (
+        TextColumn(f"{resolved['method']} on {resolved['task']}"), BarColumn(),
+        MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+        TextColumn("{task.fields[status]}"),
+    )  # fmt: skip
+    progress = Progress(*columns, console=err, disable=args.quiet)
+    with progress:
+        bar = progress.add_task("train", total=resolved["steps"], completed=start, status="")
+
+        def report(metrics: dict[str, Any]) -> None:
+            status = f"loss {metrics['train_loss']:.3f}  {setting_metric} "
+            status += f"{metrics[setting_metric]:.1f}"
+            progress.update(bar, completed=metrics["step"], status=status)
+
+        try:
+            final = run_trial(
+                config, report, checkpoint_dir=directory, resume_from=resume,
+                on_step=lambda step: progress.update(bar, completed=step),
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            progress.stop()
+            hint = (
+                f"; run the same command again to resume from {directory}"
+                if directory
+                else " (pass --checkpoint-dir to be able to resume)"
+            )
+            err.print(f"interrupted{hint}")
+            return 130
+    if args.json:
+        json.dump({"config": resolved, "metrics": final}, sys.stdout, indent=2, default=str)
+        print()
+    else:
+        Console().print(metrics_table(final, resolved))
+    return 0
+
+
+def _setting(config: dict[str, Any]) -> str:
+    from dabench.data.registry import task_spec
+
+    return task_spec(config["task"]).setting
+
+
+def metrics_table(metrics: dict[str, Any], config: dict[str, Any]) -> Table:
+    """The final metrics, evaluation metrics first (target-test last is what a paper reports)."""
+    table = Table(title=f"{config['method']} on {config['task']} (seed {config['seed']})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    order = ("source_val", "target_val", "target_test")
+    evaluation = [k for p in order for k in metrics if k.startswith(p)]
+    for key in evaluation + [k for k in metrics if k not in evaluation]:
+        value = metrics[key]
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    return table
