@@ -81,10 +81,10 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
     """Defaults filled in and every key checked, before any data or model is built.
 
     Defaults come, in increasing priority, from :data:`LOOP_DEFAULTS`, the common optimiser
-    defaults, the setting's (:data:`~dabench.methods.base.SETTING_DEFAULTS`), the recipe's and the
-    config. Raises ``ValueError`` naming the key for an unknown key, a wrong type, an out-of-range
-    value or a value outside the accepted choices, and for an unknown task or method or a method
-    that does not fit the task's setting.
+    defaults, the setting's (:data:`~dabench.methods.base.SETTING_DEFAULTS`), the recipe's, the
+    recipe's for that setting and the config. Raises ``ValueError`` naming the key for an unknown
+    key, a wrong type, an out-of-range value or a value outside the accepted choices, and for an
+    unknown task or method or a method that does not fit the task's setting.
     """
     for key in ("method", "task"):
         if not config.get(key):
@@ -92,7 +92,8 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
     setting = task_spec(config["task"]).setting
     recipe = get_method(config["method"], setting)
     defaults = {
-        **LOOP_DEFAULTS, **COMMON_DEFAULTS, **SETTING_DEFAULTS.get(setting, {}), **recipe.defaults
+        **LOOP_DEFAULTS, **COMMON_DEFAULTS, **SETTING_DEFAULTS.get(setting, {}), **recipe.defaults,
+        **recipe.setting_defaults.get(setting, {}),
     }  # fmt: skip
     unknown = sorted(set(config) - set(defaults))
     if unknown:
@@ -116,13 +117,13 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
         if not ok:
             raise ValueError(f"config key {key!r} must be {expected.__name__}; got {value!r}")
         if key in ranges:
-            _check_range(key, value, *ranges[key])
+            check_range(key, value, *ranges[key])
         if key in choices and value not in choices[key]:
             raise ValueError(f"config key {key!r} must be one of {choices[key]}; got {value!r}")
     return resolved
 
 
-def _check_range(key: str, value: float, low: float | None, high: float | None, ends: str) -> None:
+def check_range(key: str, value: float, low: float | None, high: float | None, ends: str) -> None:
     ok = math.isfinite(value)
     if low is not None:
         ok = ok and (value > low if ends[0] == "(" else value >= low)
@@ -324,7 +325,7 @@ def load_checkpoint(directory: str | Path, cfg: dict[str, Any]) -> dict[str, Any
     path = Path(directory) / CHECKPOINT_FILE
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint to resume from: {path} does not exist")
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = torch.load(path, map_location="cpu", weights_only=True)
     differ = sorted(
         key
         for key in set(cfg) | set(state["config"])

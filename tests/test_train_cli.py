@@ -89,7 +89,7 @@ def test_a_trial_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_pat
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    saved = torch.load(checkpoints / CHECKPOINT_FILE, weights_only=False)["step"]
+    saved = torch.load(checkpoints / CHECKPOINT_FILE, weights_only=True)["step"]
     assert saved < 2000, "the trial finished before it could be killed"
 
     resumed = subprocess.run([*argv, "--checkpoint-dir", str(checkpoints)], capture_output=True,

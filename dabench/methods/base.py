@@ -71,7 +71,8 @@ class Batch(NamedTuple):
 class Recipe(ABC):
     """Base recipe: a classifier (or segmenter) trained with cross-entropy on labelled batches.
 
-    Subclasses set ``name``, ``settings``, ``defaults`` and override :meth:`loss` (and, when they
+    Subclasses set ``name``, ``settings``, ``defaults`` (and ``setting_defaults``, where the
+    reference's example for one setting uses other values) and override :meth:`loss` (and, when they
     add modules, :meth:`build`, :meth:`modules` and :meth:`parameter_groups`). Methods with several
     phases override :meth:`stages` and :meth:`end_stage`; methods with their own optimisers
     override :meth:`optimizers`; methods with state outside their modules override
@@ -87,6 +88,7 @@ class Recipe(ABC):
     name: ClassVar[str]
     settings: ClassVar[tuple[str, ...]]
     defaults: ClassVar[dict[str, Any]] = {}
+    setting_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
     ranges: ClassVar[dict[str, tuple[float | None, float | None, str]]] = {}
     choices: ClassVar[dict[str, tuple[str, ...]]] = {}
     uses_target_labels: ClassVar[bool] = False

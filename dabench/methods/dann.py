@@ -43,7 +43,8 @@ class DANN(Recipe):
     ``DomainDiscriminator(features_dim, disc_hidden)`` and the warm-start GRL schedule
     (``grl_alpha``, ``grl_lo``, ``grl_hi``, ``grl_max_iters``), all optimised by one SGD step
     (spec §2.1). Open-set: :math:`C + 1` outputs and threshold prediction, as the reference's
-    open-set DANN baseline.
+    open-set DANN baseline. The reference's open-set and partial ``dann.py`` use lr 0.002
+    (partial: batch 36).
 
     Subclasses change the adversary through :meth:`build_adversary` and :meth:`transfer_loss`.
     """
@@ -55,6 +56,10 @@ class DANN(Recipe):
         **GRL_DEFAULTS,
         "disc_hidden": 1024,
         "threshold": 0.8,
+    }
+    setting_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        "open_set": {"lr": 0.002},
+        "partial": {"lr": 0.002, "batch_size": 36},
     }
 
     def build(self) -> None:

@@ -10,6 +10,9 @@ from torch import Tensor
 from dabench.methods.base import Batch, Recipe, logits_of
 from dabench.methods.registry import register_method
 
+ERM_DEFAULTS: dict[str, Any] = {"lr": 0.001, "lr_gamma": 0.0003, "weight_decay": 5e-4}
+"""The optimiser of the reference's open-set and partial ``erm.py`` (spec §2.5, §4.3)."""
+
 
 @register_method
 class SourceOnly(Recipe):
@@ -18,11 +21,18 @@ class SourceOnly(Recipe):
     Open-set: the model has :math:`C + 1` outputs; a target sample is "unknown" when its largest
     known-class probability is below ``threshold`` (the reference replaces the unknown column of
     the softmax by the threshold before the argmax; default 0.8).
+
+    Open-set and partial: the reference's ``erm.py`` of those settings trains with lr 0.001,
+    ``lr_gamma`` 0.0003 and weight decay 5e-4 (partial: batch 36).
     """
 
     name = "source_only"
     settings = ("closed", "open_set", "partial", "segmentation")
     defaults: ClassVar[dict[str, Any]] = {"threshold": 0.8}
+    setting_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        "open_set": ERM_DEFAULTS,
+        "partial": {**ERM_DEFAULTS, "batch_size": 36},
+    }
     needs_target = False
 
     def loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
