@@ -47,7 +47,55 @@ def build_parser() -> argparse.ArgumentParser:
         "hyperparameters with their defaults.",
     )
     add_train_parser(commands)
+    add_sweep_parser(commands)
+    ui = commands.add_parser(
+        "ui",
+        help="open the MLflow UI on the tracking store",
+        description="Start the MLflow UI (mlflow server) on 127.0.0.1 for the tracking store the "
+        "sweeps wrote to, and print its URL.",
+    )
+    ui.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI or sqlite:///./mlflow.db")
+    ui.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
+    ui.add_argument("--port", type=positive_int, default=5000)
     return parser
+
+
+def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
+    sweep = commands.add_parser(
+        "sweep",
+        help="search a method's hyperparameters on a task (Ray Tune + Optuna TPE + ASHA + MLflow)",
+        description="Search a method's hyperparameters on a task: Ray Tune schedules the trials, "
+        "Optuna's TPE proposes them from search_spaces/<method>.yaml, ASHA stops poor ones early, "
+        "MLflow records every trial as a child run of the sweep's run.",
+    )
+    sweep.add_argument("--method", help="e.g. cdan (see `dabench methods`)")
+    sweep.add_argument("--task", help="e.g. digits/synth2hand (see `dabench tasks`)")
+    sweep.add_argument("--num-samples", type=positive_int, default=8, help="trials (default 8)")
+    sweep.add_argument("--max-concurrent", type=positive_int, default=2, help="default 2")
+    sweep.add_argument("--cpus-per-trial", type=float, default=1.0, help="default 1")
+    sweep.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions allowed")
+    sweep.add_argument("--steps", type=positive_int, default=1000, help="per trial (default 1000)")
+    sweep.add_argument("--eval-every", type=positive_int, default=250, help="default 250")
+    sweep.add_argument("--seed", type=int, default=0, help="training and TPE seed (default 0)")
+    sweep.add_argument(
+        "--metric",
+        default="source_val",
+        help="objective: source_val (label-free, default), oracle (target-val labels: explicit "
+        "only) or a reported metric name",
+    )
+    sweep.add_argument("--scheduler", choices=("asha", "none"), default="asha")
+    sweep.add_argument("--grace-period", type=positive_int, default=1, help="in evaluations")
+    sweep.add_argument("--reduction-factor", type=int, default=2)
+    sweep.add_argument("--max-failures", type=int, default=0, help="retries per trial")
+    sweep.add_argument("--space", help="a search-space YAML (default search_spaces/<method>.yaml)")
+    sweep.add_argument("--set", action="append", metavar="KEY=VALUE", help="fixed hyperparameter")
+    sweep.add_argument("--root", help="dataset folder (real-data tasks)")
+    sweep.add_argument("--address", help="an existing Ray cluster (default: a local one)")
+    sweep.add_argument("--tracking-uri", help="MLflow store (default sqlite:///./mlflow.db)")
+    sweep.add_argument("--experiment", help="MLflow experiment (default dabench)")
+    sweep.add_argument("--storage", default="ray_results", help="where Ray keeps sweep state")
+    sweep.add_argument("--name", help="the sweep's name (default method-task-time)")
+    sweep.add_argument("--resume", metavar="SWEEP", help="finish an interrupted sweep")
 
 
 def add_train_parser(commands: argparse._SubParsersAction) -> None:
@@ -123,6 +171,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dabench.train import run as run_train
 
         return run_train(args)
+    if args.command == "sweep":
+        from dabench.sweep_cli import run as run_sweep
+
+        return run_sweep(args)
+    if args.command == "ui":
+        from dabench.sweep_cli import run_ui
+
+        return run_ui(args)
     {"demo": run_demo, "tasks": run_tasks, "methods": run_methods}[args.command](args)
     return 0
 

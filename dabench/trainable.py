@@ -210,7 +210,15 @@ def run_trial(
             if target is not None and recipe.needs_target:
                 t = next(target)
                 x_t, y_t = t if recipe.uses_target_labels else (t, None)
-            loss, stats = recipe.loss(Batch(x_s, y_s, x_t, y_t))
+            try:
+                loss, stats = recipe.loss(Batch(x_s, y_s, x_t, y_t))
+            except RuntimeError as error:  # e.g. a BCE on NaN probabilities after divergence
+                if not _diverged(recipe, x_s):
+                    raise
+                raise NonFiniteLossError(
+                    f"the parameters or activations became NaN or infinite before step {step} (method "
+                    f"{cfg['method']!r}, task {cfg['task']!r}); lower lr or trade_off"
+                ) from error
             for optimizer, _ in optimizers:
                 optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -239,6 +247,16 @@ def run_trial(
         clock["train_s"] += time.perf_counter() - tick
         first = last + 1
     return metrics
+
+
+@torch.no_grad()
+def _diverged(recipe: Recipe, x: Tensor) -> bool:
+    """Whether a parameter or the model's output on ``x`` is NaN or infinite (asked only after a
+    loss raised, to tell divergence from a genuine error)."""
+    parameters = (p for module in recipe.modules().values() for p in module.parameters())
+    output = recipe.model(x)
+    outputs = output if isinstance(output, tuple) else (output,)
+    return not all(bool(torch.isfinite(t).all()) for t in (*parameters, *outputs))
 
 
 def _evaluation(

@@ -64,6 +64,14 @@ def test_non_finite_loss_stops_the_trial():
         run_trial({**MOONS, "method": "source_only", "lr": 1e30})
 
 
+def test_divergence_inside_a_loss_is_reported_as_non_finite():
+    """CDAN's BCE raises on NaN probabilities once the weights diverged: still a clear error."""
+    with pytest.raises(
+        NonFiniteLossError, match="parameters or activations became NaN or infinite"
+    ):
+        run_trial({**MOONS, "method": "cdan", "lr": 1e28})
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [

@@ -1,0 +1,450 @@
+"""``dabench sweep``: Ray Tune schedules trials, Optuna's TPE proposes them, ASHA stops poor ones
+early, MLflow records everything; an interrupted sweep resumes where it stopped.
+
+The driver (:func:`run_sweep`) validates the method, task, search space and options before Ray
+starts, opens a parent MLflow run, and runs a ``Tuner`` over :func:`tune_trial`, which wraps
+:func:`dabench.trainable.run_trial`: every evaluation is logged to the trial's child run and
+reported to Tune with the trial's checkpoint, so a restored sweep continues each unfinished trial
+from its last evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback
+
+from dabench import __version__
+from dabench.data.registry import task_spec
+from dabench.spaces import SearchSpace, load_space, space_path
+from dabench.trainable import MAIN_METRIC, resolve_config, run_trial
+
+STATE_FILE = "dabench_sweep.json"
+INTERNAL = "_dabench"  # config key holding what a trial needs besides its hyperparameters
+
+
+@dataclass
+class SweepOptions:
+    """Everything a sweep is defined by (saved next to Ray's state so ``--resume`` needs only the
+    sweep's name)."""
+
+    method: str
+    task: str
+    num_samples: int = 8
+    max_concurrent: int = 2
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    steps: int = 1000
+    eval_every: int = 250
+    seed: int = 0
+    metric: str = "source_val"
+    scheduler: str = "asha"
+    grace_period: int = 1
+    reduction_factor: int = 2
+    max_failures: int = 0
+    space: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    root: str | None = None
+    address: str | None = None
+    tracking_uri: str | None = None
+    experiment: str | None = None
+    storage: str = "ray_results"
+    name: str | None = None
+
+
+def objective_key(metric: str, setting: str) -> str:
+    """The reported metric a sweep optimises: ``source_val`` (label-free: source-val accuracy, or
+    mIoU for segmentation), ``oracle`` (the target-val metric of the setting — uses target
+    labels, only when asked for), or any reported key given by name."""
+    if metric == "oracle":
+        return f"target_val_{MAIN_METRIC[setting]}"
+    if metric == "source_val":
+        return "source_val_miou" if setting == "segmentation" else "source_val_acc"
+    return metric
+
+
+def validate(options: SweepOptions) -> tuple[SearchSpace, dict[str, Any]]:
+    """Check everything that can be checked before Ray starts; return the space and the base
+    config of every trial. Raises ``ValueError`` (or ``SearchSpaceError``) naming what is wrong."""
+    for key in ("num_samples", "max_concurrent", "steps", "eval_every", "grace_period"):
+        if getattr(options, key) < 1:
+            raise ValueError(f"--{key.replace('_', '-')} must be ≥ 1; got {getattr(options, key)}")
+    if options.reduction_factor < 2:
+        raise ValueError(f"--reduction-factor must be ≥ 2; got {options.reduction_factor}")
+    if options.cpus_per_trial <= 0 or options.gpus_per_trial < 0:
+        raise ValueError("--cpus-per-trial must be > 0 and --gpus-per-trial ≥ 0")
+    if options.scheduler not in ("asha", "none"):
+        raise ValueError(f"--scheduler must be asha or none; got {options.scheduler!r}")
+    setting = task_spec(options.task).setting
+    space = load_space(options.space or space_path(options.method), method=options.method)
+    base = {
+        **space.fixed,
+        **options.overrides,
+        "method": options.method,
+        "task": options.task,
+        "steps": options.steps,
+        "eval_every": options.eval_every,
+        "seed": options.seed,
+        "device": "cuda" if options.gpus_per_trial > 0 else "cpu",
+    }
+    if options.root:
+        base["root"] = options.root
+    searched = set(space.names()) & set(options.overrides)
+    if searched:
+        raise ValueError(f"--set {sorted(searched)} fixes searched parameter(s); edit the space")
+    resolve_config(base)  # method/setting fit, unknown keys, types and ranges of the fixed values
+    key = objective_key(options.metric, setting)
+    known = reported_keys(setting)
+    if key not in known:
+        raise ValueError(
+            f"--metric {options.metric!r}: {key!r} is not reported for this setting; use "
+            f"source_val, oracle or one of: {', '.join(sorted(known))}"
+        )
+    return space, base
+
+
+def reported_keys(setting: str) -> set[str]:
+    """The evaluation metrics every report of a trial carries."""
+    names = {"source_val_acc"} if setting != "segmentation" else {"source_val_miou"}
+    suffixes = {
+        "closed": ("acc",),
+        "partial": ("acc",),
+        "open_set": ("h_score", "os", "os_star", "unk"),
+        "segmentation": ("miou", "pixel_acc"),
+    }[setting]
+    for split in ("target_val", "target_test"):
+        names |= {f"{split}_{s}" for s in suffixes}
+    if setting == "segmentation":
+        names.add("source_val_pixel_acc")
+    return names | {"train_loss"}
+
+
+def tune_trial(config: dict[str, Any]) -> None:
+    """One Ray Tune trial: :func:`run_trial` with MLflow logging and Tune checkpoints.
+
+    ``config[INTERNAL]`` carries the tracking URI, experiment and parent run, the objective key
+    and the resources (for CPU/GPU seconds). The child run is found again by trial id when a trial
+    is resumed or retried, so a trial never has two runs.
+    """
+    from mlflow.tracking import MlflowClient
+    from ray import tune
+
+    from dabench import tracking
+
+    internal = config[INTERNAL]
+    trial_config = {k: v for k, v in config.items() if k != INTERNAL}
+    trial_id = tune.get_context().get_trial_id()
+    client = MlflowClient(internal["tracking_uri"])
+    experiment, parent = internal["experiment_id"], internal["parent_run_id"]
+    run_id = tracking.find_child(client, experiment, parent, trial_id)
+    if run_id is None:
+        searched = {k: v for k, v in trial_config.items() if k not in internal["base_keys"]}
+        run_id = tracking.start_run(
+            client, experiment, tune.get_context().get_trial_name(),
+            {tracking.PARENT_TAG: parent, tracking.KIND: "trial", tracking.TRIAL_ID: trial_id,
+             tracking.SWEEP: internal["sweep"], "method": config["method"], "task": config["task"],
+             "searched": json.dumps(searched, sort_keys=True)},
+            resolve_config(trial_config),
+        )  # fmt: skip
+    objective, sign = internal["objective"], 1 if internal["mode"] == "max" else -1
+    cpus, gpus = internal["cpus_per_trial"], internal["gpus_per_trial"]
+
+    with tempfile.TemporaryDirectory() as work:
+        checkpoints, resume = Path(work) / "checkpoints", None
+        previous = tune.get_checkpoint()
+        if previous is not None:
+            with previous.as_directory() as directory:
+                resume = Path(work) / "resume"
+                shutil.copytree(directory, resume)
+
+        def report(metrics: dict[str, Any]) -> None:
+            numeric = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
+            numeric["cpu_s"] = metrics["time_s"] * cpus
+            numeric["gpu_s"] = metrics["time_s"] * gpus
+            tracking.log_metrics(client, run_id, numeric, step=metrics["step"])
+            value = numeric.get(objective, math.nan)
+            if not math.isfinite(value):  # Optuna leaves a NaN trial RUNNING for good
+                numeric[objective] = -sign * math.inf
+            tune.report(numeric, checkpoint=tune.Checkpoint.from_directory(checkpoints))
+
+        try:
+            run_trial(trial_config, report, checkpoint_dir=checkpoints, resume_from=resume)
+        except Exception as error:
+            tracking.set_tags(
+                client, run_id, {tracking.STATUS: "failed", "error": repr(error)[:5000]}
+            )
+            client.set_terminated(run_id, "FAILED")
+            raise
+
+
+class TrialProgress(Callback):
+    """Driver-side: one line per finished trial — status, objective, oracle, hyperparameters."""
+
+    def __init__(self, steps: int, objective: str, oracle: str, num_samples: int) -> None:
+        self.steps, self.objective, self.oracle = steps, objective, oracle
+        self.num_samples, self.finished = num_samples, 0
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.show(trial, errored=False)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.show(trial, errored=True)
+
+    def show(self, trial: Any, errored: bool) -> None:
+        self.finished += 1
+        result = trial.last_result or {}
+        status = trial_status(result, self.steps, errored)
+        value, oracle = result.get(self.objective, math.nan), result.get(self.oracle, math.nan)
+        config = trial.config or {}
+        base = set(config.get(INTERNAL, {}).get("base_keys", ()))
+        searched = " ".join(
+            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in config.items()
+            if k not in base
+        )
+        print(f"[{self.finished}/{self.num_samples}] {trial.trial_id} {status:9s} "
+              f"{self.objective} {value:6.2f}  {self.oracle} {oracle:6.2f}  {searched}",
+              flush=True)  # fmt: skip
+
+
+def trial_status(result: dict[str, Any], steps: int, errored: bool) -> str:
+    """``failed``, ``completed`` (reached the last step), ``pruned`` (stopped early by ASHA) or
+    ``not run``."""
+    if errored:
+        return "failed"
+    if not result or "step" not in result:
+        return "not run"
+    return "completed" if result["step"] >= steps else "pruned"
+
+
+MLFLOW_STATUS = {"completed": "FINISHED", "pruned": "KILLED", "failed": "FAILED"}
+
+
+@dataclass
+class SweepSummary:
+    name: str
+    path: str
+    tracking_uri: str
+    experiment: str
+    parent_run_id: str
+    objective: str
+    oracle: str
+    counts: dict[str, int]
+    wall_s: float
+    best_config: dict[str, Any]
+    best_metrics: dict[str, Any]
+    interrupted: bool
+
+
+def run_sweep(options: SweepOptions | None = None, resume: str | None = None) -> SweepSummary:
+    """Run (or, with ``resume`` = a sweep's name or path, finish) a sweep; see the module doc."""
+    import optuna
+    from mlflow.tracking import MlflowClient
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.optuna import OptunaSearch
+
+    from dabench import tracking
+
+    if resume is not None:
+        state = load_state(resume, options.storage if options else "ray_results")
+        options = SweepOptions(**state["options"])
+    assert options is not None
+    space, base = validate(options)
+    setting = task_spec(options.task).setting
+    objective, oracle = objective_key(options.metric, setting), objective_key("oracle", setting)
+    mode = "min" if "loss" in objective else "max"
+    storage = Path(options.storage).expanduser().resolve()
+    if resume is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        options.name = options.name or f"{options.method}-{options.task.replace('/', '-')}-{stamp}"
+        if (storage / options.name).exists():
+            raise ValueError(f"a sweep named {options.name!r} exists in {storage}; use --resume")
+    uri = options.tracking_uri or tracking.default_tracking_uri()
+    options.tracking_uri = uri
+    client = MlflowClient(uri)
+    experiment = tracking.experiment_id(client, options.experiment or "dabench")
+    if resume is None:
+        parent = tracking.start_run(
+            client, experiment, options.name,
+            {tracking.KIND: "sweep", tracking.SWEEP: options.name, "method": options.method,
+             "task": options.task, "objective": objective},
+            {**{f"sweep.{k}": v for k, v in asdict(options).items()}, "space_file": space.source,
+             "space": json.dumps([p.name for p in space.parameters]), **provenance()},
+        )  # fmt: skip
+        save_state(storage / options.name, options, parent, experiment)
+    else:
+        parent = state["parent_run_id"]
+        client.update_run(parent, status="RUNNING")
+
+    init_ray(options.address)
+    check_resources(options)
+    trainable = tune.with_resources(
+        tune_trial, {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial}
+    )
+    callback = TrialProgress(options.steps, objective, oracle, options.num_samples)
+    start = time.perf_counter()
+    if resume is not None:
+        tuner = tune.Tuner.restore(str(storage / options.name), trainable, resume_errored=False)
+    else:
+        internal = {
+            "tracking_uri": uri, "experiment_id": experiment, "parent_run_id": parent,
+            "sweep": options.name, "objective": objective, "mode": mode,
+            "cpus_per_trial": options.cpus_per_trial, "gpus_per_trial": options.gpus_per_trial,
+            "base_keys": [*base, INTERNAL],
+        }  # fmt: skip
+        evaluations = math.ceil(options.steps / options.eval_every)
+        scheduler = (
+            ASHAScheduler(
+                time_attr="training_iteration",
+                max_t=evaluations,
+                grace_period=min(options.grace_period, evaluations),
+                reduction_factor=options.reduction_factor,
+            )
+            if options.scheduler == "asha"
+            else None
+        )
+        search = OptunaSearch(
+            space=space.suggest, metric=objective, mode=mode,
+            sampler=optuna.samplers.TPESampler(seed=options.seed, multivariate=True),
+        )  # fmt: skip
+        tuner = tune.Tuner(
+            trainable,
+            param_space={**base, INTERNAL: internal},
+            tune_config=tune.TuneConfig(
+                search_alg=search, scheduler=scheduler, metric=objective, mode=mode,
+                num_samples=options.num_samples, max_concurrent_trials=options.max_concurrent,
+                reuse_actors=True,
+            ),
+            run_config=tune.RunConfig(
+                name=options.name, storage_path=str(storage), verbose=0, callbacks=[callback],
+                failure_config=tune.FailureConfig(max_failures=options.max_failures),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            ),
+        )  # fmt: skip
+    results = tuner.fit()
+    wall = time.perf_counter() - start + (state.get("wall_s", 0.0) if resume else 0.0)
+    return summarize(results, options, client, experiment, parent, objective, oracle, mode, wall)
+
+
+def summarize(results: Any, options: SweepOptions, client: Any, experiment: str, parent: str,
+              objective: str, oracle: str, mode: str, wall: float) -> SweepSummary:  # fmt: skip
+    """Counts, the best trial (by the objective, never by the oracle unless it is the objective),
+    and the parent run's final params, metrics and status."""
+    from dabench import tracking
+
+    counts = {"completed": 0, "pruned": 0, "failed": 0, "not run": 0}
+    for result in results:
+        status = trial_status(result.metrics, options.steps, result.error is not None)
+        counts[status] += 1
+        trial_id = (result.metrics or {}).get("trial_id")
+        run_id = trial_id and tracking.find_child(client, experiment, parent, trial_id)
+        if run_id and status in MLFLOW_STATUS:  # the trial's final state, once
+            tracking.set_tags(client, run_id, {tracking.STATUS: status})
+            client.set_terminated(run_id, MLFLOW_STATUS[status])
+    interrupted = counts["not run"] > 0 or sum(counts.values()) < options.num_samples
+    best_config: dict[str, Any] = {}
+    best_metrics: dict[str, Any] = {}
+    try:
+        best = results.get_best_result(metric=objective, mode=mode, scope="last")
+        best_config = {k: v for k, v in best.config.items() if k != INTERNAL}
+        best_metrics = dict(best.metrics)
+    except RuntimeError:  # no trial reported the objective
+        pass
+    tracking.log_params(client, parent, {f"best.{k}": v for k, v in best_config.items()
+                                         if k not in ("method", "task")})  # fmt: skip
+    numeric = {f"best.{k}": v for k, v in best_metrics.items() if isinstance(v, int | float)}
+    tracking.log_metrics(
+        client, parent, {**numeric, **{f"trials_{k.replace(' ', '_')}": v for k, v in counts.items()},
+                         "wall_s": wall}, step=0,
+    )  # fmt: skip
+    state_path = Path(options.storage).expanduser().resolve() / (options.name or "") / STATE_FILE
+    if state_path.exists():
+        state = json.loads(state_path.read_text())
+        state["wall_s"] = wall
+        state_path.write_text(json.dumps(state, indent=2))
+    client.set_terminated(parent, "KILLED" if interrupted else "FINISHED")
+    return SweepSummary(
+        options.name or "", str(Path(options.storage).resolve() / (options.name or "")),
+        options.tracking_uri or "", options.experiment or "dabench", parent, objective, oracle,
+        counts, wall, best_config, best_metrics, interrupted,
+    )  # fmt: skip
+
+
+def init_ray(address: str | None) -> None:
+    """Connect to the cluster at ``address``, or start a private local one (never attach to
+    another session's head by accident)."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    if address:
+        os.environ.setdefault("RAY_AUTH_MODE", "token")  # an explicit address needs the token
+        ray.init(address=address, log_to_driver=False)
+    else:
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False,
+                 log_to_driver=False)  # fmt: skip
+
+
+def check_resources(options: SweepOptions) -> None:
+    """Refuse what Ray would otherwise leave PENDING for ever (e.g. GPUs the cluster lacks)."""
+    import ray
+
+    available = ray.cluster_resources()
+    for kind, asked in (("CPU", options.cpus_per_trial), ("GPU", options.gpus_per_trial)):
+        if asked > available.get(kind, 0):
+            raise ValueError(
+                f"--{kind.lower()}s-per-trial {asked} but the Ray cluster has "
+                f"{available.get(kind, 0):g} {kind}s"
+            )
+
+
+def save_state(directory: Path, options: SweepOptions, parent: str, experiment: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {"options": asdict(options), "parent_run_id": parent, "experiment_id": experiment}
+    (directory / STATE_FILE).write_text(json.dumps(state, indent=2))
+
+
+def load_state(name: str, storage: str) -> dict[str, Any]:
+    """The saved state of sweep ``name`` (a path, or a name under ``storage``)."""
+    candidates = [Path(name).expanduser(), Path(storage).expanduser() / name]
+    for directory in candidates:
+        if (directory / STATE_FILE).is_file():
+            state = json.loads((directory / STATE_FILE).read_text())
+            state["options"]["storage"] = str(directory.resolve().parent)
+            return state
+    raise ValueError(
+        f"no sweep to resume at {' or '.join(str(c) for c in candidates)} (looked for {STATE_FILE})"
+    )
+
+
+def provenance() -> dict[str, str]:
+    """Versions, git commit and command line for the parent run."""
+    import importlib.metadata as metadata
+    import subprocess
+
+    info = {"dabench_version": __version__, "python": sys.version.split()[0],
+            "command": " ".join(["dabench", *sys.argv[1:]])}  # fmt: skip
+    for package in ("torch", "ray", "optuna", "mlflow"):
+        info[f"version.{package}"] = metadata.version(package)
+    try:
+        root = Path(__file__).resolve().parent.parent
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"],
+                                capture_output=True, text=True, timeout=5)  # fmt: skip
+        if commit.returncode == 0:
+            info["git_commit"] = commit.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return info

@@ -1,0 +1,87 @@
+"""``dabench sweep`` and ``dabench ui`` on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from dabench.spaces import SearchSpaceError
+from dabench.train import parse_assignments
+
+
+def run(args: argparse.Namespace) -> int:
+    from dabench.sweep import SweepOptions, run_sweep
+
+    err = Console(stderr=True, soft_wrap=True)
+    try:
+        if args.resume:
+            summary = run_sweep(resume=args.resume, options=None)
+        else:
+            if not args.method or not args.task:
+                raise ValueError("--method and --task are required (or --resume SWEEP)")
+            options = SweepOptions(
+                method=args.method, task=args.task, num_samples=args.num_samples,
+                max_concurrent=args.max_concurrent, cpus_per_trial=args.cpus_per_trial,
+                gpus_per_trial=args.gpus_per_trial, steps=args.steps, eval_every=args.eval_every,
+                seed=args.seed, metric=args.metric, scheduler=args.scheduler,
+                grace_period=args.grace_period, reduction_factor=args.reduction_factor,
+                max_failures=args.max_failures, space=args.space,
+                overrides=parse_assignments(args.set or []), root=args.root, address=args.address,
+                tracking_uri=args.tracking_uri, experiment=args.experiment, storage=args.storage,
+                name=args.name,
+            )  # fmt: skip
+            summary = run_sweep(options)
+    except (ValueError, SearchSpaceError) as error:
+        err.print(f"[red]dabench sweep: error:[/red] {error}")
+        return 2
+    Console().print(summary_table(summary))
+    if summary.interrupted:
+        err.print(f"interrupted; finish it with: dabench sweep --resume {summary.path}")
+        return 130
+    return 0
+
+
+def summary_table(summary: Any) -> Table:
+    table = Table(title=f"sweep {summary.name}", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("")
+    counts = ", ".join(f"{v} {k}" for k, v in summary.counts.items() if v)
+    table.add_row("trials", counts)
+    table.add_row("wall time", f"{summary.wall_s:.0f} s")
+    table.add_row("selected by", f"{summary.objective} (label-free)" if "target" not in
+                  summary.objective else f"{summary.objective} (uses target labels: oracle)")  # fmt: skip
+    best = summary.best_metrics
+    if best:
+        table.add_row(summary.objective, f"{best.get(summary.objective, float('nan')):.2f}")
+        table.add_row(f"{summary.oracle} (oracle)", f"{best.get(summary.oracle, float('nan')):.2f}")
+        test = summary.oracle.replace("target_val", "target_test")
+        table.add_row(f"{test}", f"{best.get(test, float('nan')):.2f}")
+        searched = {k: v for k, v in summary.best_config.items()
+                    if k not in ("method", "task", "steps", "eval_every", "seed", "device")}  # fmt: skip
+        table.add_row("best config", ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in searched.items()))  # fmt: skip
+    table.add_row("MLflow", f"{summary.tracking_uri}, experiment {summary.experiment!r}, "
+                  f"run {summary.parent_run_id} (`dabench ui`)")  # fmt: skip
+    table.add_row("Ray state", summary.path)
+    return table
+
+
+def run_ui(args: argparse.Namespace) -> int:
+    from dabench.tracking import default_tracking_uri
+
+    uri = args.tracking_uri or default_tracking_uri()
+    url = f"http://{args.host}:{args.port}"
+    print(f"MLflow UI for {uri} at {url} (Ctrl-C stops it)", flush=True)
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
+               "--host", args.host, "--port", str(args.port), "--workers", "1"]  # fmt: skip
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,80 @@
+"""MLflow tracking: one parent run per sweep, one nested child run per trial.
+
+Everything goes through an explicit ``MlflowClient(tracking_uri)`` — no global active run — so the
+same calls work in the driver and inside Ray workers, with a local store or a tracking server.
+The default store is ``sqlite:///<cwd>/mlflow.db`` (MLflow's own default; a file store is refused
+by MLflow 3).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+PARENT_TAG = "mlflow.parentRunId"
+KIND, SWEEP, TRIAL_ID = "dabench.kind", "dabench.sweep", "dabench.trial_id"
+STATUS = "dabench.status"
+
+
+def default_tracking_uri() -> str:
+    """``$MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<cwd>/mlflow.db`` (absolute, so Ray
+    workers with another working directory write to the same store)."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path('mlflow.db').resolve()}"
+
+
+def experiment_id(client: MlflowClient, name: str) -> str:
+    """The id of experiment ``name``, created if it does not exist."""
+    experiment = client.get_experiment_by_name(name)
+    return experiment.experiment_id if experiment else client.create_experiment(name)
+
+
+def start_run(
+    client: MlflowClient,
+    experiment: str,
+    name: str,
+    tags: dict[str, str],
+    params: dict[str, Any] | None = None,
+) -> str:
+    run = client.create_run(experiment, run_name=name, tags=tags)
+    if params:
+        log_params(client, run.info.run_id, params)
+    return run.info.run_id
+
+
+def log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> None:
+    items = [Param(key, str(value)[:6000]) for key, value in sorted(params.items())]
+    for start in range(0, len(items), 100):  # MLflow's batch limit
+        client.log_batch(run_id, params=items[start : start + 100])
+
+
+def log_metrics(client: MlflowClient, run_id: str, metrics: dict[str, Any], step: int) -> None:
+    """Every finite numeric value of ``metrics`` at ``step`` (strings and NaN are skipped)."""
+    now = int(time.time() * 1000)
+    items = [
+        Metric(key, float(value), now, step)
+        for key, value in metrics.items()
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    ]
+    for start in range(0, len(items), 1000):
+        client.log_batch(run_id, metrics=items[start : start + 1000])
+
+
+def set_tags(client: MlflowClient, run_id: str, tags: dict[str, str]) -> None:
+    client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+
+def find_child(client: MlflowClient, experiment: str, parent: str, trial_id: str) -> str | None:
+    """The child run of ``parent`` for ``trial_id``, if one was started (a resumed trial reuses
+    it rather than creating a duplicate)."""
+    runs = client.search_runs(
+        [experiment],
+        filter_string=f"tags.`{PARENT_TAG}` = '{parent}' and tags.`{TRIAL_ID}` = '{trial_id}'",
+        max_results=1,
+    )
+    return runs[0].info.run_id if runs else None
