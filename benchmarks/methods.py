@@ -37,6 +37,7 @@ STEPS = {"moons/rot40": 2000, "shapes/flat2textured": 1000}
 DEFAULT_STEPS = 1500
 ORDER = ("source_only", "dann", "cdan", "adda", "bsp", "osbp", "pada", "iwan", "advent")
 ORACLE = "target_oracle"
+NOTES = "## Reading the results"
 SECONDARY = {"open_set": ("os_star", "unk"), "segmentation": ("pixel_acc",)}
 
 
@@ -137,6 +138,9 @@ def write_report(args: argparse.Namespace, names: list[str], runs: list[dict]) -
             f"| {method} | " + " | ".join(matrix.get((method, n), "–") for n in names) + " |"
         )
     command = "python " + " ".join([sys.argv[0], *sys.argv[1:]])
+    notes = ""  # the hand-written reading of the results survives a regeneration
+    if args.out.exists() and NOTES in (previous := args.out.read_text()):
+        notes = previous[previous.index(NOTES) :]
     args.out.write_text(f"""# Methods at their reference defaults on the bundled tasks
 
 Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `{command}`
@@ -158,7 +162,8 @@ result.
 ## Per task
 
 {(chr(10) * 2).join(sections)}
-""")
+
+{notes}""")
     print(f"wrote {args.out}")
 
 
