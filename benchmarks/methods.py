@@ -1,6 +1,7 @@
 """Every method at its reference defaults on every bundled task, over seeds → reports/methods.md.
 
 Run:  python benchmarks/methods.py [--seeds 3] [--tasks NAME ...] [--methods NAME ...] [--fresh]
+                                   [--report-only]
 
 For each bundled task, each method registered for the task's setting (source-only and the target
 oracle included) trains with ``run_trial`` at its reference defaults for the task's step budget
@@ -54,6 +55,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("reports/methods.md"))
     parser.add_argument("--raw", type=Path, default=Path("reports/methods.jsonl"))
     parser.add_argument("--fresh", action="store_true", help="ignore the runs already in --raw")
+    parser.add_argument(
+        "--report-only", action="store_true", help="write the report from --raw, run nothing"
+    )
     args = parser.parse_args()
     names = args.tasks or [s.name for s in list_tasks() if not s.needs_root]
 
@@ -65,9 +69,8 @@ def main() -> None:
             for name in names:
                 setting = get_task(name, seed=0).setting
                 for method in methods_for(setting):
-                    if (name, method, seed) in done or (
-                        args.methods and method not in args.methods
-                    ):
+                    skip = args.report_only or (args.methods and method not in args.methods)
+                    if (name, method, seed) in done or skip:
                         continue
                     steps = STEPS.get(name, DEFAULT_STEPS)
                     config = {"method": method, "task": name, "seed": seed, "steps": steps}
