@@ -154,7 +154,7 @@ Each cell: the target-**test** metric after the last step (accuracy % for closed
 H-score % for open-set, mIoU % for segmentation), mean ± sample std over {args.seeds} training
 seeds (data and splits fixed by `data_seed=0`); `*` marks a cell with fewer seeds. No checkpoint or
 hyperparameter is selected on target labels: these are the defaults of the reference library's
-examples (see each method's docstring and `docs`/README "Differences from the reference"). The
+examples (see each method's docstring and the README's "Differences from the reference library"). The
 target oracle trains on the labelled target-adapt split: an upper reference, not an adaptation
 result.
 
