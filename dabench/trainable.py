@@ -11,6 +11,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -198,8 +199,9 @@ def run_trial(
             continue
         recipe.begin_stage(stage)
         optimizers = recipe.optimizers(stage)
+        loop = LoopState(recipe, optimizers, generator, source, target, clock)
         if saved is not None:  # resume: the state of the checkpoint, then its stage's optimisers
-            _restore(saved, recipe, optimizers, generator, source, target, clock, stage)
+            loop.load_state_dict(saved, same_stage=saved["stage"] == stage.name)
             saved = None
         recipe.train(True)
         sums: dict[str, Tensor] = {}
@@ -238,10 +240,7 @@ def run_trial(
                 metrics = _evaluation(cfg, recipe, task, device, stage, step, sums, since, clock)
                 metrics["lr"] = optimizers[0][0].param_groups[0]["lr"]
                 if checkpoint_dir is not None:
-                    save_checkpoint(
-                        checkpoint_dir, cfg, recipe, optimizers, generator, source, target,
-                        clock, stage, step, metrics,
-                    )  # fmt: skip
+                    save_checkpoint(checkpoint_dir, cfg, loop, stage, step, metrics)
                 report(metrics)
                 sums, since, tick = {}, 0, time.perf_counter()
         clock["train_s"] += time.perf_counter() - tick
@@ -296,15 +295,59 @@ RUNTIME_KEYS = ("device", "num_workers", "eval_batch_size", "root")
 """Config keys a resumed trial may change: they do not alter what is trained."""
 
 
+@dataclass
+class LoopState:
+    """Everything that changes while a trial trains, checkpointed as one piece."""
+
+    recipe: Recipe
+    optimizers: list[tuple[Optimizer, LRScheduler]]
+    generator: torch.Generator
+    source: InfiniteBatches
+    target: InfiniteBatches | None
+    clock: dict[str, float]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "modules": {name: m.state_dict() for name, m in self.recipe.modules().items()},
+            "optimizers": [optimizer.state_dict() for optimizer, _ in self.optimizers],
+            "schedulers": [scheduler.state_dict() for _, scheduler in self.optimizers],
+            "extra": self.recipe.extra_state(),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                "batches": self.generator.get_state(),
+            },
+            "source_batches": self.source.state_dict(),
+            "target_batches": None if self.target is None else self.target.state_dict(),
+            "clock": dict(self.clock),
+        }
+
+    def load_state_dict(self, state: dict[str, Any], same_stage: bool) -> None:
+        """Restore ``state``; the optimisers only when it was saved inside the current stage
+        (a checkpoint at a stage's last step hands the next stage fresh optimisers)."""
+        for name, module in self.recipe.modules().items():
+            module.load_state_dict(state["modules"][name])
+        self.recipe.load_extra_state(state["extra"])
+        if same_stage:
+            for (optimizer, scheduler), o, s in zip(
+                self.optimizers, state["optimizers"], state["schedulers"], strict=True
+            ):
+                optimizer.load_state_dict(o)
+                scheduler.load_state_dict(s)
+        torch.set_rng_state(state["rng"]["torch"])
+        if state["rng"]["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.generator.set_state(state["rng"]["batches"])
+        self.source.load_state_dict(state["source_batches"])
+        if self.target is not None and state["target_batches"] is not None:
+            self.target.load_state_dict(state["target_batches"])
+        self.clock.update(state["clock"])
+
+
 def save_checkpoint(
     directory: str | Path,
     cfg: dict[str, Any],
-    recipe: Recipe,
-    optimizers: list[tuple[Optimizer, LRScheduler]],
-    generator: torch.Generator,
-    source: InfiniteBatches,
-    target: InfiniteBatches | None,
-    clock: dict[str, float],
+    loop: LoopState,
     stage: Stage,
     step: int,
     metrics: dict[str, Any],
@@ -312,25 +355,8 @@ def save_checkpoint(
     """Write the full training state to ``directory/trial.pt`` atomically (write, then rename)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    state = {
-        "format": 1,
-        "config": cfg,
-        "step": step,
-        "stage": stage.name,
-        "modules": {name: module.state_dict() for name, module in recipe.modules().items()},
-        "optimizers": [optimizer.state_dict() for optimizer, _ in optimizers],
-        "schedulers": [scheduler.state_dict() for _, scheduler in optimizers],
-        "extra": recipe.extra_state(),
-        "rng": {
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "batches": generator.get_state(),
-        },
-        "source_batches": source.state_dict(),
-        "target_batches": None if target is None else target.state_dict(),
-        "clock": dict(clock),
-        "metrics": metrics,
-    }
+    state = {"format": 1, "config": cfg, "step": step, "stage": stage.name, "metrics": metrics,
+             **loop.state_dict()}  # fmt: skip
     path = directory / CHECKPOINT_FILE
     partial = path.with_suffix(".tmp")
     torch.save(state, partial)
@@ -355,35 +381,6 @@ def load_checkpoint(directory: str | Path, cfg: dict[str, Any]) -> dict[str, Any
             f"(only {', '.join(RUNTIME_KEYS)} may change on resume)"
         )
     return state
-
-
-def _restore(
-    state: dict[str, Any],
-    recipe: Recipe,
-    optimizers: list[tuple[Optimizer, LRScheduler]],
-    generator: torch.Generator,
-    source: InfiniteBatches,
-    target: InfiniteBatches | None,
-    clock: dict[str, float],
-    stage: Stage,
-) -> None:
-    for name, module in recipe.modules().items():
-        module.load_state_dict(state["modules"][name])
-    recipe.load_extra_state(state["extra"])
-    if state["stage"] == stage.name:  # the checkpoint is inside this stage (not at its end)
-        for (optimizer, scheduler), o, s in zip(
-            optimizers, state["optimizers"], state["schedulers"], strict=True
-        ):
-            optimizer.load_state_dict(o)
-            scheduler.load_state_dict(s)
-    torch.set_rng_state(state["rng"]["torch"])
-    if state["rng"]["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-    generator.set_state(state["rng"]["batches"])
-    source.load_state_dict(state["source_batches"])
-    if target is not None and state["target_batches"] is not None:
-        target.load_state_dict(state["target_batches"])
-    clock.update(state["clock"])
 
 
 def evaluate(
