@@ -22,6 +22,7 @@ the key and the reason.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,18 @@ FIELDS = {
     "int": {"type", "low", "high", "log", "step", "when"},
     "categorical": {"type", "choices", "when"},
 }
+
+
+class SpaceLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but reading ``1e30`` and ``1.0e30`` as floats as YAML 1.2 does
+    (YAML 1.1 wants a sign in the exponent and would otherwise give the string ``"1e30"``)."""
+
+
+SpaceLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 
 
 class SearchSpaceError(ValueError):
@@ -114,7 +127,7 @@ def load_space(path: str | Path | None = None, method: str | None = None) -> Sea
     if not path.is_file():
         raise SearchSpaceError(f"{path}: no such search-space file")
     try:
-        document = yaml.safe_load(path.read_text())
+        document = yaml.load(path.read_text(), Loader=SpaceLoader)
     except yaml.YAMLError as error:
         raise SearchSpaceError(f"{path}: not valid YAML: {error}") from None
     return parse_space(document, str(path), method)

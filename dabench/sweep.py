@@ -14,9 +14,12 @@ import json
 import math
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,7 +137,8 @@ def tune_trial(config: dict[str, Any]) -> None:
 
     ``config[INTERNAL]`` carries the tracking URI, experiment and parent run, the objective key
     and the resources (for CPU/GPU seconds). The child run is found again by trial id when a trial
-    is resumed or retried, so a trial never has two runs.
+    is resumed or retried, so a trial never has two runs, and a trial whose run says it already
+    finished is not trained again.
     """
     from mlflow.tracking import MlflowClient
     from ray import tune
@@ -146,6 +150,7 @@ def tune_trial(config: dict[str, Any]) -> None:
     trial_id = tune.get_context().get_trial_id()
     client = MlflowClient(internal["tracking_uri"])
     experiment, parent = internal["experiment_id"], internal["parent_run_id"]
+    objective, sign = internal["objective"], 1 if internal["mode"] == "max" else -1
     run_id = tracking.find_child(client, experiment, parent, trial_id)
     if run_id is None:
         searched = {k: v for k, v in trial_config.items() if k not in internal["base_keys"]}
@@ -153,10 +158,26 @@ def tune_trial(config: dict[str, Any]) -> None:
             client, experiment, tune.get_context().get_trial_name(),
             {tracking.PARENT_TAG: parent, tracking.KIND: "trial", tracking.TRIAL_ID: trial_id,
              tracking.SWEEP: internal["sweep"], "method": config["method"], "task": config["task"],
-             "searched": json.dumps(searched, sort_keys=True)},
+             "searched": json.dumps(searched, sort_keys=True), tracking.STATUS: "running",
+             tracking.STARTS: "1"},
             resolve_config(trial_config),
         )  # fmt: skip
-    objective, sign = internal["objective"], 1 if internal["mode"] == "max" else -1
+    else:
+        run = client.get_run(run_id)
+        status = run.data.tags.get(tracking.STATUS)
+        if status in ("completed", "pruned"):
+            # It finished, but the driver was killed before Ray's state recorded that: hand Tune
+            # the final result again instead of training again.
+            final = dict(run.data.metrics)
+            final.setdefault(objective, -sign * math.inf)
+            tune.report(final)
+            return
+        if status == "failed" and not internal["max_failures"]:
+            raise RuntimeError(f"failed before the sweep was resumed: {run.data.tags['error']}")
+        # Resumed after an interruption, or retried after a failure (--max-failures).
+        starts = int(run.data.tags.get(tracking.STARTS, "1")) + 1
+        tracking.set_tags(client, run_id, {tracking.STATUS: "running", tracking.STARTS: starts})
+        client.update_run(run_id, status="RUNNING")
     cpus, gpus = internal["cpus_per_trial"], internal["gpus_per_trial"]
 
     with tempfile.TemporaryDirectory() as work:
@@ -187,23 +208,42 @@ def tune_trial(config: dict[str, Any]) -> None:
             raise
 
 
-class TrialProgress(Callback):
-    """Driver-side: one line per finished trial — status, objective, oracle, hyperparameters."""
+class TrialMonitor(Callback):
+    """Driver-side: records each trial's final state in its MLflow run the moment Tune knows it
+    (``completed``, ``pruned`` by ASHA, ``failed``), and prints one line per finished trial —
+    status, objective, oracle, hyperparameters. Pickled with the Tuner, so a resumed sweep
+    keeps it."""
 
-    def __init__(self, steps: int, objective: str, oracle: str, num_samples: int) -> None:
-        self.steps, self.objective, self.oracle = steps, objective, oracle
-        self.num_samples, self.finished = num_samples, 0
+    def __init__(self, sweep: dict[str, Any], steps: int, objective: str, oracle: str,
+                 num_samples: int) -> None:  # fmt: skip
+        self.sweep, self.steps, self.objective, self.oracle = sweep, steps, objective, oracle
+        self.num_samples = num_samples
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.show(trial, errored=False)
+        self.finish(trial, errored=False)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.show(trial, errored=True)
+        self.finish(trial, errored=True)
 
-    def show(self, trial: Any, errored: bool) -> None:
-        self.finished += 1
+    def finish(self, trial: Any, errored: bool) -> None:
+        from mlflow.tracking import MlflowClient
+
+        from dabench import tracking
+
         result = trial.last_result or {}
         status = trial_status(result, self.steps, errored)
+        client = MlflowClient(self.sweep["tracking_uri"])
+        runs = tracking.children(client, self.sweep["experiment_id"], self.sweep["parent_run_id"])
+        mine = [r.info.run_id for r in runs if r.data.tags.get(tracking.TRIAL_ID) == trial.trial_id]
+        if not mine and errored:  # failed before its run was opened: record it all the same
+            mine = [tracking.start_run(client, self.sweep["experiment_id"], str(trial), {
+                tracking.PARENT_TAG: self.sweep["parent_run_id"], tracking.KIND: "trial",
+                tracking.TRIAL_ID: trial.trial_id, tracking.SWEEP: self.sweep["sweep"]})]  # fmt: skip
+            runs = [*runs, client.get_run(mine[0])]
+        for run_id in mine if status in MLFLOW_STATUS else ():
+            tracking.set_tags(client, run_id, {tracking.STATUS: status})
+            client.set_terminated(run_id, MLFLOW_STATUS[status])
+        finished = sum(r.info.status != "RUNNING" or r.info.run_id in mine for r in runs)
         value, oracle = result.get(self.objective, math.nan), result.get(self.oracle, math.nan)
         config = trial.config or {}
         base = set(config.get(INTERNAL, {}).get("base_keys", ()))
@@ -212,19 +252,23 @@ class TrialProgress(Callback):
             for k, v in config.items()
             if k not in base
         )
-        print(f"[{self.finished}/{self.num_samples}] {trial.trial_id} {status:9s} "
+        print(f"[{finished}/{self.num_samples}] {trial.trial_id} {status:9s} "
               f"{self.objective} {value:6.2f}  {self.oracle} {oracle:6.2f}  {searched}",
               flush=True)  # fmt: skip
 
 
 def trial_status(result: dict[str, Any], steps: int, errored: bool) -> str:
-    """``failed``, ``completed`` (reached the last step), ``pruned`` (stopped early by ASHA) or
-    ``not run``."""
+    """How a finished trial ended: ``failed``, ``completed`` (reached the last step) or
+    ``pruned`` (stopped early by ASHA)."""
     if errored:
         return "failed"
-    if not result or "step" not in result:
-        return "not run"
-    return "completed" if result["step"] >= steps else "pruned"
+    return "completed" if result.get("step", 0) >= steps else "pruned"
+
+
+def trial_dirname(trial: Any) -> str:
+    """Short trial folders named by trial id (Ray's default puts the whole config in the name;
+    :func:`summarize` reads the id back from it)."""
+    return f"trial_{trial.trial_id}"
 
 
 MLFLOW_STATUS = {"completed": "FINISHED", "pruned": "KILLED", "failed": "FAILED"}
@@ -256,6 +300,7 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
 
     from dabench import tracking
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     if resume is not None:
         state = load_state(resume, options.storage if options else "ray_results")
         options = SweepOptions(**state["options"])
@@ -270,6 +315,8 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
         options.name = options.name or f"{options.method}-{options.task.replace('/', '-')}-{stamp}"
         if (storage / options.name).exists():
             raise ValueError(f"a sweep named {options.name!r} exists in {storage}; use --resume")
+    init_ray(options.address)
+    check_resources(options)
     uri = options.tracking_uri or tracking.default_tracking_uri()
     options.tracking_uri = uri
     client = MlflowClient(uri)
@@ -287,12 +334,9 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
         parent = state["parent_run_id"]
         client.update_run(parent, status="RUNNING")
 
-    init_ray(options.address)
-    check_resources(options)
     trainable = tune.with_resources(
         tune_trial, {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial}
     )
-    callback = TrialProgress(options.steps, objective, oracle, options.num_samples)
     start = time.perf_counter()
     if resume is not None:
         tuner = tune.Tuner.restore(str(storage / options.name), trainable, resume_errored=False)
@@ -301,8 +345,9 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
             "tracking_uri": uri, "experiment_id": experiment, "parent_run_id": parent,
             "sweep": options.name, "objective": objective, "mode": mode,
             "cpus_per_trial": options.cpus_per_trial, "gpus_per_trial": options.gpus_per_trial,
-            "base_keys": [*base, INTERNAL],
+            "max_failures": options.max_failures, "base_keys": [*base, INTERNAL],
         }  # fmt: skip
+        monitor = TrialMonitor(internal, options.steps, objective, oracle, options.num_samples)
         evaluations = math.ceil(options.steps / options.eval_every)
         scheduler = (
             ASHAScheduler(
@@ -324,15 +369,16 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
             tune_config=tune.TuneConfig(
                 search_alg=search, scheduler=scheduler, metric=objective, mode=mode,
                 num_samples=options.num_samples, max_concurrent_trials=options.max_concurrent,
-                reuse_actors=True,
+                reuse_actors=True, trial_dirname_creator=trial_dirname,
             ),
             run_config=tune.RunConfig(
-                name=options.name, storage_path=str(storage), verbose=0, callbacks=[callback],
+                name=options.name, storage_path=str(storage), verbose=0, callbacks=[monitor],
                 failure_config=tune.FailureConfig(max_failures=options.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             ),
         )  # fmt: skip
-    results = tuner.fit()
+    with sigterm_as_sigint():
+        results = tuner.fit()
     wall = time.perf_counter() - start + (state.get("wall_s", 0.0) if resume else 0.0)
     return summarize(results, options, client, experiment, parent, objective, oracle, mode, wall)
 
@@ -343,16 +389,23 @@ def summarize(results: Any, options: SweepOptions, client: Any, experiment: str,
     and the parent run's final params, metrics and status."""
     from dabench import tracking
 
-    counts = {"completed": 0, "pruned": 0, "failed": 0, "not run": 0}
-    for result in results:
-        status = trial_status(result.metrics, options.steps, result.error is not None)
-        counts[status] += 1
-        trial_id = (result.metrics or {}).get("trial_id")
-        run_id = trial_id and tracking.find_child(client, experiment, parent, trial_id)
-        if run_id and status in MLFLOW_STATUS:  # the trial's final state, once
-            tracking.set_tags(client, run_id, {tracking.STATUS: status})
-            client.set_terminated(run_id, MLFLOW_STATUS[status])
-    interrupted = counts["not run"] > 0 or sum(counts.values()) < options.num_samples
+    counts = {"completed": 0, "pruned": 0, "failed": 0, "interrupted": 0}
+    known = {Path(result.path).name.removeprefix("trial_") for result in results}
+    for run in tracking.children(client, experiment, parent):
+        status = run.data.tags.get(tracking.STATUS, "running")
+        if run.data.tags.get(tracking.TRIAL_ID) not in known:
+            # The driver was killed before Ray's state recorded this trial: the resumed sweep
+            # ran its configuration again as a new trial. Close this run; do not count it.
+            status = "superseded"
+        elif status == "running":  # stopped by Ctrl-C/SIGTERM: --resume continues it
+            status = "interrupted"
+        if run.info.status == "RUNNING":
+            tracking.set_tags(client, run.info.run_id, {tracking.STATUS: status})
+            client.set_terminated(run.info.run_id, "KILLED")
+        counts[status] = counts.get(status, 0) + 1
+    ran = sum(v for k, v in counts.items() if k != "superseded")
+    counts["not run"] = max(options.num_samples - ran, 0)
+    interrupted = counts["interrupted"] + counts["not run"] > 0
     best_config: dict[str, Any] = {}
     best_metrics: dict[str, Any] = {}
     try:
@@ -361,13 +414,12 @@ def summarize(results: Any, options: SweepOptions, client: Any, experiment: str,
         best_metrics = dict(best.metrics)
     except RuntimeError:  # no trial reported the objective
         pass
-    tracking.log_params(client, parent, {f"best.{k}": v for k, v in best_config.items()
-                                         if k not in ("method", "task")})  # fmt: skip
-    numeric = {f"best.{k}": v for k, v in best_metrics.items() if isinstance(v, int | float)}
-    tracking.log_metrics(
-        client, parent, {**numeric, **{f"trials_{k.replace(' ', '_')}": v for k, v in counts.items()},
-                         "wall_s": wall}, step=0,
-    )  # fmt: skip
+    numeric = {f"trials_{k.replace(' ', '_')}": v for k, v in counts.items()}
+    if not interrupted:  # params cannot change in MLflow: the best config only once, at the end
+        tracking.log_params(client, parent, {f"best.{k}": v for k, v in best_config.items()
+                                             if k not in ("method", "task")})  # fmt: skip
+        numeric |= {f"best.{k}": v for k, v in best_metrics.items() if isinstance(v, int | float)}
+    tracking.log_metrics(client, parent, {**numeric, "wall_s": wall}, step=0)
     state_path = Path(options.storage).expanduser().resolve() / (options.name or "") / STATE_FILE
     if state_path.exists():
         state = json.loads(state_path.read_text())
@@ -381,6 +433,22 @@ def summarize(results: Any, options: SweepOptions, client: Any, experiment: str,
     )  # fmt: skip
 
 
+@contextmanager
+def sigterm_as_sigint() -> Iterator[None]:
+    """Make SIGTERM stop the sweep as Ctrl-C does: Tune then saves its state one last time and
+    returns. (Ray's own handler would abort the driver and lose what ran since the last
+    snapshot.)"""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        signal.raise_signal(signal.SIGINT)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def init_ray(address: str | None) -> None:
     """Connect to the cluster at ``address``, or start a private local one (never attach to
     another session's head by accident)."""
@@ -389,11 +457,20 @@ def init_ray(address: str | None) -> None:
     if ray.is_initialized():
         return
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # Save Ray's experiment state every 2 s rather than every ≥ 10 s: after a SIGKILL, less
+    # work is lost and fewer started trials are unknown to the restored sweep.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
     if address:
-        os.environ.setdefault("RAY_AUTH_MODE", "token")  # an explicit address needs the token
+        # Ray never turns token auth on by itself for an explicit address: do what `ray start`
+        # does — use the token if one is available (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or
+        # ~/.ray/auth_token; RAY_AUTH_MODE, when set, decides), else connect without.
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+
+        maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
         ray.init(address=address, log_to_driver=False)
-    else:
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    else:  # Ray's default token auth stays on: the local cluster listens on all interfaces
         ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False,
                  log_to_driver=False)  # fmt: skip
 

@@ -19,7 +19,8 @@ from mlflow.tracking import MlflowClient
 
 PARENT_TAG = "mlflow.parentRunId"
 KIND, SWEEP, TRIAL_ID = "dabench.kind", "dabench.sweep", "dabench.trial_id"
-STATUS = "dabench.status"
+STATUS = "dabench.status"  # running|completed|pruned|failed|interrupted|superseded
+STARTS = "dabench.starts"  # how often the trial started: 1 + resumes + retries
 
 
 def default_tracking_uri() -> str:
@@ -78,3 +79,17 @@ def find_child(client: MlflowClient, experiment: str, parent: str, trial_id: str
         max_results=1,
     )
     return runs[0].info.run_id if runs else None
+
+
+def children(client: MlflowClient, experiment: str, parent: str) -> list[Any]:
+    """Every child run of ``parent`` (one per trial that started)."""
+    runs, token = [], None
+    while True:
+        page = client.search_runs(
+            [experiment], filter_string=f"tags.`{PARENT_TAG}` = '{parent}'",
+            max_results=1000, page_token=token,
+        )  # fmt: skip
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs

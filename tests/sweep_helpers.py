@@ -1,0 +1,131 @@
+"""What the sweep tests need besides dabench: MLflow queries, subprocess drivers, and a Ray
+head and an MLflow server started and stopped by PID."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from dabench import tracking
+
+
+def children(uri: str, experiment: str = "dabench") -> list:
+    """The trial runs of the only sweep in ``experiment``."""
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    parents = client.search_runs([exp.experiment_id], f"tags.`{tracking.KIND}` = 'sweep'")
+    assert len(parents) == 1, [p.info.run_name for p in parents]
+    return tracking.children(client, exp.experiment_id, parents[0].info.run_id)
+
+
+def searched(run) -> dict:
+    return json.loads(run.data.tags["searched"])
+
+
+def sweep_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "dabench", "sweep", *args]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, what: str, process=None) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"process exited ({process.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.5)
+
+
+def processes_matching(text: str) -> list[int]:
+    """PIDs whose command line contains ``text``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if text in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+def kill_all(pids: list[int], grace: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL what is left after ``grace`` seconds."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
+            time.sleep(0.2)
+
+
+def mlflow_server(directory: Path) -> tuple[subprocess.Popen, str]:
+    """``mlflow server`` on 127.0.0.1 with an sqlite backend (1 worker, no job runner)."""
+    port = free_port()
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--backend-store-uri", f"sqlite:///{directory / 'server.db'}",
+         "--artifacts-destination", str(directory / "artifacts")],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        import urllib.request
+
+        try:
+            return urllib.request.urlopen(f"{url}/health", timeout=1).read() == b"OK"
+        except OSError:
+            return False
+
+    wait_until(healthy, 120, "the MLflow server", process)
+    return process, url
+
+
+def stop_session(process: subprocess.Popen) -> None:
+    """Stop a process started with ``start_new_session=True`` and everything in its group."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def with_descendants(pids: list[int]) -> list[int]:
+    """``pids`` and every process below them (Ray renames its agents and workers, so they are
+    found by parentage, not by command line)."""
+    parent_of = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent_of[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(pids), set(pids)
+    while frontier:
+        frontier = {p for p, parent in parent_of.items() if parent in frontier} - found
+        found |= frontier
+    return sorted(found)

@@ -1,0 +1,188 @@
+"""``dabench sweep`` end to end on real engines: a local Ray cluster, Optuna's TPE, ASHA, MLflow
+(local sqlite store and a tracking server), resume after SIGINT/SIGTERM/SIGKILL, failing trials,
+and a ``ray start`` head reached with ``--address``. Nothing is mocked."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from sweep_helpers import (
+    children,
+    free_port,
+    kill_all,
+    mlflow_server,
+    processes_matching,
+    searched,
+    stop_session,
+    sweep_command,
+    wait_until,
+    with_descendants,
+)
+
+from dabench import tracking
+from dabench.sweep import SweepOptions, run_sweep
+
+SMALL = {"task": "moons/rot40", "steps": 60, "eval_every": 20, "seed": 0}
+
+
+def options(tmp_path: Path, **changes) -> SweepOptions:
+    return SweepOptions(**{
+        "method": "dann", **SMALL, "num_samples": 4, "storage": str(tmp_path / "ray"),
+        "tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}", **changes,
+    })  # fmt: skip
+
+
+def space(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "space.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_a_small_sweep_records_every_trial_in_mlflow(ray_local, tmp_path):
+    conditional = space(tmp_path, """
+method: cdan
+parameters:
+  lr: {type: loguniform, low: 1.0e-3, high: 5.0e-2}
+  randomized: {type: categorical, choices: [false, true]}
+  randomized_dim: {type: int, low: 64, high: 512, log: true, when: {randomized: true}}
+""")  # fmt: skip
+    summary = run_sweep(options(tmp_path, method="cdan", space=conditional, num_samples=6))
+    assert summary.counts["completed"] >= 1 and summary.counts["pruned"] >= 1  # ASHA pruned
+    assert summary.counts["completed"] + summary.counts["pruned"] == 6 and not summary.interrupted
+
+    client = MlflowClient(options(tmp_path).tracking_uri)
+    parent = client.get_run(summary.parent_run_id)
+    assert parent.info.status == "FINISHED" and parent.data.tags["method"] == "cdan"
+    assert {"git_commit", "command", "version.ray", "space_file"} <= set(parent.data.params)
+    assert parent.data.metrics["trials_completed"] == summary.counts["completed"]
+
+    runs = children(options(tmp_path).tracking_uri)
+    assert len(runs) == 4 and len({r.data.tags[tracking.TRIAL_ID] for r in runs}) == 4
+    finals = []
+    for run in runs:
+        status = run.data.tags[tracking.STATUS]
+        assert (status, run.info.status) in {("completed", "FINISHED"), ("pruned", "KILLED")}
+        history = client.get_metric_history(run.info.run_id, "source_val_acc")
+        assert [m.step for m in history] == ([20, 40, 60] if status == "completed" else [20, 40][
+            : len(history)]) and history  # fmt: skip
+        assert run.data.metrics["cpu_s"] > 0 and "target_test_acc" in run.data.metrics
+        chosen = searched(run)  # the conditional parameter only where its condition holds
+        assert ("randomized_dim" in chosen) == chosen["randomized"]
+        assert float(run.data.params["lr"]) == pytest.approx(chosen["lr"])
+        finals.append(run.data.metrics["source_val_acc"])
+    assert {searched(r)["randomized"] for r in runs} == {False, True}
+    assert summary.best_metrics["source_val_acc"] == max(finals)  # label-free selection
+    assert summary.best_config["lr"] in [searched(r)["lr"] for r in runs]
+
+
+def test_failing_trials_are_recorded_and_the_sweep_goes_on(ray_local, tmp_path):
+    explode = space(tmp_path, "method: dann\nparameters:\n  lr: {type: categorical, "
+                    "choices: [0.01, 1e30]}\n")  # fmt: skip
+    summary = run_sweep(options(tmp_path, space=explode, scheduler="none", max_failures=1))
+    runs = children(options(tmp_path).tracking_uri)
+    assert len(runs) == 4  # a retried trial keeps its one run
+    failed = [r for r in runs if searched(r)["lr"] == 1e30]
+    assert failed and len(failed) < 4 and summary.counts["failed"] == len(failed)
+    for run in failed:
+        assert run.info.status == "FAILED" and run.data.tags[tracking.STATUS] == "failed"
+        assert "NonFiniteLossError" in run.data.tags["error"]
+        assert run.data.tags[tracking.STARTS] == "2"  # --max-failures 1: retried once
+    assert summary.counts["completed"] == 4 - len(failed)
+    assert summary.best_config["lr"] == 0.01
+
+
+def test_a_gpu_request_the_cluster_cannot_meet_is_refused(ray_local, tmp_path):
+    with pytest.raises(ValueError, match=r"--gpus-per-trial 0.5 but the Ray cluster has 0 GPUs"):
+        run_sweep(options(tmp_path, gpus_per_trial=0.5))
+    assert not (tmp_path / "mlflow.db").exists()  # refused before anything was recorded
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name
+)
+def test_resume_after_the_driver_is_stopped_loses_and_repeats_nothing(tmp_path, sig):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    argv = ["--method", "dann", "--task", "moons/rot40", "--steps", "100", "--eval-every", "25",
+            "--num-samples", "4", "--scheduler", "none", "--storage", str(tmp_path),
+            "--tracking-uri", uri, "--name", "s"]  # fmt: skip
+    driver = subprocess.Popen(sweep_command(*argv), start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+    def finished() -> list:
+        try:
+            return [r for r in children(uri) if r.info.status == "FINISHED"]
+        except Exception:  # the store or the sweep's parent run does not exist yet
+            return []
+
+    try:
+        wait_until(lambda: len(finished()) >= 1, 300, "a finished trial", driver)
+        done_before = {r.info.run_id: r.data.metrics for r in finished()}
+        os.kill(driver.pid, sig)
+        returncode = driver.wait(timeout=120)
+    finally:
+        stop_session(driver)  # SIGKILL leaves Ray's agents behind: stop its whole group
+    assert returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 130)
+    if sig != signal.SIGKILL:  # a graceful stop closes the interrupted trials' runs
+        assert all(r.info.status != "RUNNING" for r in children(uri))
+    assert len(children(uri)) < 4 or any(r.info.status != "FINISHED" for r in children(uri))
+
+    resumed = subprocess.run(sweep_command("--resume", str(tmp_path / "s")),
+                             capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    # SIGKILL can land after a trial opened its run but before Ray's state recorded the trial:
+    # the resumed sweep runs that configuration again, and the old run is closed as superseded.
+    everything = children(uri)
+    runs = [r for r in everything if r.data.tags[tracking.STATUS] != "superseded"]
+    assert all(r.info.status == "KILLED" for r in everything if r not in runs)
+    assert len(runs) == 4 and len({r.data.tags[tracking.TRIAL_ID] for r in runs}) == 4
+    assert all(r.info.status == "FINISHED" for r in runs)
+    for run in runs:  # finished trials were not run again
+        if run.info.run_id in done_before:
+            assert run.data.tags[tracking.STARTS] == "1"
+            assert run.data.metrics == done_before[run.info.run_id]
+    # The restored searcher went on from the trials it had seen: seeded TPE restarted cold
+    # would propose the first configurations again.
+    configs = [json.dumps(searched(r), sort_keys=True) for r in runs]
+    assert len(set(configs)) == 4
+    assert "4 completed" in resumed.stdout
+
+
+@pytest.mark.slow
+def test_a_sweep_runs_on_a_ray_start_head_and_logs_to_a_tracking_server(tmp_path):
+    server, url = mlflow_server(tmp_path)
+    temp = Path(f"/tmp/dabench-test-{os.getpid()}")  # short: Ray's socket paths must fit
+    token = tmp_path / "token"
+    token.write_text("0123456789abcdef0123456789abcdef")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
+    env["RAY_AUTH_TOKEN_PATH"] = str(token)
+    port = str(free_port())
+    try:
+        subprocess.run(
+            ["ray", "start", "--head", f"--port={port}", "--num-cpus=2",
+             "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
+            env={**env, "RAY_AUTH_MODE": "token"}, check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        result = subprocess.run(
+            sweep_command("--method", "dann", "--task", "moons/rot40", "--steps", "40",
+                          "--eval-every", "20", "--num-samples", "2", "--scheduler", "none", "--address",
+                          f"127.0.0.1:{port}", "--tracking-uri", url, "--experiment", "cluster",
+                          "--storage", str(tmp_path / "ray")),
+            env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "Connecting to existing Ray cluster at address: " in result.stderr
+        runs = children(url, "cluster")
+        assert len(runs) == 2 and all(r.info.status == "FINISHED" for r in runs)
+    finally:
+        kill_all(with_descendants(processes_matching(str(temp))))  # never `ray stop`
+        stop_session(server)
+        shutil.rmtree(temp, ignore_errors=True)
+    assert not processes_matching(str(temp))
