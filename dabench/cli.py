@@ -84,6 +84,9 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
         "only) or a reported metric name",
     )
     sweep.add_argument("--scheduler", choices=("asha", "none"), default="asha")
+    sweep.add_argument(
+        "--searcher", choices=("tpe", "random"), default="tpe", help="random: a baseline"
+    )
     sweep.add_argument("--grace-period", type=positive_int, default=1, help="in evaluations")
     sweep.add_argument("--reduction-factor", type=int, default=2)
     sweep.add_argument("--max-failures", type=int, default=0, help="retries per trial")

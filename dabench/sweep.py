@@ -33,6 +33,7 @@ from dabench.spaces import SearchSpace, load_space, space_path
 from dabench.trainable import MAIN_METRIC, resolve_config, run_trial
 
 STATE_FILE = "dabench_sweep.json"
+SEARCHERS = ("tpe", "random")  # Optuna's TPE, or uniform random search as a baseline
 INTERNAL = "_dabench"  # config key holding what a trial needs besides its hyperparameters
 
 
@@ -52,6 +53,7 @@ class SweepOptions:
     seed: int = 0
     metric: str = "source_val"
     scheduler: str = "asha"
+    searcher: str = "tpe"
     grace_period: int = 1
     reduction_factor: int = 2
     max_failures: int = 0
@@ -76,6 +78,15 @@ def objective_key(metric: str, setting: str) -> str:
     return metric
 
 
+def sampler(searcher: str, seed: int) -> Any:
+    """The Optuna sampler for ``--searcher``, seeded: multivariate TPE, or random search."""
+    import optuna
+
+    if searcher == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+
+
 def validate(options: SweepOptions) -> tuple[SearchSpace, dict[str, Any]]:
     """Check everything that can be checked before Ray starts; return the space and the base
     config of every trial. Raises ``ValueError`` (or ``SearchSpaceError``) naming what is wrong."""
@@ -88,6 +99,8 @@ def validate(options: SweepOptions) -> tuple[SearchSpace, dict[str, Any]]:
         raise ValueError("--cpus-per-trial must be > 0 and --gpus-per-trial ≥ 0")
     if options.scheduler not in ("asha", "none"):
         raise ValueError(f"--scheduler must be asha or none; got {options.scheduler!r}")
+    if options.searcher not in SEARCHERS:
+        raise ValueError(f"--searcher must be tpe or random; got {options.searcher!r}")
     setting = task_spec(options.task).setting
     space = load_space(options.space or space_path(options.method), method=options.method)
     base = {
@@ -140,6 +153,7 @@ def tune_trial(config: dict[str, Any]) -> None:
     is resumed or retried, so a trial never has two runs, and a trial whose run says it already
     finished is not trained again.
     """
+    import torch
     from mlflow.tracking import MlflowClient
     from ray import tune
 
@@ -198,6 +212,7 @@ def tune_trial(config: dict[str, Any]) -> None:
                 numeric[objective] = -sign * math.inf
             tune.report(numeric, checkpoint=tune.Checkpoint.from_directory(checkpoints))
 
+        torch.set_num_threads(max(1, int(cpus)))  # a reused actor keeps its first count
         try:
             run_trial(trial_config, report, checkpoint_dir=checkpoints, resume_from=resume)
         except Exception as error:
@@ -252,8 +267,10 @@ class TrialMonitor(Callback):
             for k, v in config.items()
             if k not in base
         )
-        print(f"[{finished}/{self.num_samples}] {trial.trial_id} {status:9s} "
-              f"{self.objective} {value:6.2f}  {self.oracle} {oracle:6.2f}  {searched}",
+        shown = f"{self.objective} {value:6.2f}  "
+        if self.oracle != self.objective:
+            shown += f"{self.oracle} {oracle:6.2f}  "
+        print(f"[{finished}/{self.num_samples}] {trial.trial_id} {status:9s} {shown}{searched}",
               flush=True)  # fmt: skip
 
 
@@ -315,9 +332,13 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
         options.name = options.name or f"{options.method}-{options.task.replace('/', '-')}-{stamp}"
         if (storage / options.name).exists():
             raise ValueError(f"a sweep named {options.name!r} exists in {storage}; use --resume")
+    check_writable(storage)
+    uri = options.tracking_uri or tracking.default_tracking_uri()
+    tracking.check_reachable(uri)
+    if options.address:
+        check_address(options.address)
     init_ray(options.address)
     check_resources(options)
-    uri = options.tracking_uri or tracking.default_tracking_uri()
     options.tracking_uri = uri
     client = MlflowClient(uri)
     experiment = tracking.experiment_id(client, options.experiment or "dabench")
@@ -361,7 +382,7 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
         )
         search = OptunaSearch(
             space=space.suggest, metric=objective, mode=mode,
-            sampler=optuna.samplers.TPESampler(seed=options.seed, multivariate=True),
+            sampler=sampler(options.searcher, options.seed),
         )  # fmt: skip
         tuner = tune.Tuner(
             trainable,
@@ -473,6 +494,34 @@ def init_ray(address: str | None) -> None:
     else:  # Ray's default token auth stays on: the local cluster listens on all interfaces
         ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False,
                  log_to_driver=False)  # fmt: skip
+
+
+def check_writable(storage: Path) -> None:
+    """Ray keeps the sweep's state and checkpoints under ``storage``: refuse a folder that cannot
+    be written (read-only, no permission, disk full) before anything runs."""
+    try:
+        storage.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=storage, prefix=".dabench-probe-"):
+            pass
+    except OSError as error:
+        raise ValueError(f"--storage {storage}: cannot write there ({error})") from None
+
+
+def check_address(address: str) -> None:
+    """Fail fast when nothing listens at a ``host:port`` cluster address (``ray.init`` would
+    retry for about a minute and then fail with a long traceback)."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and other forms: leave them to Ray
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as error:
+        raise ValueError(
+            f"--address {address}: no Ray cluster answers there ({error}); start one with "
+            "`ray start --head --port=6379`, or leave --address out for a local cluster"
+        ) from None
 
 
 def check_resources(options: SweepOptions) -> None:

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
                 method=args.method, task=args.task, num_samples=args.num_samples,
                 max_concurrent=args.max_concurrent, cpus_per_trial=args.cpus_per_trial,
                 gpus_per_trial=args.gpus_per_trial, steps=args.steps, eval_every=args.eval_every,
-                seed=args.seed, metric=args.metric, scheduler=args.scheduler,
+                seed=args.seed, metric=args.metric, scheduler=args.scheduler, searcher=args.searcher,
                 grace_period=args.grace_period, reduction_factor=args.reduction_factor,
                 max_failures=args.max_failures, space=args.space,
                 overrides=parse_assignments(args.set or []), root=args.root, address=args.address,

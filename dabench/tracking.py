@@ -29,6 +29,26 @@ def default_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path('mlflow.db').resolve()}"
 
 
+def check_reachable(uri: str) -> None:
+    """Fail fast, before any training, on a store that cannot work: a tracking server that does
+    not answer (MLflow's client would retry for minutes) or an sqlite file in a missing folder."""
+    if uri.startswith(("http://", "https://")):
+        import urllib.request
+
+        try:
+            urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=10).read()
+        except OSError as error:
+            raise ValueError(
+                f"--tracking-uri {uri}: no MLflow server answers there ({error}); start one "
+                "(`mlflow server --host 127.0.0.1 --port 5000`) or leave --tracking-uri out for "
+                "the local store sqlite:///./mlflow.db"
+            ) from None
+    elif uri.startswith("sqlite:///"):
+        folder = Path(uri.removeprefix("sqlite:///")).parent
+        if not folder.is_dir():
+            raise ValueError(f"--tracking-uri {uri}: the folder {folder} does not exist")
+
+
 def experiment_id(client: MlflowClient, name: str) -> str:
     """The id of experiment ``name``, created if it does not exist."""
     experiment = client.get_experiment_by_name(name)

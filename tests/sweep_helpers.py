@@ -77,6 +77,16 @@ def kill_all(pids: list[int], grace: float = 5.0) -> None:
             time.sleep(0.2)
 
 
+def healthy(url: str) -> bool:
+    """Whether the MLflow server at ``url`` answers its health check."""
+    import urllib.request
+
+    try:
+        return urllib.request.urlopen(f"{url}/health", timeout=1).read() == b"OK"
+    except OSError:
+        return False
+
+
 def mlflow_server(directory: Path) -> tuple[subprocess.Popen, str]:
     """``mlflow server`` on 127.0.0.1 with an sqlite backend (1 worker, no job runner)."""
     port = free_port()
@@ -88,16 +98,7 @@ def mlflow_server(directory: Path) -> tuple[subprocess.Popen, str]:
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        import urllib.request
-
-        try:
-            return urllib.request.urlopen(f"{url}/health", timeout=1).read() == b"OK"
-        except OSError:
-            return False
-
-    wait_until(healthy, 120, "the MLflow server", process)
+    wait_until(lambda: healthy(url), 120, "the MLflow server", process)
     return process, url
 
 

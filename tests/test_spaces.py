@@ -108,3 +108,11 @@ def test_the_file_must_be_for_the_swept_method(tmp_path):
         load_space(tmp_path / "missing.yaml")
     space = parse_space({"method": "dann", "parameters": {"lr": LR}, "fixed": {"trade_off": 0.3}})
     assert space.fixed == {"trade_off": 0.3} and space.names() == ["lr"]
+
+
+def test_exponents_without_a_sign_are_floats_as_in_yaml_1_2(tmp_path):
+    path = tmp_path / "space.yaml"
+    path.write_text("method: dann\nparameters:\n  lr: {type: categorical, choices: [1e-2, 1e30]}\n"
+                    "fixed:\n  trade_off: 1.0e0\n")  # fmt: skip
+    space = load_space(path, method="dann")
+    assert space.parameters[0].choices == (0.01, 1e30) and space.fixed == {"trade_off": 1.0}
