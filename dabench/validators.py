@@ -1,0 +1,149 @@
+"""Label-free validators: scores that estimate how well an adapted model does on the target domain
+without target labels. Every score is **higher-is-better** and finite: an input with nothing to
+judge (an empty split) scores ``-inf`` (the worst), never NaN, so a sweep can rank on it.
+
+Notation: ``p_i = softmax(z_i)`` are the predicted class probabilities of target sample ``i``
+(``N`` samples, ``C`` classes), ``H(p) = -Σ_c p_c log p_c`` the entropy, ``p̄ = (1/N) Σ_i p_i`` the
+mean prediction.
+
+* ``source_val_accuracy`` — accuracy % on labelled source-validation data;
+* ``neg_entropy`` — ``-(1/N) Σ_i H(p_i)``: confident target predictions;
+* ``information_maximization`` — ``H(p̄) - (1/N) Σ_i H(p_i)``: confident *and* diverse;
+* ``batch_nuclear_norm`` — ``‖P‖_* / N`` of the ``N × C`` prediction matrix;
+* ``soft_neighborhood_density`` — entropy of each sample's soft neighbourhood (SND);
+* ``class_ami`` — agreement of k-means clusters of target features with the predictions;
+* ``deep_embedded_validation`` — minus the importance-weighted source-validation loss (DEV).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+WORST = -math.inf
+
+
+def _probabilities(logits: torch.Tensor) -> torch.Tensor:
+    if logits.dim() != 2:
+        raise ValueError(f"logits must be (N, C); got shape {tuple(logits.shape)}")
+    return F.softmax(logits.double(), dim=1)
+
+
+def _entropy(p: torch.Tensor) -> torch.Tensor:
+    return -(p * torch.log(p.clamp_min(1e-12))).sum(dim=-1)
+
+
+def source_val_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Accuracy (%) on the labelled source-validation split: the classic label-free criterion
+    (it uses no target label), blind to the shift. DomainBed's "training-domain validation"
+    (Gulrajani & Lopez-Paz, ICLR 2021)."""
+    if len(labels) == 0:
+        return WORST
+    return float((logits.argmax(dim=1) == labels).double().mean() * 100)
+
+
+def neg_entropy(logits: torch.Tensor) -> float:
+    """``-(1/N) Σ_i H(p_i)`` over target predictions: higher when the model is confident on the
+    target (entropy minimisation, Grandvalet & Bengio, NeurIPS 2004; as a validator in Morerio
+    et al., ICLR 2018). Fooled by a model that confidently predicts one class."""
+    if len(logits) == 0:
+        return WORST
+    return float(-_entropy(_probabilities(logits)).mean())
+
+
+def information_maximization(logits: torch.Tensor) -> float:
+    """IM: ``H(p̄) - (1/N) Σ_i H(p_i)`` — confident individual predictions whose classes are
+    diverse over the split (Gomes, Krause & Perona, NeurIPS 2010; Shi & Sha, ICML 2012; as a
+    validator in Musgrave et al., arXiv 2208.07360). Collapsing onto one class costs the
+    ``H(p̄)`` term."""
+    if len(logits) == 0:
+        return WORST
+    p = _probabilities(logits)
+    return float(_entropy(p.mean(dim=0)) - _entropy(p).mean())
+
+
+def batch_nuclear_norm(logits: torch.Tensor) -> float:
+    """BNM: ``‖P‖_* / N``, the nuclear norm (sum of singular values) of the ``N × C`` target
+    prediction matrix, divided by ``N`` (Cui et al., CVPR 2020). Large when predictions are both
+    confident and diverse; at most ``sqrt(min(N, C) / N)``."""
+    if len(logits) == 0:
+        return WORST
+    p = _probabilities(logits)
+    return float(torch.linalg.matrix_norm(p, ord="nuc") / len(p))
+
+
+def soft_neighborhood_density(logits: torch.Tensor, temperature: float = 0.05) -> float:
+    """SND (Saito et al., ICCV 2021): with ``q_i = p_i / ‖p_i‖``, the similarities
+    ``s_ij = q_i·q_j`` (``j ≠ i``) are turned into a soft neighbourhood ``π_i = softmax_j(s_ij / τ)``;
+    the score is the mean entropy ``(1/N) Σ_i H(π_i)``. Dense neighbourhoods — target samples
+    clustered with many neighbours of the same prediction — give high scores. ``τ = 0.05`` as
+    in the paper. Beware: a model that predicts the same distribution for every sample has the
+    densest neighbourhoods of all and scores the maximum, ``log(N - 1)``."""
+    if len(logits) < 2:
+        return WORST
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0; got {temperature}")
+    q = F.normalize(_probabilities(logits), dim=1)
+    similarity = q @ q.T / temperature
+    similarity.fill_diagonal_(-math.inf)  # a sample is not its own neighbour
+    return float(_entropy(F.softmax(similarity, dim=1)).mean())
+
+
+def class_ami(features: torch.Tensor, logits: torch.Tensor, seed: int = 0) -> float:
+    """ClassAMI (Musgrave et al., arXiv 2208.07360): k-means with ``k = C`` on the target
+    features, then the adjusted mutual information between the cluster assignments and the
+    predicted classes. High when the classifier's decisions follow the feature clusters. 0 for
+    chance agreement; a constant prediction scores 0."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    if len(features) != len(logits):
+        raise ValueError(f"{len(features)} feature rows but {len(logits)} logit rows")
+    if len(features) == 0:
+        return WORST
+    predicted = logits.argmax(dim=1).numpy()
+    points = features.double().numpy()
+    k = min(logits.shape[1], len(np.unique(points, axis=0)))
+    if k < 2 or len(np.unique(predicted)) < 2:
+        return 0.0  # one cluster or one predicted class: no information shared
+    clusters = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(points)
+    return float(adjusted_mutual_info_score(clusters, predicted))
+
+
+def deep_embedded_validation(
+    source_features: torch.Tensor,
+    source_losses: torch.Tensor,
+    target_features: torch.Tensor,
+    seed: int = 0,
+) -> float:
+    """DEV (You et al., ICML 2019), negated so that higher is better.
+
+    A domain classifier ``d(x) = P(target | features)`` (logistic regression, fitted with
+    2-fold cross-fitting so that no sample is weighted by a classifier that saw it) gives the
+    density ratio ``w_i = (n_s / n_t) · d(x_i) / (1 - d(x_i))`` on the source-validation samples.
+    With the weighted losses ``L_i = w_i ℓ_i`` and the control variate
+    ``η = -Cov(L, w) / Var(w)``, the risk estimate is ``mean(L) + η · mean(w) - η``; the score is
+    its negative."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    n_s, n_t = len(source_features), len(target_features)
+    if len(source_losses) != n_s:
+        raise ValueError(f"{n_s} source feature rows but {len(source_losses)} losses")
+    if n_s < 2 or n_t < 2:
+        return WORST
+    x = torch.cat((source_features, target_features)).double().numpy()
+    domain = np.r_[np.zeros(n_s), np.ones(n_t)]
+    d = np.empty(n_s + n_t)
+    for fit, held_out in StratifiedKFold(2, shuffle=True, random_state=seed).split(x, domain):
+        classifier = LogisticRegression(max_iter=1000).fit(x[fit], domain[fit])
+        d[held_out] = classifier.predict_proba(x[held_out])[:, 1]
+    d_s = np.clip(d[:n_s], 1e-6, 1 - 1e-6)
+    w = (n_s / n_t) * d_s / (1 - d_s)
+    weighted = w * source_losses.double().numpy()
+    variance = np.var(w, ddof=1)
+    eta = -np.cov(weighted, w, ddof=1)[0, 1] / variance if variance > 0 else 0.0
+    return float(-(weighted.mean() + eta * w.mean() - eta))
