@@ -247,30 +247,30 @@ class TrialMonitor(Callback):
 
         result = trial.last_result or {}
         status = trial_status(result, self.steps, errored)
+        config = trial.config or {}
+        base = set(config.get(INTERNAL, {}).get("base_keys", ()))
+        searched = {k: v for k, v in config.items() if k not in base}
         client = MlflowClient(self.sweep["tracking_uri"])
         runs = tracking.children(client, self.sweep["experiment_id"], self.sweep["parent_run_id"])
         mine = [r.info.run_id for r in runs if r.data.tags.get(tracking.TRIAL_ID) == trial.trial_id]
         if not mine and errored:  # failed before its run was opened: record it all the same
             mine = [tracking.start_run(client, self.sweep["experiment_id"], str(trial), {
                 tracking.PARENT_TAG: self.sweep["parent_run_id"], tracking.KIND: "trial",
-                tracking.TRIAL_ID: trial.trial_id, tracking.SWEEP: self.sweep["sweep"]})]  # fmt: skip
+                tracking.TRIAL_ID: trial.trial_id, tracking.SWEEP: self.sweep["sweep"],
+                "searched": json.dumps(searched, sort_keys=True)})]  # fmt: skip
             runs = [*runs, client.get_run(mine[0])]
         for run_id in mine if status in MLFLOW_STATUS else ():
             tracking.set_tags(client, run_id, {tracking.STATUS: status})
             client.set_terminated(run_id, MLFLOW_STATUS[status])
         finished = sum(r.info.status != "RUNNING" or r.info.run_id in mine for r in runs)
         value, oracle = result.get(self.objective, math.nan), result.get(self.oracle, math.nan)
-        config = trial.config or {}
-        base = set(config.get(INTERNAL, {}).get("base_keys", ()))
-        searched = " ".join(
-            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-            for k, v in config.items()
-            if k not in base
+        searched_text = " ".join(
+            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in searched.items()
         )
         shown = f"{self.objective} {value:6.2f}  "
         if self.oracle != self.objective:
             shown += f"{self.oracle} {oracle:6.2f}  "
-        print(f"[{finished}/{self.num_samples}] {trial.trial_id} {status:9s} {shown}{searched}",
+        print(f"[{finished}/{self.num_samples}] {trial.trial_id} {status:9s} {shown}{searched_text}",
               flush=True)  # fmt: skip
 
 
