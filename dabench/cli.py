@@ -1,5 +1,5 @@
-"""Command line: ``dabench demo | tasks | methods | train`` (later issues add sweep, leaderboard,
-ui, ...)."""
+"""Command line: ``dabench demo | tasks | methods | train | sweep | ui`` (later issues add the
+leaderboard)."""
 
 from __future__ import annotations
 
