@@ -205,3 +205,18 @@ def test_dabench_ui_serves_the_tracking_store(tmp_path):
         assert MlflowClient(f"http://127.0.0.1:{port}").get_experiment_by_name("seen-in-the-ui")
     finally:
         stop_session(ui)
+
+
+def test_the_same_sweep_twice_gives_the_same_trials(ray_local, tmp_path):
+    clock = {"time_s", "samples_per_s", "cpu_s", "gpu_s"}
+
+    def trials(name: str) -> list:
+        run_sweep(options(tmp_path, name=name, experiment=name, scheduler="none", num_samples=3))
+        return sorted(
+            (json.dumps(searched(r), sort_keys=True),
+             {k: v for k, v in r.data.metrics.items() if k not in clock})
+            for r in children(options(tmp_path).tracking_uri, name)
+        )  # fmt: skip
+
+    first, second = trials("first"), trials("second")
+    assert first == second and len(first) == 3
