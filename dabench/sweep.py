@@ -33,6 +33,7 @@ from dabench.spaces import SearchSpace, load_space, space_path
 from dabench.trainable import MAIN_METRIC, resolve_config, run_trial
 
 STATE_FILE = "dabench_sweep.json"
+SCHEDULERS = ("asha", "none")  # ASHA early stopping, or every trial to the end
 SEARCHERS = ("tpe", "random")  # Optuna's TPE, or uniform random search as a baseline
 INTERNAL = "_dabench"  # config key holding what a trial needs besides its hyperparameters
 
@@ -97,7 +98,7 @@ def validate(options: SweepOptions) -> tuple[SearchSpace, dict[str, Any]]:
         raise ValueError(f"--reduction-factor must be ≥ 2; got {options.reduction_factor}")
     if options.cpus_per_trial <= 0 or options.gpus_per_trial < 0:
         raise ValueError("--cpus-per-trial must be > 0 and --gpus-per-trial ≥ 0")
-    if options.scheduler not in ("asha", "none"):
+    if options.scheduler not in SCHEDULERS:
         raise ValueError(f"--scheduler must be asha or none; got {options.scheduler!r}")
     if options.searcher not in SEARCHERS:
         raise ValueError(f"--searcher must be tpe or random; got {options.searcher!r}")
@@ -167,7 +168,7 @@ def tune_trial(config: dict[str, Any]) -> None:
     objective, sign = internal["objective"], 1 if internal["mode"] == "max" else -1
     run_id = tracking.find_child(client, experiment, parent, trial_id)
     if run_id is None:
-        searched = {k: v for k, v in trial_config.items() if k not in internal["base_keys"]}
+        searched = searched_of(config)
         run_id = tracking.start_run(
             client, experiment, tune.get_context().get_trial_name(),
             {tracking.PARENT_TAG: parent, tracking.KIND: "trial", tracking.TRIAL_ID: trial_id,
@@ -235,34 +236,31 @@ class TrialMonitor(Callback):
         self.num_samples = num_samples
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.finish(trial, errored=False)
+        self.finish(trial, trials, errored=False)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.finish(trial, errored=True)
+        self.finish(trial, trials, errored=True)
 
-    def finish(self, trial: Any, errored: bool) -> None:
+    def finish(self, trial: Any, trials: list, errored: bool) -> None:
         from mlflow.tracking import MlflowClient
 
         from dabench import tracking
 
         result = trial.last_result or {}
         status = trial_status(result, self.steps, errored)
-        config = trial.config or {}
-        base = set(config.get(INTERNAL, {}).get("base_keys", ()))
-        searched = {k: v for k, v in config.items() if k not in base}
-        client = MlflowClient(self.sweep["tracking_uri"])
-        runs = tracking.children(client, self.sweep["experiment_id"], self.sweep["parent_run_id"])
-        mine = [r.info.run_id for r in runs if r.data.tags.get(tracking.TRIAL_ID) == trial.trial_id]
-        if not mine and errored:  # failed before its run was opened: record it all the same
-            mine = [tracking.start_run(client, self.sweep["experiment_id"], str(trial), {
-                tracking.PARENT_TAG: self.sweep["parent_run_id"], tracking.KIND: "trial",
-                tracking.TRIAL_ID: trial.trial_id, tracking.SWEEP: self.sweep["sweep"],
-                "searched": json.dumps(searched, sort_keys=True)})]  # fmt: skip
-            runs = [*runs, client.get_run(mine[0])]
-        for run_id in mine if status in MLFLOW_STATUS else ():
-            tracking.set_tags(client, run_id, {tracking.STATUS: status})
-            client.set_terminated(run_id, MLFLOW_STATUS[status])
-        finished = sum(r.info.status != "RUNNING" or r.info.run_id in mine for r in runs)
+        searched = searched_of(trial.config or {})
+        sweep = self.sweep
+        client = MlflowClient(sweep["tracking_uri"])
+        run_id = tracking.find_child(client, sweep["experiment_id"], sweep["parent_run_id"],
+                                     trial.trial_id)  # fmt: skip
+        if run_id is None:  # it failed before its run was opened: record it all the same
+            run_id = tracking.start_run(client, sweep["experiment_id"], str(trial), {
+                tracking.PARENT_TAG: sweep["parent_run_id"], tracking.KIND: "trial",
+                tracking.TRIAL_ID: trial.trial_id, tracking.SWEEP: sweep["sweep"],
+                "searched": json.dumps(searched, sort_keys=True)})  # fmt: skip
+        tracking.set_tags(client, run_id, {tracking.STATUS: status})
+        client.set_terminated(run_id, MLFLOW_STATUS[status])
+        finished = 1 + sum(t.is_finished() for t in trials if t is not trial)
         value, oracle = result.get(self.objective, math.nan), result.get(self.oracle, math.nan)
         searched_text = " ".join(
             f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in searched.items()
@@ -272,6 +270,12 @@ class TrialMonitor(Callback):
             shown += f"{self.oracle} {oracle:6.2f}  "
         print(f"[{finished}/{self.num_samples}] {trial.trial_id} {status:9s} {shown}{searched_text}",
               flush=True)  # fmt: skip
+
+
+def searched_of(config: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters the searcher chose for a trial (its config less the fixed base)."""
+    base = set(config.get(INTERNAL, {}).get("base_keys", ()))
+    return {k: v for k, v in config.items() if k not in base}
 
 
 def trial_status(result: dict[str, Any], steps: int, errored: bool) -> str:
@@ -401,6 +405,7 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
     with sigterm_as_sigint():
         results = tuner.fit()
     wall = time.perf_counter() - start + (state.get("wall_s", 0.0) if resume else 0.0)
+    save_state(storage / options.name, options, parent, experiment, wall_s=wall)
     return summarize(results, options, client, experiment, parent, objective, oracle, mode, wall)
 
 
@@ -441,14 +446,9 @@ def summarize(results: Any, options: SweepOptions, client: Any, experiment: str,
                                              if k not in ("method", "task")})  # fmt: skip
         numeric |= {f"best.{k}": v for k, v in best_metrics.items() if isinstance(v, int | float)}
     tracking.log_metrics(client, parent, {**numeric, "wall_s": wall}, step=0)
-    state_path = Path(options.storage).expanduser().resolve() / (options.name or "") / STATE_FILE
-    if state_path.exists():
-        state = json.loads(state_path.read_text())
-        state["wall_s"] = wall
-        state_path.write_text(json.dumps(state, indent=2))
     client.set_terminated(parent, "KILLED" if interrupted else "FINISHED")
     return SweepSummary(
-        options.name or "", str(Path(options.storage).resolve() / (options.name or "")),
+        options.name or "", str(Path(options.storage).expanduser().resolve() / (options.name or "")),
         options.tracking_uri or "", options.experiment or "dabench", parent, objective, oracle,
         counts, wall, best_config, best_metrics, interrupted,
     )  # fmt: skip
@@ -537,9 +537,13 @@ def check_resources(options: SweepOptions) -> None:
             )
 
 
-def save_state(directory: Path, options: SweepOptions, parent: str, experiment: str) -> None:
+def save_state(directory: Path, options: SweepOptions, parent: str, experiment: str,
+               wall_s: float = 0.0) -> None:  # fmt: skip
+    """What ``--resume`` needs besides Ray's own state: the options, the parent MLflow run, and
+    the wall time of the sessions that ended."""
     directory.mkdir(parents=True, exist_ok=True)
-    state = {"options": asdict(options), "parent_run_id": parent, "experiment_id": experiment}
+    state = {"options": asdict(options), "parent_run_id": parent, "experiment_id": experiment,
+             "wall_s": wall_s}  # fmt: skip
     (directory / STATE_FILE).write_text(json.dumps(state, indent=2))
 
 
