@@ -21,6 +21,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from dabench import metrics as m
+from dabench import validators
 from dabench.data import get_task
 from dabench.data.loading import InfiniteBatches, eval_batches
 from dabench.data.registry import task_spec
@@ -383,18 +384,26 @@ def load_checkpoint(directory: str | Path, cfg: dict[str, Any]) -> dict[str, Any
     return state
 
 
+VALIDATOR_ROWS = 2000
+"""At most this many samples (the first of the split, whose order is random) feed the validators
+of one split: SND is quadratic in them and k-means and DEV's classifier grow with them."""
+
+PIXEL_STRIDE = 4
+"""Segmentation validators read every 4th pixel in each direction (1/16 of the pixels)."""
+
+
 def evaluate(
     recipe: Recipe, task: Task, batch_size: int, device: torch.device, workers: int = 0
 ) -> dict[str, float]:
-    """Source-val accuracy and the setting's metrics on target-val and target-test."""
+    """Source-val accuracy (mIoU), the setting's metrics on target-val and target-test (labels:
+    reported, never used to train or select unless asked for) and every label-free validator of
+    the setting, from the source-val outputs and the target-val *inputs* (see
+    :func:`dabench.validators.score`)."""
     recipe.train(False)
     results: dict[str, float] = {}
+    rows: dict[str, validators.Outputs] = {}
     for split in ("source_val", "target_val", "target_test"):
-        predictions, labels = [], []
-        for x, y in eval_batches(task.split(split), batch_size, device, workers):
-            predictions.append(recipe.predict(x).argmax(dim=1))
-            labels.append(y)
-        pred, target = torch.cat(predictions), torch.cat(labels)
+        pred, target, rows[split] = _predictions(recipe, task, split, batch_size, device, workers)
         if task.setting == "segmentation":
             seg = m.segmentation_metrics(pred, target, task.num_classes, ignore_index=IGNORE_INDEX)
             results[f"{split}_miou"] = float(seg["miou"])
@@ -404,4 +413,48 @@ def evaluate(
                 results[f"{split}_{key}"] = float(value)
         else:
             results[f"{split}_acc"] = float((pred == target).float().mean() * 100)
+    results.update(validators.score(task.setting, rows["source_val"], rows["target_val"]))
     return results
+
+
+def _predictions(
+    recipe: Recipe, task: Task, split: str, batch_size: int, device: torch.device, workers: int
+) -> tuple[Tensor, Tensor, validators.Outputs]:
+    """The decisions and labels of a whole split, and the rows the validators read: the first
+    :data:`VALIDATOR_ROWS` samples, or for segmentation every :data:`PIXEL_STRIDE`-th pixel of
+    each image as ``(pixels, C)`` rows. Only source rows carry labels (and drop ignored pixels);
+    target rows are inputs only."""
+    labelled = split.startswith("source")
+    predicted, labels = [], []
+    logits, decisions, features, row_labels = [], [], [], []
+    taken = 0
+    for x, y in eval_batches(task.split(split), batch_size, device, workers):
+        z, f = recipe.logits_and_features(x)
+        decision = recipe.decide(z).argmax(dim=1)
+        predicted.append(decision.cpu())
+        labels.append(y.cpu())
+        if task.setting == "segmentation":
+            step = PIXEL_STRIDE
+            z = z[:, :, ::step, ::step].permute(0, 2, 3, 1).reshape(-1, z.shape[1])
+            decision, y = decision[:, ::step, ::step].reshape(-1), y[:, ::step, ::step].reshape(-1)
+            if labelled:
+                keep = y != IGNORE_INDEX
+                z, decision, y = z[keep], decision[keep], y[keep]
+        elif taken >= VALIDATOR_ROWS:
+            continue
+        else:
+            n = VALIDATOR_ROWS - taken
+            z, decision, y = z[:n], decision[:n], y[:n]
+            f = None if f is None else f[:n]
+            taken += len(z)
+        logits.append(z.float().cpu())
+        decisions.append(decision.cpu())
+        row_labels.append(y.cpu())
+        if f is not None:
+            features.append(f.float().cpu())
+    rows = validators.Outputs(
+        torch.cat(logits), torch.cat(decisions),
+        torch.cat(features) if features else None,
+        torch.cat(row_labels) if labelled else None,
+    )  # fmt: skip
+    return torch.cat(predicted), torch.cat(labels), rows

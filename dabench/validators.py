@@ -12,12 +12,21 @@ mean prediction.
 * ``batch_nuclear_norm`` — ``‖P‖_* / N`` of the ``N × C`` prediction matrix;
 * ``soft_neighborhood_density`` — entropy of each sample's soft neighbourhood (SND);
 * ``class_ami`` — agreement of k-means clusters of target features with the predictions;
-* ``deep_embedded_validation`` — minus the importance-weighted source-validation loss (DEV).
+* ``deep_embedded_validation`` — minus the importance-weighted source-validation loss (DEV);
+* ``known_information_maximization`` — IM of the known-class part of open-set predictions;
+* ``pixel_neg_entropy`` / ``pixel_information_maximization`` — the same scores over pixels.
+
+:func:`score` computes every validator that applies to a setting (:data:`VALIDATORS`) from the
+model's outputs on labelled source-validation data and on **unlabelled target-validation inputs**
+(held out from adaptation, as Ericsson et al., AutoML 2023, recommend; their labels are read only
+by the oracle, elsewhere).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -147,3 +156,119 @@ def deep_embedded_validation(
     variance = np.var(w, ddof=1)
     eta = -np.cov(weighted, w, ddof=1)[0, 1] / variance if variance > 0 else 0.0
     return float(-(weighted.mean() + eta * w.mean() - eta))
+
+
+def known_information_maximization(logits: torch.Tensor, predicted: torch.Tensor) -> float:
+    """Open-set IM: :func:`information_maximization` of the known-class distribution
+    ``softmax(z_{1..C-1})`` over the target samples *predicted as known* (the last class is
+    "unknown"). It judges the known-class part of an open-set model; how much it rejects is a
+    separate question (the reported ``predicted_unknown_pct``). A model that rejects everything
+    has nothing to judge and scores ``-inf``."""
+    if logits.dim() != 2 or logits.shape[1] < 3:
+        raise ValueError(f"open-set logits must be (N, C) with C ≥ 3; got {tuple(logits.shape)}")
+    known = predicted != logits.shape[1] - 1
+    return information_maximization(logits[known, :-1])
+
+
+def pixel_neg_entropy(logits: torch.Tensor) -> float:
+    """Segmentation: :func:`neg_entropy` over target pixels (rows of ``logits`` are pixels). The
+    quantity ADVENT minimises (Vu et al., CVPR 2019) — so it flatters ADVENT's own objective."""
+    return neg_entropy(logits)
+
+
+def pixel_information_maximization(logits: torch.Tensor) -> float:
+    """Segmentation: :func:`information_maximization` over target pixels: confident pixels whose
+    classes stay diverse over the split (a segmenter that paints everything as road loses the
+    ``H(p̄)`` term)."""
+    return information_maximization(logits)
+
+
+@dataclass
+class Outputs:
+    """What a model says about one split: ``logits`` ``(N, C)`` (pixels as rows for
+    segmentation), the decisions ``predicted`` ``(N,)`` (argmax of the recipe's scores, which
+    differ from the logits' argmax for thresholding open-set methods), ``features`` ``(N, D)``
+    (``None`` for a segmenter) and, for source data, ``labels``."""
+
+    logits: torch.Tensor
+    predicted: torch.Tensor
+    features: torch.Tensor | None = None
+    labels: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class Validator:
+    """A label-free selection score as the trainable reports it (``validator_<name>``):
+    ``compute(source, target, seed)`` from source-val and target outputs."""
+
+    name: str
+    settings: tuple[str, ...]
+    summary: str
+    compute: Callable[[Outputs, Outputs, int], float]
+
+    @property
+    def key(self) -> str:
+        return f"validator_{self.name}"
+
+
+def _dev(source: Outputs, target: Outputs, seed: int) -> float:
+    assert source.labels is not None
+    losses = F.cross_entropy(source.logits.double(), source.labels, reduction="none")
+    return deep_embedded_validation(
+        _required(source.features), losses, _required(target.features), seed=seed
+    )
+
+
+def _required(features: torch.Tensor | None) -> torch.Tensor:
+    if features is None:
+        raise ValueError("this validator needs features; the model gave none")
+    return features
+
+
+CLASSIFICATION = ("closed", "partial", "open_set")
+VALIDATORS: dict[str, Validator] = {
+    v.name: v
+    for v in (
+        Validator("entropy", ("closed", "partial"), "negative mean entropy of target predictions",
+                  lambda s, t, seed: neg_entropy(t.logits)),
+        Validator("im", ("closed", "partial"), "information maximisation: confident and diverse",
+                  lambda s, t, seed: information_maximization(t.logits)),
+        Validator("bnm", ("closed", "partial"), "batch nuclear-norm of target predictions",
+                  lambda s, t, seed: batch_nuclear_norm(t.logits)),
+        Validator("snd", ("closed", "partial"), "soft neighbourhood density",
+                  lambda s, t, seed: soft_neighborhood_density(t.logits)),
+        Validator("class_ami", CLASSIFICATION, "AMI of k-means clusters of target features and "
+                  "predictions", lambda s, t, seed: class_ami(_required(t.features), t.logits, seed)),
+        Validator("dev", CLASSIFICATION, "minus the importance-weighted source-val loss", _dev),
+        Validator("known_im", ("open_set",), "IM of the known-class part of open-set predictions",
+                  lambda s, t, seed: known_information_maximization(t.logits, t.predicted)),
+        Validator("pixel_entropy", ("segmentation",), "negative mean entropy of target pixels",
+                  lambda s, t, seed: pixel_neg_entropy(t.logits)),
+        Validator("pixel_im", ("segmentation",), "information maximisation over target pixels",
+                  lambda s, t, seed: pixel_information_maximization(t.logits)),
+    )
+}  # fmt: skip
+"""Every validator by name, with the settings it applies to. Source-val accuracy (mIoU for
+segmentation), reported as ``source_val_acc`` / ``source_val_miou``, is the one more label-free
+criterion of every setting."""
+
+
+def validators_for(setting: str) -> list[Validator]:
+    """The validators that apply to ``setting``, in :data:`VALIDATORS` order."""
+    return [v for v in VALIDATORS.values() if setting in v.settings]
+
+
+def score(setting: str, source: Outputs, target: Outputs, seed: int = 0) -> dict[str, float]:
+    """Every validator of ``setting`` as ``{"validator_<name>": value}``, plus, for open-set,
+    ``predicted_unknown_pct`` (the share of target inputs rejected as unknown: an estimate of the
+    target's unknown rate, not a score to maximise). ``source.labels`` must be given; target
+    labels are never read."""
+    if source.labels is None:
+        raise ValueError("source outputs need labels (source-val accuracy and DEV read them)")
+    scores = {v.key: v.compute(source, target, seed) for v in validators_for(setting)}
+    if setting == "open_set":
+        unknown = target.predicted == target.logits.shape[1] - 1
+        scores["predicted_unknown_pct"] = (
+            float(unknown.double().mean() * 100) if len(unknown) else 0.0
+        )
+    return scores

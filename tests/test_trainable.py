@@ -1,9 +1,13 @@
+import math
+
 import pytest
 import torch
 
 from dabench.data import bundled, registry
+from dabench.data.registry import task_spec
 from dabench.data.task import InMemoryDataset, Task
 from dabench.trainable import NonFiniteLossError, resolve_config, run_trial
+from dabench.validators import validators_for
 
 MOONS = {"task": "moons/rot40", "steps": 40, "eval_every": 20, "batch_size": 16}
 
@@ -24,6 +28,24 @@ def test_each_method_reports_at_every_evaluation(method):
         assert key in final
     if method == "dann":
         assert 0 <= final["disc_acc"] <= 100 and 0 < final["grl_coeff"] < 1
+    for report in reports:  # every validator of the setting, at every evaluation
+        assert {v.key for v in validators_for("closed")} <= set(report)
+
+
+@pytest.mark.parametrize(
+    ("task", "method", "expected"),
+    [
+        ("digits-openset/synth2blend", "dann", {"validator_known_im", "predicted_unknown_pct",
+                                                "target_test_h_score"}),
+        ("digits-partial/synth2blend", "pada", {"validator_im", "target_test_acc"}),
+        ("shapes/flat2textured", "advent", {"validator_pixel_im", "source_val_miou"}),
+    ],
+)  # fmt: skip
+def test_other_settings_report_their_validators(task, method, expected):
+    final = run_trial({"task": task, "method": method, "steps": 2, "eval_every": 2})
+    keys = {v.key for v in validators_for(task_spec(task).setting)}
+    assert keys | expected <= set(final)
+    assert not any(math.isnan(final[k]) for k in keys)
 
 
 def test_same_config_and_seed_give_identical_metrics():
@@ -43,20 +65,37 @@ def test_training_never_reads_target_adapt_labels(monkeypatch):
         torch.randint(0, 2, adapt.labels.shape, generator=torch.Generator().manual_seed(9)),
     )
     poisoned = Task(**{**task.__dict__, "splits": {**task.splits, "target_adapt": scrambled}})
-    spec = registry._REGISTRY["moons/rot40"]
     metrics = {}
-    for name, factory in (
-        ("clean", lambda root, seed: task),
-        ("poisoned", lambda root, seed: poisoned),
-    ):
-        monkeypatch.setitem(
-            registry._REGISTRY,
-            "moons/rot40",
-            spec.__class__(**{**spec.__dict__, "factory": factory}),
-        )
+    for name, which in (("clean", task), ("poisoned", poisoned)):
+        with_task(monkeypatch, which)
         metrics[name] = run_trial({**MOONS, "method": "dann"})
         metrics[name].pop("time_s"), metrics[name].pop("samples_per_s")
     assert metrics["clean"] == metrics["poisoned"]
+
+
+def test_validators_never_read_target_val_labels(monkeypatch):
+    """Scrambling the target-val labels moves the oracle, and no validator."""
+    task = bundled.moons_task(None, 0)
+    val = task.splits["target_val"]
+    scrambled = InMemoryDataset(val.inputs, 1 - val.labels)
+    poisoned = Task(**{**task.__dict__, "splits": {**task.splits, "target_val": scrambled}})
+    results = {}
+    for name, which in (("clean", task), ("poisoned", poisoned)):
+        with_task(monkeypatch, which)
+        results[name] = run_trial({**MOONS, "method": "dann"})
+    clean, poisoned_run = results["clean"], results["poisoned"]
+    assert poisoned_run["target_val_acc"] == pytest.approx(100 - clean["target_val_acc"])
+    for key in (v.key for v in validators_for("closed")):
+        assert poisoned_run[key] == clean[key], key
+
+
+def with_task(monkeypatch, task: Task) -> None:
+    """Make the registry build ``task`` for moons/rot40."""
+    spec = registry._REGISTRY["moons/rot40"]
+    factory = lambda root, seed: task  # noqa: E731
+    monkeypatch.setitem(
+        registry._REGISTRY, "moons/rot40", spec.__class__(**{**spec.__dict__, "factory": factory})
+    )
 
 
 def test_non_finite_loss_stops_the_trial():

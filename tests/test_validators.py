@@ -112,3 +112,56 @@ def test_degenerate_inputs_give_finite_scores_or_minus_infinity(score):
     assert score(UNIFORM[:0], features[:0]) == -math.inf  # an empty split: the worst score
     identical = torch.zeros(len(features), C, dtype=torch.double)
     assert math.isfinite(score(identical, torch.zeros_like(features)))  # all samples the same
+
+
+def test_open_set_im_judges_the_known_part_only():
+    # 4 columns: 3 known classes + "unknown" (the last). Confident, diverse known predictions
+    known = one_hot_logits(torch.tensor([0, 1, 2] * 10))
+    rejected = one_hot_logits(torch.full((10,), 3))
+    logits = torch.cat((known, rejected))
+    predicted = logits.argmax(dim=1)
+    # the rejected rows do not count, and the unknown column is left out of the distribution
+    assert v.known_information_maximization(logits, predicted) == pytest.approx(
+        math.log(3), abs=1e-6
+    )
+    # a model that rejects everything has nothing known to judge
+    assert v.known_information_maximization(rejected, rejected.argmax(dim=1)) == -math.inf
+    with pytest.raises(ValueError, match="C ≥ 3"):
+        v.known_information_maximization(torch.zeros(4, 2), torch.zeros(4, dtype=torch.long))
+
+
+def test_pixel_validators_prefer_confident_diverse_pixels():
+    confident = one_hot_logits(BALANCED)  # rows are pixels
+    assert v.pixel_neg_entropy(confident) > v.pixel_neg_entropy(UNIFORM)
+    assert v.pixel_information_maximization(confident) > v.pixel_information_maximization(
+        one_hot_logits(COLLAPSED)
+    )
+
+
+def outputs(setting: str, n: int = 40) -> tuple[v.Outputs, v.Outputs]:
+    features, labels = blobs(n_per=n // C)
+    logits = one_hot_logits(labels)
+    source = v.Outputs(logits, labels, features, labels)
+    target = v.Outputs(logits, labels, None if setting == "segmentation" else features)
+    return source, target
+
+
+@pytest.mark.parametrize("setting", ["closed", "partial", "open_set", "segmentation"])
+def test_score_computes_every_validator_of_the_setting(setting):
+    source, target = outputs(setting)
+    scores = v.score(setting, source, target)
+    expected = {val.key for val in v.validators_for(setting)}
+    if setting == "open_set":
+        expected.add("predicted_unknown_pct")
+        assert scores["predicted_unknown_pct"] == 25.0  # class 3 of 4 is "unknown"
+    assert set(scores) == expected and all(not math.isnan(x) for x in scores.values())
+    assert {"entropy", "im", "bnm", "snd", "class_ami", "dev"} <= set(v.VALIDATORS)
+    assert all(val.key == f"validator_{val.name}" for val in v.VALIDATORS.values())
+
+
+def test_score_needs_source_labels_and_features_where_a_validator_reads_them():
+    source, target = outputs("closed")
+    with pytest.raises(ValueError, match="source outputs need labels"):
+        v.score("closed", v.Outputs(source.logits, source.predicted, source.features), target)
+    with pytest.raises(ValueError, match="needs features"):
+        v.score("closed", source, v.Outputs(target.logits, target.predicted))

@@ -156,10 +156,26 @@ class Recipe(ABC):
     def classification_loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         return F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX)
 
+    def decide(self, logits: Tensor) -> Tensor:
+        """Scores whose argmax over dimension 1 is the prediction, from the model's logits: the
+        logits themselves by default (open-set thresholding methods override this)."""
+        return logits
+
     @torch.no_grad()
     def predict(self, x: Tensor) -> Tensor:
         """Scores whose argmax over dimension 1 is the prediction (model in eval mode)."""
-        return self.model(x)
+        return self.decide(logits_of(self.model(x)))
+
+    @torch.no_grad()
+    def logits_and_features(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The model's logits on ``x`` and, for a classifier, its features ``f`` (the bottleneck
+        output fed to the head), in one forward pass (model in eval mode); a segmenter has no
+        feature vector per sample (``None``). The validators read both."""
+        model = self.model
+        if isinstance(model, ImageClassifier):
+            features = model.bottleneck(model.pool_layer(model.backbone(x)))
+            return model.head(features), features
+        return logits_of(model(x)), None
 
 
 def sgd(

@@ -101,6 +101,5 @@ class DANN(Recipe):
     def grl_coefficient(self) -> float:
         return self.domain_adv.grl.coefficient
 
-    @torch.no_grad()
-    def predict(self, x: Tensor) -> Tensor:
-        return threshold_unknown(self.model(x), self.task.setting, self.hp["threshold"])
+    def decide(self, logits: Tensor) -> Tensor:
+        return threshold_unknown(logits, self.task.setting, self.hp.get("threshold"))

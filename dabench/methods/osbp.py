@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import torch
 from torch import Tensor, nn
 
 from dabench.adaptation import osbp
@@ -60,7 +59,3 @@ class OSBP(Recipe):
             "target_unknown_prob": y_t.detach().softmax(dim=1)[:, -1].mean(),
         }
         return cls_loss + self.hp["trade_off"] * transfer_loss, stats
-
-    @torch.no_grad()
-    def predict(self, x: Tensor) -> Tensor:
-        return self.model(x)

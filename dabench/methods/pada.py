@@ -10,7 +10,7 @@ from torch import Tensor
 
 from dabench.adaptation.pada import AutomaticUpdateClassWeightModule
 from dabench.data.loading import EvalBatches
-from dabench.methods.base import Batch, Recipe
+from dabench.methods.base import Batch
 from dabench.methods.dann import DANN
 from dabench.methods.registry import register_method
 
@@ -87,5 +87,3 @@ class PADA(DANN):
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.class_weights.class_weight = state["class_weight"].to(self.device)
         self.class_weights.num_steps = state["num_steps"]
-
-    predict = Recipe.predict  # partial: plain argmax

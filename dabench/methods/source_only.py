@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import torch
 from torch import Tensor
 
 from dabench.methods.base import Batch, Recipe, logits_of
@@ -40,16 +39,16 @@ class SourceOnly(Recipe):
         loss = self.classification_loss(y, batch.y_s)
         return loss, {"cls_loss": loss.detach()}
 
-    @torch.no_grad()
-    def predict(self, x: Tensor) -> Tensor:
-        return threshold_unknown(self.model(x), self.task.setting, self.hp["threshold"])
+    def decide(self, logits: Tensor) -> Tensor:
+        return threshold_unknown(logits, self.task.setting, self.hp.get("threshold"))
 
 
-def threshold_unknown(logits: Tensor, setting: str, threshold: float) -> Tensor:
+def threshold_unknown(logits: Tensor, setting: str, threshold: float | None) -> Tensor:
     """Open-set prediction by thresholding: softmax, with the last ("unknown") column set to
-    ``threshold``. Other settings: the logits unchanged."""
+    ``threshold`` (a key of open-set configs only). Other settings: the logits unchanged."""
     if setting != "open_set":
         return logits
+    assert threshold is not None, "open-set configs carry a threshold"
     probabilities = logits.softmax(dim=1)
     probabilities[:, -1] = threshold
     return probabilities
