@@ -1,5 +1,5 @@
-"""Command line: ``dabench demo | tasks | methods | train | sweep | ui`` (later issues add the
-leaderboard)."""
+"""Command line: ``dabench demo | tasks | methods | train | sweep | validators | ui`` (a later
+issue adds the leaderboard)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_train_parser(commands)
     add_sweep_parser(commands)
+    validators = commands.add_parser(
+        "validators",
+        help="how well each label-free validator picked in a sweep (vs the oracle)",
+        description="For every checkpoint (evaluation point) of a sweep's trials: each label-free "
+        "criterion's Spearman and weighted Spearman correlation with the oracle (target-val "
+        "metric) and the target-test metric of the checkpoint it picks (top-1, mean of top-5), "
+        "next to the oracle's pick and the best target-test checkpoint; at checkpoint and trial "
+        "level. Markdown.",
+    )
+    validators.add_argument("--sweep", required=True, action="append", help="a sweep's name "
+                            "(repeatable)")  # fmt: skip
+    validators.add_argument("--experiment", default="dabench", help="MLflow experiment")
+    validators.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI or "
+                            "sqlite:///./mlflow.db")  # fmt: skip
+    validators.add_argument("--out", type=Path, help="also write the report to this file")
     ui = commands.add_parser(
         "ui",
         help="open the MLflow UI on the tracking store",
@@ -79,9 +94,10 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument("--seed", type=int, default=0, help="training and TPE seed (default 0)")
     sweep.add_argument(
         "--metric",
-        default="source_val",
-        help="objective: source_val (label-free, default), oracle (target-val labels: explicit "
-        "only) or a reported metric name",
+        help="objective (label-free): source_val, entropy, im, bnm, snd, class_ami, dev, known_im "
+        "(open-set), pixel_entropy, pixel_im (segmentation); default class_ami for closed and "
+        "partial tasks, source_val for open-set and segmentation. oracle = target-val labels "
+        "(only when asked for); or any reported metric name",
     )
     sweep.add_argument("--scheduler", choices=("asha", "none"), default="asha")
     sweep.add_argument(
@@ -182,6 +198,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dabench.sweep_cli import run_ui
 
         return run_ui(args)
+    if args.command == "validators":
+        from dabench.sweep_cli import run_validators
+
+        return run_validators(args)
     {"demo": run_demo, "tasks": run_tasks, "methods": run_methods}[args.command](args)
     return 0
 

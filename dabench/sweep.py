@@ -27,10 +27,11 @@ from typing import Any
 
 from ray.tune import Callback
 
-from dabench import __version__
+from dabench import __version__, selection
 from dabench.data.registry import task_spec
 from dabench.spaces import SearchSpace, load_space, space_path
 from dabench.trainable import MAIN_METRIC, resolve_config, run_trial
+from dabench.validators import VALIDATORS, validators_for
 
 STATE_FILE = "dabench_sweep.json"
 SCHEDULERS = ("asha", "none")  # ASHA early stopping, or every trial to the end
@@ -52,7 +53,7 @@ class SweepOptions:
     steps: int = 1000
     eval_every: int = 250
     seed: int = 0
-    metric: str = "source_val"
+    metric: str | None = None
     scheduler: str = "asha"
     searcher: str = "tpe"
     grace_period: int = 1
@@ -68,14 +69,31 @@ class SweepOptions:
     name: str | None = None
 
 
-def objective_key(metric: str, setting: str) -> str:
-    """The reported metric a sweep optimises: ``source_val`` (label-free: source-val accuracy, or
-    mIoU for segmentation), ``oracle`` (the target-val metric of the setting — uses target
-    labels, only when asked for), or any reported key given by name."""
+DEFAULT_METRIC = {"closed": "class_ami", "partial": "class_ami", "open_set": "source_val",
+                  "segmentation": "source_val"}  # fmt: skip
+"""The label-free objective of a sweep when ``--metric`` is not given, per setting (README,
+"Honest selection", says why)."""
+
+
+def objective_key(metric: str | None, setting: str) -> str:
+    """The reported metric a sweep optimises. ``None``: the setting's :data:`DEFAULT_METRIC`;
+    ``source_val``: source-val accuracy (mIoU for segmentation); a validator's name (``im``,
+    ``class_ami``, ...: :data:`dabench.validators.VALIDATORS`); ``oracle``: the setting's
+    target-val metric (uses target labels, so only when asked for); or any reported key by name.
+    Raises ``ValueError`` for a validator that does not apply to the setting."""
+    metric = metric or DEFAULT_METRIC[setting]
     if metric == "oracle":
         return f"target_val_{MAIN_METRIC[setting]}"
     if metric == "source_val":
         return "source_val_miou" if setting == "segmentation" else "source_val_acc"
+    if metric in VALIDATORS:
+        if setting not in VALIDATORS[metric].settings:
+            names = ", ".join(v.name for v in validators_for(setting))
+            raise ValueError(
+                f"--metric {metric!r} does not apply to {setting} tasks; their validators: "
+                f"source_val, {names} (or oracle)"
+            )
+        return VALIDATORS[metric].key
     return metric
 
 
@@ -124,8 +142,9 @@ def validate(options: SweepOptions) -> tuple[SearchSpace, dict[str, Any]]:
     known = reported_keys(setting)
     if key not in known:
         raise ValueError(
-            f"--metric {options.metric!r}: {key!r} is not reported for this setting; use "
-            f"source_val, oracle or one of: {', '.join(sorted(known))}"
+            f"--metric {options.metric!r}: {key!r} is not reported for {setting} tasks; use "
+            f"source_val, {', '.join(v.name for v in validators_for(setting))}, oracle or a "
+            f"reported key: {', '.join(sorted(known))}"
         )
     return space, base
 
@@ -143,7 +162,9 @@ def reported_keys(setting: str) -> set[str]:
         names |= {f"{split}_{s}" for s in suffixes}
     if setting == "segmentation":
         names.add("source_val_pixel_acc")
-    return names | {"train_loss"}
+    if setting == "open_set":
+        names.add("predicted_unknown_pct")
+    return names | {v.key for v in validators_for(setting)} | {"train_loss"}
 
 
 def tune_trial(config: dict[str, Any]) -> None:
@@ -265,9 +286,9 @@ class TrialMonitor(Callback):
         searched_text = " ".join(
             f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in searched.items()
         )
-        shown = f"{self.objective} {value:6.2f}  "
+        shown = f"{self.objective} {value:7.4g}  "
         if self.oracle != self.objective:
-            shown += f"{self.oracle} {oracle:6.2f}  "
+            shown += f"{self.oracle} {oracle:7.4g}  "
         print(f"[{finished}/{self.num_samples}] {trial.trial_id} {status:9s} {shown}{searched_text}",
               flush=True)  # fmt: skip
 
@@ -309,6 +330,20 @@ class SweepSummary:
     best_config: dict[str, Any]
     best_metrics: dict[str, Any]
     interrupted: bool
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+    """Checkpoint-level pick: the best evaluation point of any trial by the objective —
+    ``trial``, ``step``, ``metrics`` and ``path`` (Ray keeps each trial's best checkpoint)."""
+    baseline: tuple[float, str] | None = None
+    """The task's source-only target-test metric and the sweep it comes from, if there is one."""
+
+    @property
+    def negative_transfer(self) -> bool | None:
+        """Whether the trial-level pick scores below source-only on target-test (``None``:
+        no baseline to compare with)."""
+        test = self.oracle.replace("target_val", "target_test")
+        if self.baseline is None or test not in self.best_metrics:
+            return None
+        return self.best_metrics[test] < self.baseline[0]
 
 
 def run_sweep(options: SweepOptions | None = None, resume: str | None = None) -> SweepSummary:
@@ -399,7 +434,10 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
             run_config=tune.RunConfig(
                 name=options.name, storage_path=str(storage), verbose=0, callbacks=[monitor],
                 failure_config=tune.FailureConfig(max_failures=options.max_failures),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                checkpoint_config=tune.CheckpointConfig(
+                    num_to_keep=1, checkpoint_score_attribute=objective,
+                    checkpoint_score_order=mode,
+                ),  # keeps each trial's best checkpoint, and its latest (to resume)
             ),
         )  # fmt: skip
     with sigterm_as_sigint():
@@ -440,18 +478,43 @@ def summarize(results: Any, options: SweepOptions, client: Any, experiment: str,
         best_metrics = dict(best.metrics)
     except RuntimeError:  # no trial reported the objective
         pass
+    checkpoint = best_checkpoint(results, objective, mode)
     numeric = {f"trials_{k.replace(' ', '_')}": v for k, v in counts.items()}
     if not interrupted:  # params cannot change in MLflow: the best config only once, at the end
         tracking.log_params(client, parent, {f"best.{k}": v for k, v in best_config.items()
                                              if k not in ("method", "task")})  # fmt: skip
         numeric |= {f"best.{k}": v for k, v in best_metrics.items() if isinstance(v, int | float)}
+        numeric |= {f"best_checkpoint.{k}": v for k, v in checkpoint.get("metrics", {}).items()
+                    if isinstance(v, int | float)}  # fmt: skip
     tracking.log_metrics(client, parent, {**numeric, "wall_s": wall}, step=0)
     client.set_terminated(parent, "KILLED" if interrupted else "FINISHED")
     return SweepSummary(
         options.name or "", str(Path(options.storage).expanduser().resolve() / (options.name or "")),
         options.tracking_uri or "", options.experiment or "dabench", parent, objective, oracle,
-        counts, wall, best_config, best_metrics, interrupted,
+        counts, wall, best_config, best_metrics, interrupted, checkpoint,
+        selection.source_only_baseline(client, experiment, options.task),
     )  # fmt: skip
+
+
+def best_checkpoint(results: Any, objective: str, mode: str) -> dict[str, Any]:
+    """The best evaluation point of any trial by ``objective`` (label-free unless the objective
+    is the oracle; within a trial, the latest of tied points, the one Ray keeps), with the path
+    of its checkpoint when Ray kept it."""
+    sign = 1 if mode == "max" else -1
+    best: dict[str, Any] = {}
+    for result in results:
+        frame = result.metrics_dataframe
+        if frame is None or objective not in frame or frame[objective].isna().all():
+            continue
+        row = frame.loc[(sign * frame[objective])[::-1].idxmax()]  # ties: the latest, as Ray
+        if best and sign * row[objective] <= sign * best["metrics"][objective]:
+            continue
+        path = next((c.path for c, m in result.best_checkpoints if m.get("step") == row["step"]),
+                    None)  # fmt: skip
+        best = {"trial": Path(result.path).name.removeprefix("trial_"), "step": int(row["step"]),
+                "metrics": {k: v for k, v in row.items() if isinstance(v, int | float)},
+                "path": path}  # fmt: skip
+    return best
 
 
 @contextmanager

@@ -50,18 +50,37 @@ def run(args: argparse.Namespace) -> int:
 def summary_table(summary: Any) -> Table:
     table = Table(title=f"sweep {summary.name}", show_header=False)
     table.add_column("", style="bold")
-    table.add_column("")
+    table.add_column("", overflow="fold")
     counts = ", ".join(f"{v} {k}" for k, v in summary.counts.items() if v)
     table.add_row("trials", counts)
     table.add_row("wall time", f"{summary.wall_s:.0f} s")
     table.add_row("selected by", f"{summary.objective} (label-free)" if "target" not in
                   summary.objective else f"{summary.objective} (uses target labels: oracle)")  # fmt: skip
     best = summary.best_metrics
+    test = summary.oracle.replace("target_val", "target_test")
     if best:
-        table.add_row(summary.objective, f"{best.get(summary.objective, float('nan')):.2f}")
-        table.add_row(f"{summary.oracle} (oracle)", f"{best.get(summary.oracle, float('nan')):.2f}")
-        test = summary.oracle.replace("target_val", "target_test")
-        table.add_row(f"{test}", f"{best.get(test, float('nan')):.2f}")
+        table.add_row("trial-level pick", _pick(best, summary.objective, summary.oracle, test))
+    if summary.checkpoint:
+        checkpoint = summary.checkpoint
+        where = f"trial {checkpoint['trial']} step {checkpoint['step']}"
+        if checkpoint["path"]:
+            where += f", {checkpoint['path']}"
+        table.add_row("checkpoint-level pick",
+                      f"{_pick(checkpoint['metrics'], summary.objective, summary.oracle, test)}\n"
+                      f"({where})")  # fmt: skip
+    best_task = summary.best_config.get("task", "TASK")
+    if best and summary.baseline is None:
+        table.add_row("source-only", "no source_only sweep of this task in the experiment: "
+                      f"`dabench sweep --method source_only --task {best_task}` tells negative "
+                      "transfer")  # fmt: skip
+    elif best:
+        value, sweep = summary.baseline
+        verdict = (
+            "[red]NEGATIVE TRANSFER[/red]: the pick" if summary.negative_transfer else "the pick"
+        )
+        verdict += " is below" if summary.negative_transfer else " is not below"
+        table.add_row("source-only", f"{test} {value:.2f} (sweep {sweep}): {verdict} it")
+    if best:
         searched = {k: v for k, v in summary.best_config.items()
                     if k not in ("method", "task", "steps", "eval_every", "seed", "device")}  # fmt: skip
         table.add_row("best config", ", ".join(
@@ -70,6 +89,34 @@ def summary_table(summary: Any) -> Table:
                   f"run {summary.parent_run_id} (`dabench ui`)")  # fmt: skip
     table.add_row("Ray state", summary.path)
     return table
+
+
+def _pick(metrics: dict[str, Any], objective: str, oracle: str, test: str) -> str:
+    nan = float("nan")
+    shown = f"{objective} {metrics.get(objective, nan):.3f}"
+    if oracle != objective:
+        shown += f", {oracle} {metrics.get(oracle, nan):.2f} (oracle)"
+    return shown + f", {test} {metrics.get(test, nan):.2f}"
+
+
+def run_validators(args: argparse.Namespace) -> int:
+    """``dabench validators``: the validator-quality report of one or more sweeps."""
+    from mlflow.tracking import MlflowClient
+
+    from dabench.selection import quality_report
+    from dabench.tracking import default_tracking_uri
+
+    err = Console(stderr=True, soft_wrap=True)
+    client = MlflowClient(args.tracking_uri or default_tracking_uri())
+    try:
+        report = "\n".join(quality_report(client, args.experiment, name) for name in args.sweep)
+    except ValueError as error:
+        err.print(f"[red]dabench validators: error:[/red] {error}")
+        return 2
+    print(report)
+    if args.out:
+        args.out.write_text(report)
+    return 0
 
 
 def run_ui(args: argparse.Namespace) -> int:

@@ -20,6 +20,9 @@ def test_bad_input_is_refused_before_ray_starts(tmp_path, capsys, monkeypatch):
     assert "parameters.lr: low must be below high" in capsys.readouterr().err
     assert main([*argv, "--metric", "target_test_accuracy"]) == 2
     assert "--metric 'target_test_accuracy'" in " ".join(capsys.readouterr().err.split())
+    segmentation = ["sweep", "--method", "advent", "--task", "shapes/flat2textured"]
+    assert main([*segmentation, "--metric", "snd", "--storage", str(tmp_path)]) == 2
+    assert "'snd' does not apply to segmentation tasks" in capsys.readouterr().err
     assert main(["sweep", "--method", "osbp", "--task", "moons/rot40"]) == 2
     assert "does not support the 'closed' setting" in capsys.readouterr().err
     assert main([*argv, "--set", "lr=0.1"]) == 2
@@ -34,6 +37,15 @@ def test_the_objective_is_label_free_unless_the_oracle_is_asked_for():
     assert objective_key("source_val", "closed") == "source_val_acc"
     assert objective_key("source_val", "segmentation") == "source_val_miou"
     assert objective_key("oracle", "open_set") == "target_val_h_score"
+    # the defaults are label-free, per setting
+    assert objective_key(None, "closed") == objective_key(None, "partial") == "validator_class_ami"
+    assert objective_key(None, "open_set") == "source_val_acc"
+    assert objective_key(None, "segmentation") == "source_val_miou"
+    assert objective_key("im", "closed") == "validator_im"
+    assert objective_key("known_im", "open_set") == "validator_known_im"
+    with pytest.raises(ValueError, match="'snd' does not apply to segmentation tasks; their "
+                       "validators: source_val, pixel_entropy, pixel_im"):  # fmt: skip
+        objective_key("snd", "segmentation")
     space, base = validate(SweepOptions(method="cdan", task="moons/rot40", steps=40))
     assert "lr" in space.names() and base["steps"] == 40 and base["device"] == "cpu"
 
@@ -72,3 +84,37 @@ def test_a_storage_folder_that_cannot_be_written_is_refused(tmp_path, capsys):
         )
     finally:
         (tmp_path / "read-only").chmod(0o755)
+
+
+def test_the_summary_flags_negative_transfer_against_source_only():
+    from rich.console import Console
+
+    from dabench.sweep import SweepSummary
+    from dabench.sweep_cli import summary_table
+
+    def summary(baseline):
+        return SweepSummary(
+            "s", "/tmp/s", "sqlite:///m.db", "dabench", "0" * 32, "validator_class_ami",
+            "target_val_acc", {"completed": 2}, 10.0, {"task": "moons/rot40", "lr": 0.01},
+            {"validator_class_ami": 0.4, "target_val_acc": 80.0, "target_test_acc": 79.0}, False,
+            {"trial": "abc", "step": 40, "path": "/tmp/s/trial_abc/checkpoint_000001",
+             "metrics": {"validator_class_ami": 0.5, "target_val_acc": 90.0,
+                         "target_test_acc": 91.0}},
+            baseline,
+        )  # fmt: skip
+
+    def shown(s) -> str:
+        console = Console(width=200, record=True)
+        console.print(summary_table(s))
+        return " ".join(console.export_text().split())
+
+    assert summary((85.0, "so")).negative_transfer is True
+    assert "NEGATIVE TRANSFER: the pick is below it" in shown(summary((85.0, "so")))
+    assert summary((70.0, "so")).negative_transfer is False
+    assert "target_test_acc 70.00 (sweep so): the pick is not below it" in shown(
+        summary((70.0, "so"))
+    )
+    assert summary(None).negative_transfer is None
+    text = shown(summary(None))
+    assert "`dabench sweep --method source_only --task moons/rot40` tells negative" in text
+    assert "checkpoint-level pick" in text and "trial abc step 40" in text

@@ -29,6 +29,7 @@ from sweep_helpers import (
 )
 
 from dabench import tracking
+from dabench.selection import quality_report
 from dabench.sweep import SweepOptions, run_sweep
 
 SMALL = {"task": "moons/rot40", "steps": 60, "eval_every": 20, "seed": 0}
@@ -67,7 +68,7 @@ parameters:
 
     runs = children(options(tmp_path).tracking_uri)
     assert len(runs) == 6 and len({r.data.tags[tracking.TRIAL_ID] for r in runs}) == 6
-    finals = []
+    finals, points = [], []
     for run in runs:
         status = run.data.tags[tracking.STATUS]
         assert (status, run.info.status) in {("completed", "FINISHED"), ("pruned", "KILLED")}
@@ -78,10 +79,25 @@ parameters:
         chosen = searched(run)  # the conditional parameter only where its condition holds
         assert ("randomized_dim" in chosen) == chosen["randomized"]
         assert float(run.data.params["lr"]) == pytest.approx(chosen["lr"])
-        finals.append(run.data.metrics["source_val_acc"])
+        for key in ("validator_class_ami", "validator_im", "validator_dev"):  # every evaluation
+            assert [m.step for m in client.get_metric_history(run.info.run_id, key)] == [
+                m.step for m in history]  # fmt: skip
+        finals.append(run.data.metrics[summary.objective])
+        points += [m.value for m in client.get_metric_history(run.info.run_id, summary.objective)]
     assert {searched(r)["randomized"] for r in runs} == {False, True}
-    assert summary.best_metrics["source_val_acc"] == max(finals)  # label-free selection
+    assert summary.objective == "validator_class_ami"  # the closed-set default: label-free
+    assert summary.best_metrics[summary.objective] == max(finals)
     assert summary.best_config["lr"] in [searched(r)["lr"] for r in runs]
+    # checkpoint level: the best evaluation point of any trial, whose checkpoint Ray kept
+    picked = summary.checkpoint
+    assert picked["metrics"][summary.objective] == max(points) >= max(finals)
+    assert (Path(picked["path"]) / "trial.pt").is_file()
+    assert parent.data.metrics["best_checkpoint.target_test_acc"] == pytest.approx(
+        picked["metrics"]["target_test_acc"]
+    )
+    assert summary.baseline is None and summary.negative_transfer is None  # no source-only sweep
+    report = quality_report(client, "dabench", summary.name)  # `dabench validators`
+    assert "6 trials" in report and "| class_ami" in report and "| oracle (target-val" in report
 
 
 def test_failing_trials_are_recorded_and_the_sweep_goes_on(ray_local, tmp_path):

@@ -1,0 +1,207 @@
+"""Honest selection: what each label-free criterion picks from a sweep, and how good it is.
+
+A sweep's *checkpoints* are its trials' evaluation points (every ``eval_every`` steps). For each
+criterion — source-val accuracy and every validator of the setting — :func:`validator_quality`
+measures, over the checkpoints,
+
+* its **Spearman** rank correlation with the oracle (the target-val metric of the setting);
+* its **weighted Spearman** correlation (Musgrave et al., arXiv 2208.07360): the Pearson
+  correlation of the two rankings, each point weighted by ``max(r_v, r_o)²`` where ``r_v`` and
+  ``r_o`` are its normalised ranks (in ``(0, 1]``, 1 = best) by the criterion and by the oracle, so
+  that agreement at the top of the ranking counts most;
+* the target-test metric of the checkpoint it ranks first (**top-1**) and the mean over its five
+  first (**top-5**), next to the oracle's pick (best target-val) and the best target-test
+  checkpoint of the sweep (unattainable: it is picked on the very numbers it reports).
+
+Selection is done at two levels: **checkpoint** (any evaluation point of any trial) and **trial**
+(each trial's last evaluation point). A pick that scores below the task's source-only baseline on
+target-test is *negative transfer*; the baseline is the label-free pick of the most recent
+finished ``source_only`` sweep of the task in the same MLflow experiment.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata, spearmanr
+
+from dabench import tracking
+from dabench.data.registry import task_spec
+from dabench.trainable import MAIN_METRIC
+from dabench.validators import validators_for
+
+LEVELS = ("checkpoint", "trial")
+
+
+def criteria(setting: str) -> dict[str, str]:
+    """Label-free criterion name → reported metric key, for ``setting``."""
+    source = "source_val_miou" if setting == "segmentation" else "source_val_acc"
+    return {"source_val": source, **{v.name: v.key for v in validators_for(setting)}}
+
+
+def find_sweep(client: Any, experiment: str, name: str) -> Any:
+    """The parent run of the sweep called ``name`` in MLflow experiment ``experiment`` (a name)."""
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        raise ValueError(f"no MLflow experiment {experiment!r} in {client.tracking_uri}")
+    runs = client.search_runs(
+        [found.experiment_id],
+        filter_string=f"tags.`{tracking.KIND}` = 'sweep' and tags.`{tracking.SWEEP}` = '{name}'",
+        max_results=1,
+    )
+    if not runs:
+        sweeps = client.search_runs(
+            [found.experiment_id], filter_string=f"tags.`{tracking.KIND}` = 'sweep'",
+            max_results=20, order_by=["attributes.start_time DESC"],
+        )  # fmt: skip
+        known = ", ".join(r.data.tags[tracking.SWEEP] for r in sweeps) or "none"
+        raise ValueError(f"no sweep {name!r} in experiment {experiment!r}; recent sweeps: {known}")
+    return runs[0]
+
+
+def checkpoints(client: Any, parent: Any) -> pd.DataFrame:
+    """One row per evaluation point of every trial of the sweep ``parent`` (failed trials left
+    out): ``run_id``, ``trial`` (run name), ``status``, ``step``, ``last`` (the trial's last
+    evaluation point) and every evaluation metric at that step."""
+    experiment = parent.info.experiment_id
+    rows: list[dict[str, Any]] = []
+    for run in tracking.children(client, experiment, parent.info.run_id):
+        status = run.data.tags.get(tracking.STATUS, "running")
+        if status == "failed":
+            continue
+        keys = [
+            k for k in run.data.metrics if k.startswith(("source_val", "target_", "validator_"))
+        ]
+        by_step: dict[int, dict[str, Any]] = {}
+        for key in keys:
+            for point in client.get_metric_history(run.info.run_id, key):
+                by_step.setdefault(point.step, {})[key] = point.value
+        for step, values in sorted(by_step.items()):
+            rows.append({"run_id": run.info.run_id, "trial": run.info.run_name,
+                         "status": status, "step": step, **values})  # fmt: skip
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    frame["last"] = frame["step"] == frame.groupby("run_id")["step"].transform("max")
+    return frame
+
+
+def weighted_spearman(scores: np.ndarray, truth: np.ndarray, power: float = 2.0) -> float:
+    """Pearson correlation of the rankings of ``scores`` and ``truth``, each point weighted by
+    ``max(r_s, r_t) ** power`` with ``r`` the rank divided by the number of points (ties share
+    the mean rank). NaN with fewer than three points or a constant ranking."""
+    n = len(scores)
+    if n < 3:
+        return math.nan
+    r_s, r_t = rankdata(scores) / n, rankdata(truth) / n
+    w = np.maximum(r_s, r_t) ** power
+    mean_s, mean_t = np.average(r_s, weights=w), np.average(r_t, weights=w)
+    cov = np.average((r_s - mean_s) * (r_t - mean_t), weights=w)
+    var_s = np.average((r_s - mean_s) ** 2, weights=w)
+    var_t = np.average((r_t - mean_t) ** 2, weights=w)
+    if var_s <= 0 or var_t <= 0:
+        return math.nan
+    return float(cov / math.sqrt(var_s * var_t))
+
+
+def picks(frame: pd.DataFrame, key: str, n: int = 5) -> pd.DataFrame:
+    """The ``n`` rows ranked first by ``key`` (highest first; a missing value — a validator with
+    nothing to judge — ranks last; ties keep the sweep's order)."""
+    ranked = frame.assign(_score=frame[key].fillna(-math.inf)).sort_values(
+        "_score", ascending=False, kind="stable"
+    )
+    return ranked.drop(columns="_score").head(n)
+
+
+def validator_quality(frame: pd.DataFrame, setting: str, level: str = "checkpoint") -> pd.DataFrame:
+    """One row per criterion: correlations with the oracle and the target-test metric of its
+    picks (see the module doc), plus the oracle's pick and the best target-test checkpoint.
+    ``level`` is ``checkpoint`` (every evaluation point) or ``trial`` (last ones only)."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}; got {level!r}")
+    metric = MAIN_METRIC[setting]
+    oracle, test = f"target_val_{metric}", f"target_test_{metric}"
+    points = frame[frame["last"]] if level == "trial" else frame
+    points = points.dropna(subset=[oracle, test])
+    rows = []
+    for name, key in criteria(setting).items():
+        if key not in points:
+            continue
+        scores = points[key].fillna(-math.inf).to_numpy()
+        truth = points[oracle].to_numpy()
+        finite = np.isfinite(scores)
+        spearman = (
+            spearmanr(scores[finite], truth[finite]).statistic if finite.sum() > 2 else math.nan
+        )
+        weighted = weighted_spearman(scores[finite], truth[finite])
+        rows.append(_pick_row(name, spearman, weighted, picks(points, key), test))
+    rows.append(_pick_row("oracle (target-val labels)", 1.0, 1.0, picks(points, oracle), test))
+    rows.append(
+        _pick_row("best target-test (unattainable)", math.nan, math.nan, picks(points, test), test)
+    )
+    return pd.DataFrame(rows)
+
+
+def source_only_baseline(client: Any, experiment: str, task: str) -> tuple[float, str] | None:
+    """The target-test metric of the label-free pick of the most recent finished ``source_only``
+    sweep of ``task`` in ``experiment`` (an id), and that sweep's name; ``None`` if there is
+    none."""
+    metric = MAIN_METRIC[task_spec(task).setting]
+    runs = client.search_runs(
+        [experiment],
+        filter_string=f"tags.`{tracking.KIND}` = 'sweep' and tags.method = 'source_only' and "
+        f"tags.task = '{task}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+    )
+    for run in runs:
+        objective = run.data.tags.get("objective", "")
+        value = run.data.metrics.get(f"best.target_test_{metric}")
+        if value is not None and not objective.startswith("target_"):
+            return value, run.data.tags[tracking.SWEEP]
+    return None
+
+
+def quality_report(client: Any, experiment: str, sweep: str) -> str:
+    """The markdown validator-quality tables (checkpoint and trial level) of one sweep."""
+    parent = find_sweep(client, experiment, sweep)
+    task, method = parent.data.tags["task"], parent.data.tags["method"]
+    setting = task_spec(task).setting
+    frame = checkpoints(client, parent)
+    if frame.empty:
+        raise ValueError(f"sweep {sweep!r} has no evaluated trial")
+    metric = MAIN_METRIC[setting]
+    baseline = source_only_baseline(client, parent.info.experiment_id, task)
+    lines = [
+        f"### {method} on {task} — sweep `{sweep}`",
+        "",
+        f"{frame['run_id'].nunique()} trials, {len(frame)} checkpoints. Oracle: "
+        f"`target_val_{metric}`; picks report `target_test_{metric}`.",
+    ]
+    if baseline is not None:
+        lines.append(f"Source-only baseline: {baseline[0]:.2f} (sweep `{baseline[1]}`); "
+                     "picks below it are marked **negative transfer**.")  # fmt: skip
+    for level in LEVELS:
+        table = validator_quality(frame, setting, level)
+        if baseline is not None:
+            below = table["top1_test"] < baseline[0]
+            table["top1_test"] = [
+                f"{v:.2f}" + (" (negative transfer)" if b else "")
+                for v, b in zip(table["top1_test"], below, strict=True)
+            ]
+        lines += ["", f"{level.capitalize()}-level selection:", "",
+                  table.to_markdown(index=False, floatfmt=".2f")]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _pick_row(name: str, spearman: float, weighted: float, top: pd.DataFrame, test: str) -> dict:
+    return {
+        "criterion": name,
+        "spearman": spearman,
+        "weighted_spearman": weighted,
+        "top1_test": top[test].iloc[0],
+        "top5_test": top[test].mean(),
+        "top1_checkpoint": f"{top['trial'].iloc[0]} @ {int(top['step'].iloc[0])}",
+    }
