@@ -28,7 +28,9 @@ from typing import Any
 from ray.tune import Callback
 
 from dabench import __version__, selection
+from dabench.data import get_task
 from dabench.data.registry import task_spec
+from dabench.methods import get_method
 from dabench.spaces import SearchSpace, load_space, space_path
 from dabench.trainable import MAIN_METRIC, resolve_config, run_trial
 from dabench.validators import VALIDATORS, validators_for
@@ -120,7 +122,9 @@ def validate(options: SweepOptions) -> tuple[SearchSpace, dict[str, Any]]:
         raise ValueError(f"--scheduler must be asha or none; got {options.scheduler!r}")
     if options.searcher not in SEARCHERS:
         raise ValueError(f"--searcher must be tpe or random; got {options.searcher!r}")
-    setting = task_spec(options.task).setting
+    spec = task_spec(options.task)  # an unknown task: ValueError listing the tasks
+    setting = spec.setting
+    get_method(options.method, setting)  # unknown, or not for this setting: ValueError naming both
     space = load_space(options.space or space_path(options.method), method=options.method)
     base = {
         **space.fixed,
@@ -138,6 +142,8 @@ def validate(options: SweepOptions) -> tuple[SearchSpace, dict[str, Any]]:
     if searched:
         raise ValueError(f"--set {sorted(searched)} fixes searched parameter(s); edit the space")
     resolve_config(base)  # method/setting fit, unknown keys, types and ranges of the fixed values
+    if spec.needs_root:  # a missing root, list file or first image: now, not in every trial
+        get_task(options.task, options.root)
     key = objective_key(options.metric, setting)
     known = reported_keys(setting)
     if key not in known:

@@ -118,3 +118,40 @@ def test_the_summary_flags_negative_transfer_against_source_only():
     text = shown(summary(None))
     assert "`dabench sweep --method source_only --task moons/rot40` tells negative" in text
     assert "checkpoint-level pick" in text and "trial abc step 40" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--method", "nope", "--task", "moons/rot40"], "unknown method 'nope'; known methods: adda"),
+        (["--method", "dann", "--task", "nope"], "unknown task 'nope'. Bundled tasks: digits/"),
+        (["--method", "osbp", "--task", "moons/rot40"], "does not support the 'closed' setting"),
+        (["--method", "dann", "--task", "moons/rot40", "--set", "momentum=2"],
+         "config key 'momentum' must be in [0.0, 1.0); got 2"),
+        (["--method", "dann", "--task", "moons/rot40", "--num-samples", "-3"],
+         "--num-samples: must be a positive integer; got -3"),
+        (["--method", "dann", "--task", "digits/USPS2MNIST"],
+         "reads a dataset from disk: give its root folder (--root)"),
+        (["--method", "dann", "--task", "digits/USPS2MNIST", "--root", "/no/such/folder"],
+         "dataset root /no/such/folder does not exist"),
+    ],
+)  # fmt: skip
+def test_a_mistake_is_named_before_any_trial_starts(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("dabench.sweep.init_ray", lambda *a: pytest.fail("Ray was started"))
+    try:
+        code = main(["sweep", *argv, "--storage", str(tmp_path)])
+    except SystemExit as exit:  # argparse's own refusal
+        code = exit.code
+    assert code == 2
+    assert message in " ".join(capsys.readouterr().err.split())
+
+
+def test_a_missing_image_list_is_named_before_any_trial_starts(tmp_path, capsys, monkeypatch):
+    from test_data_real import digits_tree
+
+    monkeypatch.setattr("dabench.sweep.init_ray", lambda *a: pytest.fail("Ray was started"))
+    root = digits_tree(tmp_path / "digits")
+    (root / "image_list" / "usps_train.txt").unlink()
+    argv = ["sweep", "--method", "dann", "--task", "digits/USPS2MNIST", "--root", str(root)]
+    assert main([*argv, "--storage", str(tmp_path)]) == 2
+    assert "usps_train.txt" in capsys.readouterr().err
