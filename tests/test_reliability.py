@@ -1,0 +1,160 @@
+"""Faults and load on real engines (a local Ray cluster, MLflow stores and servers): a trial's
+worker killed mid-trial, two sweeps at once on one store, a soak of 100+ trials. Nothing is
+mocked. The catalogue of every reliability case and its test is ``reports/reliability.md``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from sweep_helpers import mlflow_server, processes_matching, stop_session, sweep_command
+
+from dabench import tracking
+from dabench.selection import checkpoints, find_sweep
+from dabench.sweep import SweepOptions, run_sweep
+
+TINY = ["--method", "dann", "--task", "moons/rot40", "--scheduler", "none"]
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_trial_is_retried_from_its_checkpoint(ray_local, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    options = SweepOptions(
+        method="dann", task="moons/rot40", steps=200, eval_every=20, num_samples=2,
+        max_concurrent=1, scheduler="none", max_failures=1, storage=str(tmp_path / "ray"),
+        tracking_uri=uri,
+    )  # fmt: skip
+    killed: list[int] = []
+
+    def kill_the_first_trial_after_its_third_evaluation() -> None:
+        client = MlflowClient(uri)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            experiment = client.get_experiment_by_name("dabench")
+            runs = [] if experiment is None else client.search_runs(
+                [experiment.experiment_id], f"tags.`{tracking.KIND}` = 'trial'")  # fmt: skip
+            if runs and len(client.get_metric_history(runs[0].info.run_id, "train_loss")) >= 3:
+                for pid in processes_matching("ray::ImplicitFunc"):  # the trial's actor
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                return
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_the_first_trial_after_its_third_evaluation)
+    killer.start()
+    summary = run_sweep(options)
+    killer.join()
+    assert killed, "no trial process was found to kill"
+    assert summary.counts["completed"] == 2 and summary.counts["failed"] == 0
+    client = MlflowClient(uri)
+    runs = sorted(tracking.children(client, *parent_ids(client, summary)),
+                  key=lambda r: r.info.start_time)  # fmt: skip
+    assert len(runs) == 2  # the retried trial kept its run
+    first = runs[0]
+    assert first.info.status == "FINISHED" and first.data.tags[tracking.STARTS] == "2"
+    steps = [m.step for m in client.get_metric_history(first.info.run_id, "train_loss")]
+    assert sorted(set(steps)) == list(range(20, 201, 20))  # resumed, not restarted: no gap
+
+
+def parent_ids(client: MlflowClient, summary) -> tuple[str, str]:
+    experiment = client.get_experiment_by_name(summary.experiment).experiment_id
+    return experiment, summary.parent_run_id
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("store", ["sqlite", "server"])
+def test_two_sweeps_at_once_share_one_store_without_mixing_runs(tmp_path, store):
+    server = None
+    if store == "server":
+        server, uri = mlflow_server(tmp_path)
+    else:
+        uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    try:
+        drivers = {name: start_tiny_sweep(tmp_path, uri, name, seed)
+                   for seed, name in enumerate(("left", "right"))}  # fmt: skip
+        for name, driver in drivers.items():
+            _, err = driver.communicate(timeout=600)
+            assert driver.returncode == 0, f"{name}: {err[-3000:]}"
+        client = MlflowClient(uri)
+        configs = {}
+        for name in drivers:
+            parent = find_sweep(client, "dabench", name)
+            assert parent.info.status == "FINISHED"
+            runs = tracking.children(client, parent.info.experiment_id, parent.info.run_id)
+            assert len(runs) == 3 and all(r.info.status == "FINISHED" for r in runs)
+            assert {r.data.tags[tracking.SWEEP] for r in runs} == {name}  # none mixed
+            assert len(checkpoints(client, parent)) == 6  # 3 trials × 2 evaluations each
+            configs[name] = {r.data.tags["searched"] for r in runs}
+        assert configs["left"] != configs["right"]  # different seeds: different trials
+        every = client.search_runs([parent.info.experiment_id], "")
+        assert len(every) == 2 + 6  # two parents, six trials, nothing else
+    finally:
+        if server is not None:
+            stop_session(server)
+
+
+def start_tiny_sweep(directory: Path, uri: str, name: str, seed: int) -> subprocess.Popen:
+    """``dabench sweep`` of 3 DANN trials of 40 steps in a subprocess, state under
+    ``directory/name``."""
+    argv = [*TINY, "--num-samples", "3", "--steps", "40", "--eval-every", "20",
+            "--max-concurrent", "1", "--seed", str(seed), "--storage", str(directory / name),
+            "--tracking-uri", uri, "--name", name]  # fmt: skip
+    return subprocess.Popen(
+        sweep_command(*argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+
+
+def peak_rss_mib(pid: int) -> float:
+    """``VmHWM``: the peak resident set size of a live process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
+@pytest.mark.slow
+def test_a_soak_of_a_hundred_tiny_trials_completes_with_bounded_driver_memory(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    driver = subprocess.Popen(
+        sweep_command(*TINY, "--num-samples", "100", "--steps", "2", "--eval-every", "1",
+                      "--searcher", "random", "--storage", str(tmp_path), "--tracking-uri", uri,
+                      "--name", "soak"),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    peak = 0.0
+    while driver.poll() is None:
+        try:
+            peak = max(peak, peak_rss_mib(driver.pid))
+        except (OSError, AssertionError):  # exiting
+            pass
+        time.sleep(0.5)
+    output = driver.stdout.read()
+    assert driver.returncode == 0, output[-3000:]
+    assert "[100/100]" in output
+    client = MlflowClient(uri)
+    parent = find_sweep(client, "dabench", "soak")
+    assert parent.data.metrics["trials_completed"] == 100
+    frame = checkpoints(client, parent)  # what the validator report and leaderboards read
+    assert frame["run_id"].nunique() == 100 and len(frame) == 200
+    print(f"soak: 100 trials, driver peak RSS {peak:.0f} MiB")  # reports/reliability.md
+    assert 0 < peak < 2048
+
+
+def test_an_unreadable_image_fails_the_trial_naming_the_file(tmp_path):
+    from test_data_real import digits_tree
+
+    from dabench.trainable import run_trial
+
+    root = digits_tree(tmp_path)
+    broken = root / "mnist_test_image" / "7_3.png"  # not the first image: found mid-trial
+    broken.write_bytes(b"not a png")
+    config = {"method": "dann", "task": "digits/USPS2MNIST", "root": str(root), "steps": 2,
+              "eval_every": 1, "batch_size": 4}  # fmt: skip
+    with pytest.raises(OSError, match=r"cannot read image .*mnist_test_image/7_3\.png"):
+        run_trial(config)
