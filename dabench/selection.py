@@ -68,7 +68,8 @@ def checkpoints(client: Any, parent: Any) -> pd.DataFrame:
     evaluation point) and every evaluation metric at that step."""
     experiment = parent.info.experiment_id
     rows: list[dict[str, Any]] = []
-    for run in tracking.children(client, experiment, parent.info.run_id):
+    runs = tracking.children(client, experiment, parent.info.run_id)
+    for run in sorted(runs, key=lambda r: r.info.start_time):  # the sweep's order
         status = run.data.tags.get(tracking.STATUS, "running")
         if status == "failed":
             continue
@@ -109,9 +110,10 @@ def weighted_spearman(scores: np.ndarray, truth: np.ndarray, power: float = 2.0)
 
 def picks(frame: pd.DataFrame, key: str, n: int = 5) -> pd.DataFrame:
     """The ``n`` rows ranked first by ``key`` (highest first; a missing value — a validator with
-    nothing to judge — ranks last; ties keep the sweep's order)."""
+    nothing to judge — ranks last). Ties go to the later evaluation point (the one Ray keeps as
+    a trial's best checkpoint), then to the earlier trial."""
     ranked = frame.assign(_score=frame[key].fillna(-math.inf)).sort_values(
-        "_score", ascending=False, kind="stable"
+        ["_score", "step"], ascending=False, kind="stable"
     )
     return ranked.drop(columns="_score").head(n)
 

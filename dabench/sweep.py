@@ -518,9 +518,23 @@ def best_checkpoint(results: Any, objective: str, mode: str) -> dict[str, Any]:
         path = next((c.path for c, m in result.best_checkpoints if m.get("step") == row["step"]),
                     None)  # fmt: skip
         best = {"trial": Path(result.path).name.removeprefix("trial_"), "step": int(row["step"]),
-                "metrics": {k: v for k, v in row.items() if isinstance(v, int | float)},
-                "path": path}  # fmt: skip
+                "metrics": reported(row), "path": path}  # fmt: skip
     return best
+
+
+def reported(row: Any) -> dict[str, float]:
+    """The numbers a trial reported in one row of Ray's metrics table (without the keys Ray adds:
+    ``training_iteration``, ``timestamp``, ``config/...``, ...)."""
+    import numpy as np
+    from ray.tune.result import AUTO_RESULT_KEYS
+
+    ray_keys = {*AUTO_RESULT_KEYS, "done", "trial_id", "experiment_tag", "should_checkpoint"}
+    return {
+        key: float(value)
+        for key, value in row.items()
+        if key not in ray_keys and not key.startswith("config/")
+        and isinstance(value, int | float | np.number) and not isinstance(value, bool)
+    }  # fmt: skip
 
 
 @contextmanager

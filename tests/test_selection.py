@@ -74,6 +74,14 @@ def test_validator_quality_picks_and_correlations_on_a_constructed_sweep():
         selection.validator_quality(sweep_frame(), "closed", "epoch")
 
 
+def test_ties_go_to_the_later_checkpoint_then_to_the_earlier_trial():
+    frame = sweep_frame()
+    frame["source_val_acc"] = 100.0  # saturated, as on easy tasks
+    assert selection.picks(frame, "source_val_acc", 1)[["trial", "step"]].values.tolist() == [
+        ["a", 3]
+    ]
+
+
 def test_a_validator_with_nothing_to_judge_ranks_last():
     frame = sweep_frame()
     frame.loc[frame["validator_im"] == 0.9, "validator_im"] = np.nan  # -inf is not logged

@@ -92,6 +92,11 @@ parameters:
     picked = summary.checkpoint
     assert picked["metrics"][summary.objective] == max(points) >= max(finals)
     assert (Path(picked["path"]) / "trial.pt").is_file()
+    assert not [
+        k
+        for k in parent.data.metrics
+        if k.startswith(("best_checkpoint.config", "best_checkpoint.timestamp"))
+    ]
     assert parent.data.metrics["best_checkpoint.target_test_acc"] == pytest.approx(
         picked["metrics"]["target_test_acc"]
     )
