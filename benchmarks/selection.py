@@ -9,7 +9,8 @@ that decides negative transfer) and the method's sweep. Both use **random search
 as Ericsson et al. (AutoML 2023) do for this purpose: every trial runs to the end, so the
 checkpoints span good and bad configurations and the correlations mean something. Then
 ``dabench validators`` scores every validator over all checkpoints (evaluation points) of the
-method's sweep; its tables go to ``reports/selection.md`` with the commands and their wall times.
+method's sweep; its tables go to ``reports/selection.md`` with the commands and their wall times
+(a "## Reading" section written by hand in that file is kept).
 
 A study whose sweeps finished is not run again (its sweep names are looked up in the store), so
 an interrupted run loses at most the sweep in progress.
@@ -117,7 +118,8 @@ def write_report(work: Path, studies: list[Study]) -> None:
         f"Generated {now} by `python benchmarks/selection.py` (dabench {__version__}, "
         f"{platform.machine()}, 2 CPU cores, CPU only). The tables below are the output of "
         "`dabench validators --tracking-uri sqlite:///WORK/mlflow.db --experiment selection "
-        "--sweep NAME` on the sweeps made by the commands listed with each study.",
+        "--sweep NAME` on the sweeps made by the commands listed with each study "
+        f"({sum(times.values()) / 60:.0f} min of sweeps in all; WORK = `--work`).",
         "",
         "How to read them. Each sweep is a random search without early stopping, so its "
         "checkpoints (an evaluation every 100 steps of every trial) span good and bad "
@@ -131,6 +133,7 @@ def write_report(work: Path, studies: list[Study]) -> None:
         "evaluation point; trial level: each trial's last one.",
         "",
     ]
+    lines += reading(REPORT)
     for study in studies:
         name = f"{study.name}-{study.method}"
         if not finished(work, name):
@@ -146,6 +149,19 @@ def write_report(work: Path, studies: list[Study]) -> None:
         lines += ["```", "", quality_report(client, "selection", name)]
     REPORT.write_text("\n".join(lines))
     print(f"wrote {REPORT}")
+
+
+def reading(report: Path) -> list[str]:
+    """The hand-written "## Reading" section of the previous report, kept on a rerun (reread it
+    against the new tables)."""
+    if not report.exists():
+        return []
+    text = report.read_text()
+    start = text.find("\n## Reading\n")
+    if start < 0:
+        return []
+    end = text.find("\n## ", start + 1)
+    return [*text[start + 1 : end if end > 0 else None].rstrip().splitlines(), ""]
 
 
 def main() -> int:

@@ -95,8 +95,8 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument(
         "--metric",
         help="objective (label-free): source_val, entropy, im, bnm, snd, class_ami, dev, known_im "
-        "(open-set), pixel_entropy, pixel_im (segmentation); default class_ami for closed and "
-        "partial tasks, source_val for open-set and segmentation. oracle = target-val labels "
+        "(open-set), pixel_entropy, pixel_im (segmentation); default bnm for closed-set tasks, "
+        "source_val for the others (reports/selection.md says why). oracle = target-val labels "
         "(only when asked for); or any reported metric name",
     )
     sweep.add_argument("--scheduler", choices=("asha", "none"), default="asha")

@@ -85,7 +85,7 @@ parameters:
         finals.append(run.data.metrics[summary.objective])
         points += [m.value for m in client.get_metric_history(run.info.run_id, summary.objective)]
     assert {searched(r)["randomized"] for r in runs} == {False, True}
-    assert summary.objective == "validator_class_ami"  # the closed-set default: label-free
+    assert summary.objective == "validator_bnm"  # the closed-set default: label-free
     assert summary.best_metrics[summary.objective] == max(finals)
     assert summary.best_config["lr"] in [searched(r)["lr"] for r in runs]
     # checkpoint level: the best evaluation point of any trial, whose checkpoint Ray kept
