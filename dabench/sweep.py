@@ -382,6 +382,7 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
     check_writable(storage)
     uri = options.tracking_uri or tracking.default_tracking_uri()
     tracking.check_reachable(uri)
+    tracking.prepare_store(uri)
     if options.address:
         check_address(options.address)
     init_ray(options.address)

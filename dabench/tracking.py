@@ -49,10 +49,38 @@ def check_reachable(uri: str) -> None:
             raise ValueError(f"--tracking-uri {uri}: the folder {folder} does not exist")
 
 
+def prepare_store(uri: str) -> None:
+    """Create or upgrade a local sqlite store under an exclusive lock on its folder. MLflow creates
+    and migrates the database the first time a process opens it; two sweeps starting at once on a
+    new store would otherwise race in that migration (alembic: "Online migration expected to
+    match one row ... 0 found")."""
+    if not uri.startswith("sqlite:///"):
+        return
+    import fcntl
+
+    folder = os.open(Path(uri.removeprefix("sqlite:///")).parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        MlflowClient(uri).search_experiments(max_results=1)
+    finally:
+        os.close(folder)  # releases the lock
+
+
 def experiment_id(client: MlflowClient, name: str) -> str:
-    """The id of experiment ``name``, created if it does not exist."""
+    """The id of experiment ``name``, created if it does not exist (if another sweep creates it
+    at the same moment, that one is used)."""
+    from mlflow.exceptions import MlflowException
+
     experiment = client.get_experiment_by_name(name)
-    return experiment.experiment_id if experiment else client.create_experiment(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    try:
+        return client.create_experiment(name)
+    except MlflowException:  # created meanwhile by a concurrent sweep
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
 
 
 def start_run(
