@@ -382,12 +382,12 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
     check_writable(storage)
     uri = options.tracking_uri or tracking.default_tracking_uri()
     tracking.check_reachable(uri)
-    tracking.prepare_store(uri)
     if options.address:
         check_address(options.address)
     init_ray(options.address)
     check_resources(options)
     options.tracking_uri = uri
+    tracking.prepare_store(uri)
     client = MlflowClient(uri)
     experiment = tracking.experiment_id(client, options.experiment or "dabench")
     if resume is None:

@@ -130,3 +130,21 @@ def with_descendants(pids: list[int]) -> list[int]:
         frontier = {p for p, parent in parent_of.items() if parent in frontier} - found
         found |= frontier
     return sorted(found)
+
+
+def assert_sweeps_apart(uri: str, experiment: str, names: list[str], trials: int) -> None:
+    """Each sweep's parent finished with exactly its own ``trials`` trial runs, all finished and
+    tagged with its name, and the experiment holds nothing else."""
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment).experiment_id
+    searched_by = {}
+    for name in names:
+        parents = client.search_runs([exp], f"tags.`{tracking.SWEEP}` = '{name}' and "
+                                     f"tags.`{tracking.KIND}` = 'sweep'")  # fmt: skip
+        assert len(parents) == 1 and parents[0].info.status == "FINISHED", name
+        runs = tracking.children(client, exp, parents[0].info.run_id)
+        assert len(runs) == trials and all(r.info.status == "FINISHED" for r in runs), name
+        assert {r.data.tags[tracking.SWEEP] for r in runs} == {name}  # none mixed
+        searched_by[name] = {r.data.tags["searched"] for r in runs}
+    assert len(client.search_runs([exp], "")) == len(names) * (1 + trials)  # nothing else
+    assert len({frozenset(s) for s in searched_by.values()}) == len(names)  # seeds differ
