@@ -63,15 +63,16 @@ def find_sweep(client: Any, experiment: str, name: str) -> Any:
 
 
 def checkpoints(client: Any, parent: Any) -> pd.DataFrame:
-    """One row per evaluation point of every trial of the sweep ``parent`` (failed trials left
-    out): ``run_id``, ``trial`` (run name), ``status``, ``step``, ``last`` (the trial's last
-    evaluation point) and every evaluation metric at that step."""
+    """One row per evaluation point of every trial of the sweep ``parent``: ``run_id``,
+    ``trial`` (run name), ``status``, ``step``, ``last`` (the trial's last evaluation point) and
+    every evaluation metric at that step. Failed trials are left out, and so are runs superseded
+    by a resumed sweep that ran their configuration again."""
     experiment = parent.info.experiment_id
     rows: list[dict[str, Any]] = []
     runs = tracking.children(client, experiment, parent.info.run_id)
     for run in sorted(runs, key=lambda r: r.info.start_time):  # the sweep's order
         status = run.data.tags.get(tracking.STATUS, "running")
-        if status == "failed":
+        if status in ("failed", "superseded"):
             continue
         keys = [
             k for k in run.data.metrics if k.startswith(("source_val", "target_", "validator_"))

@@ -96,7 +96,7 @@ def log_sweep(client: MlflowClient, experiment: str, name: str, method: str, tas
         tracking.KIND: "sweep", tracking.SWEEP: name, "method": method, "task": task,
         "objective": objective})  # fmt: skip
     for trial, points in trials.items():
-        state = "failed" if trial.startswith("failed") else "completed"
+        state = trial.split("-")[0] if "-" in trial else "completed"
         run = tracking.start_run(client, experiment, trial, {
             tracking.PARENT_TAG: parent, tracking.KIND: "trial", tracking.STATUS: state})  # fmt: skip
         for point in points:
@@ -116,11 +116,12 @@ def test_a_sweep_is_read_back_from_mlflow_with_its_baseline(tmp_path):
                 for row in group.to_dict("records")]
         for trial, group in frame.groupby("trial")
     }  # fmt: skip
-    trials["failed-c"] = [{"step": 1, "source_val_acc": 100, "target_val_acc": 0,
-                           "target_test_acc": 0}]  # fmt: skip
+    for left_out in ("failed-c", "superseded-d"):
+        trials[left_out] = [{"step": 1, "source_val_acc": 100, "target_val_acc": 0,
+                             "target_test_acc": 0}]  # fmt: skip
     log_sweep(client, experiment, "dann-1", "dann", "moons/rot40", trials)
     read = selection.checkpoints(client, selection.find_sweep(client, "exp", "dann-1"))
-    assert len(read) == 6 and set(read["trial"]) == {"a", "b"}  # the failed trial is left out
+    assert len(read) == 6 and set(read["trial"]) == {"a", "b"}  # failed, superseded: left out
     assert read.groupby("trial")["last"].sum().to_dict() == {"a": 1, "b": 1}
     assert read.set_index(["trial", "step"]).loc[("b", 2), "validator_im"] == 0.9
 
