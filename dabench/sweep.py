@@ -493,8 +493,7 @@ def summarize(results: Any, options: SweepOptions, client: Any, experiment: str,
         tracking.log_params(client, parent, {f"best.{k}": v for k, v in best_config.items()
                                              if k not in ("method", "task")})  # fmt: skip
         numeric |= {f"best.{k}": v for k, v in best_metrics.items() if isinstance(v, int | float)}
-        numeric |= {f"best_checkpoint.{k}": v for k, v in checkpoint.get("metrics", {}).items()
-                    if isinstance(v, int | float)}  # fmt: skip
+        numeric |= {f"best_checkpoint.{k}": v for k, v in checkpoint.get("metrics", {}).items()}
     tracking.log_metrics(client, parent, {**numeric, "wall_s": wall}, step=0)
     client.set_terminated(parent, "KILLED" if interrupted else "FINISHED")
     return SweepSummary(

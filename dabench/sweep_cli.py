@@ -75,11 +75,9 @@ def summary_table(summary: Any) -> Table:
                       "transfer")  # fmt: skip
     elif best:
         value, sweep = summary.baseline
-        verdict = (
-            "[red]NEGATIVE TRANSFER[/red]: the pick" if summary.negative_transfer else "the pick"
-        )
-        verdict += " is below" if summary.negative_transfer else " is not below"
-        table.add_row("source-only", f"{test} {value:.2f} (sweep {sweep}): {verdict} it")
+        verdict = ("[red]NEGATIVE TRANSFER[/red]: the pick is below it"
+                   if summary.negative_transfer else "the pick is not below it")  # fmt: skip
+        table.add_row("source-only", f"{test} {value:.2f} (sweep {sweep}): {verdict}")
     if best:
         searched = {k: v for k, v in summary.best_config.items()
                     if k not in ("method", "task", "steps", "eval_every", "seed", "device")}  # fmt: skip

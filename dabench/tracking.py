@@ -43,10 +43,14 @@ def check_reachable(uri: str) -> None:
                 "(`mlflow server --host 127.0.0.1 --port 5000`) or leave --tracking-uri out for "
                 "the local store sqlite:///./mlflow.db"
             ) from None
-    elif uri.startswith("sqlite:///"):
-        folder = Path(uri.removeprefix("sqlite:///")).parent
+    elif (folder := sqlite_folder(uri)) is not None:
         if not folder.is_dir():
             raise ValueError(f"--tracking-uri {uri}: the folder {folder} does not exist")
+
+
+def sqlite_folder(uri: str) -> Path | None:
+    """The folder of a local sqlite store's database file; ``None`` for other stores."""
+    return Path(uri.removeprefix("sqlite:///")).parent if uri.startswith("sqlite:///") else None
 
 
 def prepare_store(uri: str) -> None:
@@ -54,11 +58,12 @@ def prepare_store(uri: str) -> None:
     and migrates the database the first time a process opens it; two sweeps starting at once on a
     new store would otherwise race in that migration (alembic: "Online migration expected to
     match one row ... 0 found")."""
-    if not uri.startswith("sqlite:///"):
+    folder_path = sqlite_folder(uri)
+    if folder_path is None:
         return
     import fcntl
 
-    folder = os.open(Path(uri.removeprefix("sqlite:///")).parent, os.O_RDONLY)
+    folder = os.open(folder_path, os.O_RDONLY)
     try:
         fcntl.flock(folder, fcntl.LOCK_EX)
         MlflowClient(uri).search_experiments(max_results=1)

@@ -391,6 +391,9 @@ of one split: SND is quadratic in them and k-means and DEV's classifier grow wit
 PIXEL_STRIDE = 4
 """Segmentation validators read every 4th pixel in each direction (1/16 of the pixels)."""
 
+VALIDATOR_SPLITS = {"source_val": True, "target_val": False}
+"""The splits the validators read, and whether they may read its labels (target: inputs only)."""
+
 
 def evaluate(
     recipe: Recipe, task: Task, batch_size: int, device: torch.device, workers: int = 0
@@ -401,7 +404,7 @@ def evaluate(
     :func:`dabench.validators.score`)."""
     recipe.train(False)
     results: dict[str, float] = {}
-    rows: dict[str, validators.Outputs] = {}
+    rows: dict[str, validators.Outputs | None] = {}
     for split in ("source_val", "target_val", "target_test"):
         pred, target, rows[split] = _predictions(recipe, task, split, batch_size, device, workers)
         if task.setting == "segmentation":
@@ -413,18 +416,21 @@ def evaluate(
                 results[f"{split}_{key}"] = float(value)
         else:
             results[f"{split}_acc"] = float((pred == target).float().mean() * 100)
-    results.update(validators.score(task.setting, rows["source_val"], rows["target_val"]))
+    source, target_inputs = rows["source_val"], rows["target_val"]
+    assert source is not None and target_inputs is not None
+    results.update(validators.score(task.setting, source, target_inputs))
     return results
 
 
 def _predictions(
     recipe: Recipe, task: Task, split: str, batch_size: int, device: torch.device, workers: int
-) -> tuple[Tensor, Tensor, validators.Outputs]:
-    """The decisions and labels of a whole split, and the rows the validators read: the first
-    :data:`VALIDATOR_ROWS` samples, or for segmentation every :data:`PIXEL_STRIDE`-th pixel of
-    each image as ``(pixels, C)`` rows. Only source rows carry labels (and drop ignored pixels);
-    target rows are inputs only."""
-    labelled = split.startswith("source")
+) -> tuple[Tensor, Tensor, validators.Outputs | None]:
+    """The decisions and labels of a whole split, and, for the :data:`VALIDATOR_SPLITS`, the
+    rows the validators read (``None`` for the others): the first :data:`VALIDATOR_ROWS`
+    samples, or for segmentation every :data:`PIXEL_STRIDE`-th pixel of each image as
+    ``(pixels, C)`` rows. Only source rows carry labels (and drop ignored pixels); target rows
+    are inputs only."""
+    wanted, labelled = split in VALIDATOR_SPLITS, VALIDATOR_SPLITS.get(split, False)
     predicted, labels = [], []
     logits, decisions, features, row_labels = [], [], [], []
     taken = 0
@@ -433,6 +439,8 @@ def _predictions(
         decision = recipe.decide(z).argmax(dim=1)
         predicted.append(decision.cpu())
         labels.append(y.cpu())
+        if not wanted:
+            continue
         if task.setting == "segmentation":
             step = PIXEL_STRIDE
             z = z[:, :, ::step, ::step].permute(0, 2, 3, 1).reshape(-1, z.shape[1])
@@ -456,5 +464,5 @@ def _predictions(
         torch.cat(logits), torch.cat(decisions),
         torch.cat(features) if features else None,
         torch.cat(row_labels) if labelled else None,
-    )  # fmt: skip
+    ) if wanted else None  # fmt: skip
     return torch.cat(predicted), torch.cat(labels), rows

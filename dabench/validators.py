@@ -14,7 +14,10 @@ mean prediction.
 * ``class_ami`` — agreement of k-means clusters of target features with the predictions;
 * ``deep_embedded_validation`` — minus the importance-weighted source-validation loss (DEV);
 * ``known_information_maximization`` — IM of the known-class part of open-set predictions;
-* ``pixel_neg_entropy`` / ``pixel_information_maximization`` — the same scores over pixels.
+* for segmentation, ``neg_entropy`` and ``information_maximization`` over target pixels (rows
+  are pixels). Pixel entropy is the quantity ADVENT minimises (Vu et al., CVPR 2019), so it
+  flatters ADVENT's own objective; pixel IM also asks that the classes stay diverse (a segmenter
+  that paints everything as road loses the ``H(p̄)`` term).
 
 :func:`score` computes every validator that applies to a setting (:data:`VALIDATORS`) from the
 model's outputs on labelled source-validation data and on **unlabelled target-validation inputs**
@@ -170,19 +173,6 @@ def known_information_maximization(logits: torch.Tensor, predicted: torch.Tensor
     return information_maximization(logits[known, :-1])
 
 
-def pixel_neg_entropy(logits: torch.Tensor) -> float:
-    """Segmentation: :func:`neg_entropy` over target pixels (rows of ``logits`` are pixels). The
-    quantity ADVENT minimises (Vu et al., CVPR 2019) — so it flatters ADVENT's own objective."""
-    return neg_entropy(logits)
-
-
-def pixel_information_maximization(logits: torch.Tensor) -> float:
-    """Segmentation: :func:`information_maximization` over target pixels: confident pixels whose
-    classes stay diverse over the split (a segmenter that paints everything as road loses the
-    ``H(p̄)`` term)."""
-    return information_maximization(logits)
-
-
 @dataclass
 class Outputs:
     """What a model says about one split: ``logits`` ``(N, C)`` (pixels as rows for
@@ -199,11 +189,11 @@ class Outputs:
 @dataclass(frozen=True)
 class Validator:
     """A label-free selection score as the trainable reports it (``validator_<name>``):
-    ``compute(source, target, seed)`` from source-val and target outputs."""
+    ``compute(source, target, seed)`` from source-val and target outputs (the README's
+    "Honest selection" table says what each estimates)."""
 
     name: str
     settings: tuple[str, ...]
-    summary: str
     compute: Callable[[Outputs, Outputs, int], float]
 
     @property
@@ -229,23 +219,20 @@ CLASSIFICATION = ("closed", "partial", "open_set")
 VALIDATORS: dict[str, Validator] = {
     v.name: v
     for v in (
-        Validator("entropy", ("closed", "partial"), "negative mean entropy of target predictions",
-                  lambda s, t, seed: neg_entropy(t.logits)),
-        Validator("im", ("closed", "partial"), "information maximisation: confident and diverse",
+        Validator("entropy", ("closed", "partial"), lambda s, t, seed: neg_entropy(t.logits)),
+        Validator("im", ("closed", "partial"),
                   lambda s, t, seed: information_maximization(t.logits)),
-        Validator("bnm", ("closed", "partial"), "batch nuclear-norm of target predictions",
-                  lambda s, t, seed: batch_nuclear_norm(t.logits)),
-        Validator("snd", ("closed", "partial"), "soft neighbourhood density",
+        Validator("bnm", ("closed", "partial"), lambda s, t, seed: batch_nuclear_norm(t.logits)),
+        Validator("snd", ("closed", "partial"),
                   lambda s, t, seed: soft_neighborhood_density(t.logits)),
-        Validator("class_ami", CLASSIFICATION, "AMI of k-means clusters of target features and "
-                  "predictions", lambda s, t, seed: class_ami(_required(t.features), t.logits, seed)),
-        Validator("dev", CLASSIFICATION, "minus the importance-weighted source-val loss", _dev),
-        Validator("known_im", ("open_set",), "IM of the known-class part of open-set predictions",
+        Validator("class_ami", CLASSIFICATION,
+                  lambda s, t, seed: class_ami(_required(t.features), t.logits, seed)),
+        Validator("dev", CLASSIFICATION, _dev),
+        Validator("known_im", ("open_set",),
                   lambda s, t, seed: known_information_maximization(t.logits, t.predicted)),
-        Validator("pixel_entropy", ("segmentation",), "negative mean entropy of target pixels",
-                  lambda s, t, seed: pixel_neg_entropy(t.logits)),
-        Validator("pixel_im", ("segmentation",), "information maximisation over target pixels",
-                  lambda s, t, seed: pixel_information_maximization(t.logits)),
+        Validator("pixel_entropy", ("segmentation",), lambda s, t, seed: neg_entropy(t.logits)),
+        Validator("pixel_im", ("segmentation",),
+                  lambda s, t, seed: information_maximization(t.logits)),
     )
 }  # fmt: skip
 """Every validator by name, with the settings it applies to. Source-val accuracy (mIoU for

@@ -15,6 +15,7 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from dabench import tracking
+from dabench.selection import find_sweep
 
 
 def children(uri: str, experiment: str = "dabench") -> list:
@@ -139,10 +140,9 @@ def assert_sweeps_apart(uri: str, experiment: str, names: list[str], trials: int
     exp = client.get_experiment_by_name(experiment).experiment_id
     searched_by = {}
     for name in names:
-        parents = client.search_runs([exp], f"tags.`{tracking.SWEEP}` = '{name}' and "
-                                     f"tags.`{tracking.KIND}` = 'sweep'")  # fmt: skip
-        assert len(parents) == 1 and parents[0].info.status == "FINISHED", name
-        runs = tracking.children(client, exp, parents[0].info.run_id)
+        parent = find_sweep(client, experiment, name)
+        assert parent.info.status == "FINISHED", name
+        runs = tracking.children(client, exp, parent.info.run_id)
         assert len(runs) == trials and all(r.info.status == "FINISHED" for r in runs), name
         assert {r.data.tags[tracking.SWEEP] for r in runs} == {name}  # none mixed
         searched_by[name] = {r.data.tags["searched"] for r in runs}

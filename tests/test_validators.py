@@ -132,10 +132,13 @@ def test_open_set_im_judges_the_known_part_only():
 
 def test_pixel_validators_prefer_confident_diverse_pixels():
     confident = one_hot_logits(BALANCED)  # rows are pixels
-    assert v.pixel_neg_entropy(confident) > v.pixel_neg_entropy(UNIFORM)
-    assert v.pixel_information_maximization(confident) > v.pixel_information_maximization(
-        one_hot_logits(COLLAPSED)
-    )
+    entropy, im = v.VALIDATORS["pixel_entropy"].compute, v.VALIDATORS["pixel_im"].compute
+
+    def pixels(logits):
+        return v.Outputs(logits, logits.argmax(dim=1))
+
+    assert entropy(None, pixels(confident), 0) > entropy(None, pixels(UNIFORM), 0)
+    assert im(None, pixels(confident), 0) > im(None, pixels(one_hot_logits(COLLAPSED)), 0)
 
 
 def outputs(setting: str, n: int = 40) -> tuple[v.Outputs, v.Outputs]:
