@@ -115,6 +115,29 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument("--storage", default="ray_results", help="where Ray keeps sweep state")
     sweep.add_argument("--name", help="the sweep's name (default method-task-time)")
     sweep.add_argument("--resume", metavar="SWEEP", help="finish an interrupted sweep")
+    sweep.add_argument("--seeds", type=int, default=0, metavar="N", help="then re-train the "
+                       "label-free and the oracle pick with N fresh seeds (as `dabench rerun`)")
+    rerun = commands.add_parser(
+        "rerun",
+        help="re-train a finished sweep's picks with fresh seeds (for the leaderboard)",
+        description="Pick a configuration per selection criterion from a finished sweep (default: "
+        "its label-free objective and the oracle), and train each again with N seeds the search "
+        "never used, as a Ray Tune grid logged to MLflow; the leaderboard averages them.",
+    )
+    rerun.add_argument("--sweep", required=True, help="the sweep's name")
+    rerun.add_argument("--seeds", type=positive_int, default=3, help="fresh seeds (default 3)")
+    rerun.add_argument("--select", action="append", metavar="CRITERION", help="source_val, a "
+                       "validator (bnm, im, ...) or oracle; repeatable (default: the sweep's "
+                       "objective and oracle)")
+    rerun.add_argument("--experiment", default="dabench", help="MLflow experiment")
+    rerun.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI or "
+                       "sqlite:///./mlflow.db")
+    rerun.add_argument("--max-concurrent", type=positive_int, default=2, help="default 2")
+    rerun.add_argument("--cpus-per-trial", type=float, default=1.0, help="default 1")
+    rerun.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions allowed")
+    rerun.add_argument("--max-failures", type=int, default=0, help="retries per run")
+    rerun.add_argument("--address", help="an existing Ray cluster (default: a local one)")
+    rerun.add_argument("--storage", default="ray_results", help="where Ray keeps its state")
 
 
 def add_train_parser(commands: argparse._SubParsersAction) -> None:
@@ -198,6 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dabench.sweep_cli import run_ui
 
         return run_ui(args)
+    if args.command == "rerun":
+        from dabench.sweep_cli import run_rerun
+
+        return run_rerun(args)
     if args.command == "validators":
         from dabench.sweep_cli import run_validators
 

@@ -21,6 +21,7 @@ finished ``source_only`` sweep of the task in the same MLflow experiment.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -89,6 +90,32 @@ def checkpoints(client: Any, parent: Any) -> pd.DataFrame:
         return frame
     frame["last"] = frame["step"] == frame.groupby("run_id")["step"].transform("max")
     return frame
+
+
+def trials(client: Any, parent: Any) -> pd.DataFrame:
+    """One row per trial of the sweep (or seeds group) ``parent`` at its last evaluation point:
+    ``run_id``, ``trial`` (run name), ``status``, ``config`` (the trial's whole config) and
+    ``searched`` (its searched part) from the run's JSON tags, and the latest value of every
+    metric the run logged (MLflow keeps it with the run: no history is read). Failed and
+    superseded runs are left out, as in :func:`checkpoints`."""
+    rows = []
+    runs = tracking.children(client, parent.info.experiment_id, parent.info.run_id)
+    for run in sorted(runs, key=lambda r: r.info.start_time):
+        tags = run.data.tags
+        status = tags.get(tracking.STATUS, "running")
+        if status in ("failed", "superseded"):
+            continue
+        rows.append(
+            {
+                "run_id": run.info.run_id,
+                "trial": run.info.run_name,
+                "status": status,
+                "config": json.loads(tags.get(tracking.CONFIG, "{}")),
+                "searched": json.loads(tags.get("searched", "{}")),
+                **run.data.metrics,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def weighted_spearman(scores: np.ndarray, truth: np.ndarray, power: float = 2.0) -> float:

@@ -203,7 +203,7 @@ def tune_trial(config: dict[str, Any]) -> None:
             {tracking.PARENT_TAG: parent, tracking.KIND: "trial", tracking.TRIAL_ID: trial_id,
              tracking.SWEEP: internal["sweep"], "method": config["method"], "task": config["task"],
              "searched": json.dumps(searched, sort_keys=True), tracking.STATUS: "running",
-             tracking.STARTS: "1"},
+             tracking.STARTS: "1", tracking.CONFIG: json.dumps(trial_config, sort_keys=True)},
             resolve_config(trial_config),
         )  # fmt: skip
     else:

@@ -16,7 +16,7 @@ from dabench.train import parse_assignments
 
 
 def run(args: argparse.Namespace) -> int:
-    from dabench.sweep import SweepOptions, run_sweep
+    from dabench.sweep import SweepOptions, load_state, run_sweep
 
     err = Console(stderr=True, soft_wrap=True)
     try:
@@ -44,6 +44,55 @@ def run(args: argparse.Namespace) -> int:
     if summary.interrupted:
         err.print(f"interrupted; finish it with: dabench sweep --resume {summary.path}")
         return 130
+    if args.seeds:
+        from dabench.seeds import RerunOptions
+
+        state = load_state(summary.path, "")["options"]
+        return rerun_and_print(RerunOptions(
+            sweep=summary.name, seeds=args.seeds, max_concurrent=state["max_concurrent"],
+            cpus_per_trial=state["cpus_per_trial"], gpus_per_trial=state["gpus_per_trial"],
+            max_failures=state["max_failures"], address=state["address"],
+            tracking_uri=summary.tracking_uri, experiment=summary.experiment,
+            storage=state["storage"],
+        ))  # fmt: skip
+    return 0
+
+
+def run_rerun(args: argparse.Namespace) -> int:
+    """``dabench rerun``: re-train a finished sweep's picks with fresh seeds."""
+    from dabench.seeds import RerunOptions
+
+    return rerun_and_print(RerunOptions(
+        sweep=args.sweep, seeds=args.seeds, select=tuple(args.select or ()),
+        max_concurrent=args.max_concurrent, cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures,
+        address=args.address, tracking_uri=args.tracking_uri, experiment=args.experiment,
+        storage=args.storage,
+    ))  # fmt: skip
+
+
+def rerun_and_print(options: Any) -> int:
+    from dabench.leaderboard import mean_ci
+    from dabench.seeds import rerun
+
+    err = Console(stderr=True, soft_wrap=True)
+    try:
+        groups = rerun(options)
+    except (ValueError, RuntimeError) as error:
+        err.print(f"[red]dabench rerun: error:[/red] {error}")
+        return 2
+    table = Table(title=f"sweep {options.sweep}: picks re-trained with fresh seeds")
+    for column in ("picked by", "trial", "in the sweep (seed 0)", "seeds", "per seed",
+                   "mean ± 95 % CI (t)"):  # fmt: skip
+        table.add_column(column)
+    for group in groups:
+        mean, half = mean_ci(group.values)
+        table.add_row(
+            ", ".join(group.selected_by), group.trial, f"{group.sweep_value:.2f}",
+            " ".join(map(str, group.seeds)) + (" (already run)" if group.reused else ""),
+            ", ".join(f"{v:.2f}" for v in group.values), f"{mean:.2f} ± {half:.2f}",
+        )  # fmt: skip
+    Console().print(table)
     return 0
 
 

@@ -21,6 +21,7 @@ PARENT_TAG = "mlflow.parentRunId"
 KIND, SWEEP, TRIAL_ID = "dabench.kind", "dabench.sweep", "dabench.trial_id"
 STATUS = "dabench.status"  # running|completed|pruned|failed|interrupted|superseded
 STARTS = "dabench.starts"  # how often the trial started: 1 + resumes + retries
+CONFIG = "dabench.config"  # a trial's whole config as JSON, exact types (what a rerun trains)
 
 
 def default_tracking_uri() -> str:

@@ -1,0 +1,227 @@
+"""``dabench rerun`` (and ``dabench sweep --seeds N``): train a sweep's selected configurations
+again with fresh seeds.
+
+A sweep's pick is the best of many single-seed trials, so its own score flatters it (the winner's
+curse: part of why it won is the luck of its seed). A leaderboard cell therefore reports the picked
+configuration re-trained with ``N`` seeds the search never used — the sweep's seed ``s`` gives
+``s+1 … s+N`` — and averages them.
+
+One configuration is picked per selection criterion (trial level: each trial's last evaluation
+point, the same rule as the sweep's summary; see :mod:`dabench.selection`): by default the
+sweep's own label-free objective and the oracle, so the leaderboard can show both. Each distinct
+picked configuration runs once per seed under one MLflow parent run of kind ``seeds``, tagged with
+the sweep it came from and the criteria that picked it (when the objective and the oracle pick the
+same trial, its seeds serve both). Ray Tune runs the seeds as a grid — no searcher, no early
+stopping — through the sweep's own :func:`~dabench.sweep.tune_trial`, so every seed run is logged
+like a trial. A finished group is not run again; an interrupted one (still in MLflow, marked
+``KILLED``) is run again whole.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dabench import selection, tracking
+from dabench.data.registry import task_spec
+from dabench.sweep import (
+    INTERNAL,
+    TrialMonitor,
+    init_ray,
+    objective_key,
+    provenance,
+    sigterm_as_sigint,
+    trial_dirname,
+    tune_trial,
+)
+
+KIND = "seeds"  # the tracking.KIND of a seeds group's parent run
+SOURCE_SWEEP = "dabench.source_sweep"  # the sweep whose pick a group re-trains
+SELECTED_BY = "dabench.selected_by"  # JSON list of the criteria that picked it
+SELECTED_TRIAL = "dabench.selected_trial"  # the picked trial's run id
+SEEDS = "dabench.seeds"  # JSON list of the seeds
+
+
+@dataclass
+class RerunOptions:
+    sweep: str
+    seeds: int = 3
+    select: tuple[str, ...] = ()
+    """Criterion names (``source_val``, a validator, ``oracle``); empty: the sweep's objective
+    and the oracle."""
+    max_concurrent: int = 2
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_failures: int = 0
+    address: str | None = None
+    tracking_uri: str | None = None
+    experiment: str = "dabench"
+    storage: str = "ray_results"
+
+
+@dataclass
+class Group:
+    """One re-trained configuration: the criteria that picked it, its seeds and their runs."""
+
+    name: str
+    selected_by: list[str]
+    trial: str
+    searched: dict[str, Any]
+    seeds: list[int]
+    sweep_value: float
+    """The picked trial's own target-test metric (one seed, the search's)."""
+    values: list[float]
+    """Target-test metric of each finished seed run."""
+    reused: bool
+
+
+def criterion_name(key: str) -> str:
+    """A reported metric key back to its criterion name: ``validator_bnm`` → ``bnm``,
+    ``source_val_acc`` → ``source_val``, ``target_val_acc`` → ``oracle``."""
+    if key.startswith("target_val_"):
+        return "oracle"
+    if key.startswith("source_val_"):
+        return "source_val"
+    return key.removeprefix("validator_")
+
+
+def fresh_seeds(sweep_seed: int, n: int) -> list[int]:
+    """``n`` training seeds the sweep never used (all its trials train with ``sweep_seed``)."""
+    return list(range(sweep_seed + 1, sweep_seed + 1 + n))
+
+
+def picked_trials(frame: Any, criteria: dict[str, str]) -> dict[str, list[str]]:
+    """Trial run id → the criteria (name → metric key) whose trial-level pick it is, in the
+    criteria's order. A criterion no trial reported is refused by name."""
+    picked: dict[str, list[str]] = {}
+    for name, key in criteria.items():
+        if frame.empty or key not in frame or frame[key].isna().all():
+            raise ValueError(f"no trial of the sweep reported {key!r}, so --select {name} "
+                             "cannot pick one")  # fmt: skip
+        best = selection.picks(frame, key, n=1).iloc[0]
+        picked.setdefault(best["run_id"], []).append(name)
+    return picked
+
+
+def rerun(options: RerunOptions) -> list[Group]:
+    """Re-train the sweep's picks with fresh seeds (see the module doc); one :class:`Group` per
+    distinct picked configuration."""
+    from mlflow.tracking import MlflowClient
+
+    if options.seeds < 1:
+        raise ValueError(f"--seeds must be ≥ 1; got {options.seeds}")
+    uri = options.tracking_uri or tracking.default_tracking_uri()
+    tracking.check_reachable(uri)
+    client = MlflowClient(uri)
+    parent = selection.find_sweep(client, options.experiment, options.sweep)
+    if parent.info.status != "FINISHED":
+        raise ValueError(f"sweep {options.sweep!r} did not finish ({parent.info.status}); finish "
+                         "it first (`dabench sweep --resume ...`)")  # fmt: skip
+    tags = parent.data.tags
+    setting = task_spec(tags["task"]).setting
+    names = list(dict.fromkeys(options.select or (criterion_name(tags["objective"]), "oracle")))
+    criteria = {name: objective_key(name, setting) for name in names}
+    frame = selection.trials(client, parent)
+    picked = picked_trials(frame, criteria)
+    seeds = fresh_seeds(int(parent.data.params.get("sweep.seed", 0)), options.seeds)
+    test = objective_key("oracle", setting).replace("target_val", "target_test")
+    groups = []
+    for run_id, selected_by in picked.items():
+        row = frame[frame["run_id"] == run_id].iloc[0]
+        if not row["config"]:
+            raise ValueError(f"trial {row['trial']} of sweep {options.sweep!r} has no recorded "
+                             "config (made by an older dabench); run the sweep again")  # fmt: skip
+        group = finished_group(client, parent, run_id, seeds)
+        reused = group is not None
+        if group is None:
+            group = run_group(client, parent, row, selected_by, seeds, options, uri)
+        else:  # the same pick for more criteria now: say so on the group
+            union = list(dict.fromkeys([*json.loads(group.data.tags[SELECTED_BY]), *selected_by]))
+            tracking.set_tags(client, group.info.run_id, {SELECTED_BY: json.dumps(union)})
+        runs = selection.trials(client, group)
+        values = [] if runs.empty or test not in runs else runs[test].dropna().tolist()
+        groups.append(Group(
+            group.data.tags[tracking.SWEEP], selected_by, row["trial"],
+            row["searched"], seeds,
+            float(row.get(test, float("nan"))), values, reused,
+        ))  # fmt: skip
+    return groups
+
+
+def finished_group(client: Any, parent: Any, run_id: str, seeds: list[int]) -> Any | None:
+    """The finished seeds group of the sweep ``parent`` for trial ``run_id`` with these seeds."""
+    runs = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.`{tracking.KIND}` = '{KIND}' and tags.`{SELECTED_TRIAL}` = '{run_id}'"
+        f" and tags.`{SEEDS}` = '{json.dumps(seeds)}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"], max_results=1,
+    )  # fmt: skip
+    return runs[0] if runs else None
+
+
+def run_group(client: Any, parent: Any, row: Any, selected_by: list[str], seeds: list[int],
+              options: RerunOptions, uri: str) -> Any:  # fmt: skip
+    """Train the config of trial ``row`` once per seed (a Ray Tune grid) under a new parent run;
+    return that run."""
+    from ray import tune
+
+    tags, config = parent.data.tags, dict(row["config"])
+    sweep, experiment = tags[tracking.SWEEP], parent.info.experiment_id
+    objective = tags["objective"]
+    setting = task_spec(tags["task"]).setting
+    oracle = objective_key("oracle", setting)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    name = f"{sweep}-seeds-{row['trial'].rsplit('_', 1)[-1]}-{stamp}"
+    config["device"] = "cuda" if options.gpus_per_trial > 0 else "cpu"
+    group = tracking.start_run(
+        client, experiment, name,
+        {tracking.KIND: KIND, tracking.SWEEP: name, SOURCE_SWEEP: sweep,
+         SELECTED_BY: json.dumps(selected_by), SELECTED_TRIAL: row["run_id"],
+         SEEDS: json.dumps(seeds), "method": tags["method"], "task": tags["task"],
+         "objective": objective},
+        {"seeds": json.dumps(seeds), "selected_trial": row["trial"], **provenance()},
+    )  # fmt: skip
+    internal = {
+        "tracking_uri": uri, "experiment_id": experiment, "parent_run_id": group, "sweep": name,
+        "objective": objective, "mode": "min" if "loss" in objective else "max",
+        "cpus_per_trial": options.cpus_per_trial, "gpus_per_trial": options.gpus_per_trial,
+        "max_failures": options.max_failures, "base_keys": [*config, INTERNAL],
+    }  # fmt: skip
+    init_ray(options.address)
+    resources = {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial}
+    tuner = tune.Tuner(
+        tune.with_resources(tune_trial, resources),
+        param_space={**config, "seed": tune.grid_search(seeds), INTERNAL: internal},
+        tune_config=tune.TuneConfig(
+            max_concurrent_trials=options.max_concurrent,
+            reuse_actors=True,
+            trial_dirname_creator=trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=str(Path(options.storage).expanduser().resolve()),
+            verbose=0,
+            callbacks=[TrialMonitor(internal, config["steps"], objective, oracle, len(seeds))],
+            failure_config=tune.FailureConfig(max_failures=options.max_failures),
+        ),
+    )
+    print(f"{sweep}: re-training trial {row['trial']} (picked by {', '.join(selected_by)}) "
+          f"with seeds {seeds}", flush=True)  # fmt: skip
+    start = time.perf_counter()
+    with sigterm_as_sigint():
+        tuner.fit()
+    wall = time.perf_counter() - start
+    statuses = [r.data.tags.get(tracking.STATUS) for r in
+                tracking.children(client, experiment, group)]  # fmt: skip
+    complete = statuses.count("completed") == len(seeds)
+    tracking.log_metrics(client, group, {"wall_s": wall, "runs_completed":
+                                         statuses.count("completed")}, step=0)  # fmt: skip
+    client.set_terminated(group, "FINISHED" if complete else "KILLED")
+    if not complete:
+        raise RuntimeError(f"seeds group {name}: {statuses.count('completed')} of {len(seeds)} "
+                           "runs completed; run `dabench rerun` again to retry it")  # fmt: skip
+    return client.get_run(group)
