@@ -1,5 +1,5 @@
-"""Command line: ``dabench demo | tasks | methods | train | sweep | validators | ui`` (a later
-issue adds the leaderboard)."""
+"""Command line: ``dabench demo | tasks | methods | train | sweep | rerun | validators |
+leaderboard | ui``."""
 
 from __future__ import annotations
 
@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     validators.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI or "
                             "sqlite:///./mlflow.db")  # fmt: skip
     validators.add_argument("--out", type=Path, help="also write the report to this file")
+    add_leaderboard_parser(commands)
     ui = commands.add_parser(
         "ui",
         help="open the MLflow UI on the tracking store",
@@ -73,6 +74,30 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
     ui.add_argument("--port", type=positive_int, default=5000)
     return parser
+
+
+def add_leaderboard_parser(commands: argparse._SubParsersAction) -> None:
+    board = commands.add_parser(
+        "leaderboard",
+        help="tables from the tracked sweeps: method × task, mean ± 95 %% CI over seeds",
+        description="Read the finished sweeps (and their `dabench rerun` seeds) of MLflow "
+        "experiments and write the leaderboard: per setting, methods × tasks (mean ± 95 %% "
+        "Student-t CI over fresh seeds) under label-free selection, realistic vs oracle with the "
+        "gap, negative transfer marked, cost, best hyperparameters, plots and the commands.",
+    )
+    where = board.add_mutually_exclusive_group()
+    where.add_argument("--experiment", action="append", help="MLflow experiment (repeatable; "
+                       "default dabench)")  # fmt: skip
+    where.add_argument("--all", action="store_true", help="every experiment of the store")
+    board.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI or "
+                       "sqlite:///./mlflow.db")  # fmt: skip
+    board.add_argument("--select", default="auto", metavar="CRITERION", help="auto (default: "
+                       "each sweep's label-free objective), source_val, a validator (bnm, im, ...), "
+                       "oracle, or all (every criterion beside the oracle)")  # fmt: skip
+    board.add_argument("--format", choices=("md", "csv", "latex"), default="md")
+    board.add_argument("--out", type=Path, help="write here (default: print)")
+    board.add_argument("--plots", type=Path, help="folder for the PNG plots (markdown; default: "
+                       "next to --out, named after it)")  # fmt: skip
 
 
 def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
@@ -225,6 +250,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dabench.sweep_cli import run_rerun
 
         return run_rerun(args)
+    if args.command == "leaderboard":
+        from dabench.sweep_cli import run_leaderboard
+
+        return run_leaderboard(args)
     if args.command == "validators":
         from dabench.sweep_cli import run_validators
 

@@ -1,27 +1,64 @@
-"""``dabench leaderboard``: MLflow runs → pandas → markdown, CSV or LaTeX tables, and plots."""
+"""``dabench leaderboard``: MLflow runs → pandas → markdown, CSV or LaTeX tables, and plots.
+
+**Which runs.** For each (method, task), the most recent *finished* sweep in the chosen MLflow
+experiments; unfinished sweeps, and sweeps a later one replaced, are listed as left out.
+
+**A cell** is the setting's target-test metric (accuracy %, H-score % for open-set, mIoU % for
+segmentation) of the configuration a selection criterion picks from the sweep — its trial-level
+pick among :func:`~dabench.selection.candidates`, the rule ``dabench rerun`` uses. When a finished
+``dabench rerun`` group re-trained that configuration with fresh seeds, the cell is the mean over
+those seed runs ± the half-width of the 95 % Student-t interval of the mean,
+``t_{0.975, n-1} · s / √n`` (``s``: sample standard deviation); otherwise it is the picked trial's
+own single-seed value, marked ``*`` (and flattered by the search: it won among many seeds).
+
+**Selection.** ``auto`` (the default): each sweep's own label-free objective (a sweep that
+optimised the oracle gets its setting's default label-free criterion instead); a criterion name
+(``source_val`` or a validator); ``oracle`` (target-val labels); ``all``: the main table under
+``auto`` and every criterion in the realistic-vs-oracle table.
+
+**Marks.** Bold: the best mean of its column among the adaptation methods (source-only and the
+target oracle are references, not contenders). ``↓``: below source-only under the same selection
+on the same task — negative transfer.
+
+**Cost** of a (method, task): every run made for it — the sweep's trials by final status, the
+seed runs of its groups — with wall time (sweep plus groups, as each recorded it) and CPU/GPU
+seconds (each run's ``time × resources``, summed).
+"""
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.stats import t as student_t
+
+from dabench import __version__, selection, tracking
+from dabench.data.registry import task_spec
+from dabench.seeds import SELECTED_TRIAL, criterion_name
+from dabench.sweep import DEFAULT_METRIC, objective_key
+from dabench.trainable import MAIN_METRIC
+from dabench.validators import VALIDATORS
 
 CONFIDENCE = 0.95
 METHOD_ORDER = ("source_only", "dann", "cdan", "adda", "bsp", "osbp", "pada", "iwan", "advent")
 REFERENCE = ("source_only", "target_oracle")  # baseline and upper bound: rows, not contenders
-
-
-def methods_for(setting: str) -> list[str]:
-    """The registered methods of ``setting`` in table order: source-only, the adversarial methods
-    (in :data:`METHOD_ORDER`, then any other registered one by name), the target oracle last."""
-    from dabench.methods import METHODS
-
-    names = [m for m in METHODS if setting in METHODS[m].settings]
-    known = [m for m in METHOD_ORDER if m in names]
-    others = sorted(set(names) - set(known) - {"target_oracle"})
-    return [*known, *others, *(["target_oracle"] if "target_oracle" in names else [])]
+SETTING_TITLES = {
+    "closed": "Closed-set: target-test accuracy (%)",
+    "partial": "Partial: target-test accuracy (%)",
+    "open_set": "Open-set: target-test H-score (%)",
+    "segmentation": "Segmentation: target-test mIoU (%)",
+}
+FORMATS = ("md", "csv", "latex")
+NEGATIVE, SINGLE, MISSING = "↓", "*", "–"
 
 
 def mean_ci(values: Sequence[float], level: float = CONFIDENCE) -> tuple[float, float]:
@@ -35,3 +72,582 @@ def mean_ci(values: Sequence[float], level: float = CONFIDENCE) -> tuple[float, 
         return float(x[0]), math.nan
     half = student_t.ppf((1 + level) / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size)
     return float(x.mean()), float(half)
+
+
+def methods_for(setting: str) -> list[str]:
+    """The registered methods of ``setting`` in table order: source-only, the adversarial methods
+    (in :data:`METHOD_ORDER`, then any other registered one by name), the target oracle last."""
+    from dabench.methods import METHODS
+
+    names = [m for m in METHODS if setting in METHODS[m].settings]
+    known = [m for m in METHOD_ORDER if m in names]
+    others = sorted(set(names) - set(known) - {"target_oracle"})
+    return [*known, *others, *(["target_oracle"] if "target_oracle" in names else [])]
+
+
+def check_select(select: str) -> None:
+    """Refuse a ``--select`` that names no criterion, listing the accepted ones."""
+    accepted = ("auto", "all", "oracle", "source_val", *VALIDATORS)
+    if select not in accepted:
+        raise ValueError(f"--select {select!r}: use one of {', '.join(accepted)}")
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def load_runs(tracking_uri: str, experiments: Sequence[str] | None) -> pd.DataFrame:
+    """Every run of the named MLflow experiments (every experiment when ``None``) as one
+    DataFrame, as ``mlflow.search_runs`` gives it (``metrics.*``, ``params.*``, ``tags.*``)."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    tracking.check_reachable(tracking_uri)
+    client = MlflowClient(tracking_uri)
+    if experiments is None:
+        ids = [e.experiment_id for e in client.search_experiments()]
+    else:
+        ids = []
+        for name in experiments:
+            found = client.get_experiment_by_name(name)
+            if found is None:
+                known = ", ".join(e.name for e in client.search_experiments()) or "none"
+                raise ValueError(f"no MLflow experiment {name!r} in {tracking_uri}; there are: "
+                                 f"{known}")  # fmt: skip
+            ids.append(found.experiment_id)
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        return mlflow.search_runs(experiment_ids=ids, output_format="pandas")
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def _tag(name: str) -> str:
+    return f"tags.{name}"
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    return frame[name] if name in frame else pd.Series(None, index=frame.index, dtype=object)
+
+
+def _metrics(runs: pd.DataFrame) -> pd.DataFrame:
+    """Trial rows as :func:`dabench.selection.trials` gives them: ``run_id``, ``trial``,
+    ``status``, ``searched`` and unprefixed metric columns."""
+    metrics = runs.filter(like="metrics.").rename(columns=lambda c: c.removeprefix("metrics."))
+    return pd.concat([
+        pd.DataFrame({
+            "run_id": runs["run_id"],
+            "parent": _column(runs, _tag(tracking.PARENT_TAG)),
+            "trial": _column(runs, _tag("mlflow.runName")),
+            "status": _column(runs, _tag(tracking.STATUS)).fillna("running"),
+            "searched": _column(runs, _tag("searched")).map(lambda s: json.loads(s or "{}")
+                                                            if isinstance(s, str) else {}),
+        }),
+        metrics,
+    ], axis=1)  # fmt: skip
+
+
+# --- building ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Leaderboard:
+    """Everything the outputs are made of; ``cells`` is the long form (one row per task, method
+    and criterion), the rest are per (method, task)."""
+
+    cells: pd.DataFrame
+    cost: pd.DataFrame
+    sweeps: pd.DataFrame
+    """The sweeps used: ``sweep``, ``method``, ``task``, ``setting``, ``objective``, ``run_id``,
+    ``command``, ``git_commit``, ``wall_s``; plus the seeds groups' commands."""
+    trials: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """Sweep name → its trials (for the parallel-coordinate plots)."""
+    left_out: list[str] = field(default_factory=list)
+    select: str = "auto"
+
+
+def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
+    """The leaderboard of ``runs`` (from :func:`load_runs`) under ``select``; see the module doc."""
+    check_select(select)
+    kind = _column(runs, _tag(tracking.KIND))
+    parent_of = _column(runs, _tag(tracking.PARENT_TAG))
+    sweeps = runs[kind == "sweep"].sort_values("start_time")
+    finished = sweeps[sweeps["status"] == "FINISHED"]
+    chosen = finished.groupby([_tag("method"), _tag("task")]).tail(1)
+    left_out = [
+        f"`{row[_tag(tracking.SWEEP)]}` ({row[_tag('method')]} on {row[_tag('task')]}): "
+        + ("a later sweep replaced it" if row["status"] == "FINISHED"
+           else f"did not finish ({row['status']})")
+        for _, row in sweeps[~sweeps["run_id"].isin(chosen["run_id"])].iterrows()
+    ]  # fmt: skip
+    groups = runs[(kind == "seeds") & (runs["status"] == "FINISHED")].sort_values("start_time")
+    cells, costs, used, trials_of = [], [], [], {}
+    for _, sweep in chosen.iterrows():
+        name, method, task = (sweep[_tag(k)] for k in (tracking.SWEEP, "method", "task"))
+        setting = task_spec(task).setting
+        test = f"target_test_{MAIN_METRIC[setting]}"
+        trials = _metrics(runs[parent_of == sweep["run_id"]])
+        trials_of[name] = trials
+        usable = trials[~trials["status"].isin(["failed", "superseded"])]
+        its_groups = groups[_column(groups, _tag(SELECTED_TRIAL)).isin(trials["run_id"])]
+        seed_runs = _metrics(runs[parent_of.isin(its_groups["run_id"])])
+        primary, names = criteria_for(select, setting, sweep[_tag("objective")])
+        for criterion in names:
+            picked = cell(usable, criterion, setting, test, _seed_values(its_groups, seed_runs, test))
+            cells.append({"setting": setting, "task": task, "method": method,
+                          "criterion": criterion, "primary": criterion == primary,
+                          "sweep": name, **picked})  # fmt: skip
+        costs.append(cost_row(setting, task, method, trials, seed_runs, sweep, its_groups))
+        used.append({
+            "sweep": name, "method": method, "task": task, "setting": setting,
+            "objective": sweep[_tag("objective")], "run_id": sweep["run_id"],
+            "command": sweep.get("params.command"), "git_commit": sweep.get("params.git_commit"),
+            "wall_s": sweep.get("metrics.wall_s", math.nan), "groups": len(its_groups),
+            "space_file": sweep.get("params.space_file"), "machine": sweep.get("params.machine"),
+        })  # fmt: skip
+    columns = ["setting", "task", "method", "criterion", "primary", "sweep", "mean", "half", "n",
+               "values", "rerun", "trial", "searched", "note"]  # fmt: skip
+    frame = pd.DataFrame(cells, columns=columns)
+    baseline = frame[frame["method"] == "source_only"].set_index(["task", "criterion"])["mean"]
+    below = [
+        method not in REFERENCE and mean < baseline.get((task, criterion), math.nan)
+        for task, criterion, method, mean in frame[["task", "criterion", "method", "mean"]].values
+    ]
+    frame["negative_transfer"] = pd.Series(below, index=frame.index, dtype=bool)
+    return Leaderboard(frame, pd.DataFrame(costs), pd.DataFrame(used), trials_of, left_out, select)
+
+
+def criteria_for(select: str, setting: str, objective: str) -> tuple[str, list[str]]:
+    """The primary criterion of a sweep's cells (the main table's) and every criterion to make
+    cells for: ``auto`` → the sweep's label-free objective (the setting's default one if it
+    optimised the oracle); ``all`` → every criterion of the setting; the oracle always."""
+    own = criterion_name(objective)
+    auto = own if own != "oracle" else DEFAULT_METRIC[setting]
+    primary = auto if select in ("auto", "all") else select
+    names = list(selection.criteria(setting)) if select == "all" else []
+    return primary, list(dict.fromkeys([*names, primary, "oracle"]))
+
+
+def _seed_values(groups: pd.DataFrame, seed_runs: pd.DataFrame, test: str) -> dict[str, list]:
+    """Picked trial run id → the target-test values of the completed runs of the latest finished
+    seeds group that re-trained it."""
+    values: dict[str, list] = {}
+    for _, group in groups.iterrows():  # in start order: a later group replaces an earlier one
+        runs = seed_runs[_column(seed_runs, "parent") == group["run_id"]]
+        done = runs[runs["status"] == "completed"]
+        values[group[_tag(SELECTED_TRIAL)]] = done[test].dropna().tolist() if test in done else []
+    return values
+
+
+def cell(trials: pd.DataFrame, criterion: str, setting: str, test: str,
+         seed_values: dict[str, list]) -> dict[str, Any]:  # fmt: skip
+    """One cell (see the module doc): the pick of ``criterion`` among the sweep's candidates, and
+    its seed runs' values if a group re-trained it, else its own value."""
+    empty = {"mean": math.nan, "half": math.nan, "n": 0, "values": [], "rerun": False,
+             "trial": None, "searched": {}, "note": ""}  # fmt: skip
+    if criterion not in ("oracle", "source_val") and setting not in VALIDATORS[criterion].settings:
+        return {**empty, "note": f"{criterion} does not apply to {setting} tasks"}
+    key = objective_key(criterion, setting)
+    candidates = selection.candidates(trials)
+    if candidates.empty or key not in candidates or candidates[key].isna().all():
+        return {**empty, "note": f"no trial reported {key}"}
+    pick = selection.picks(candidates, key, n=1).iloc[0]
+    values = seed_values.get(pick["run_id"], [])
+    rerun = bool(values)
+    if not rerun:
+        values = [pick[test]] if test in pick and not pd.isna(pick[test]) else []
+    mean, half = mean_ci(values)
+    return {**empty, "mean": mean, "half": half, "n": len(values), "values": values,
+            "rerun": rerun, "trial": pick["trial"], "searched": pick["searched"]}  # fmt: skip
+
+
+def cost_row(setting: str, task: str, method: str, trials: pd.DataFrame, seed_runs: pd.DataFrame,
+             sweep: pd.Series, groups: pd.DataFrame) -> dict[str, Any]:  # fmt: skip
+    """What a (method, task) cost: trials by status, seed runs, wall time, CPU/GPU seconds."""
+    statuses = trials["status"].value_counts()
+    everything = pd.concat([trials, seed_runs])
+    return {
+        "setting": setting, "task": task, "method": method,
+        **{s: int(statuses.get(s, 0)) for s in ("completed", "pruned", "failed")},
+        "seed_runs": len(seed_runs),
+        "wall_s": float(sweep.get("metrics.wall_s", 0.0) or 0.0)
+        + float(_column(groups, "metrics.wall_s").fillna(0).sum()),
+        "cpu_s": float(_column(everything, "cpu_s").fillna(0).sum()),
+        "gpu_s": float(_column(everything, "gpu_s").fillna(0).sum()),
+    }  # fmt: skip
+
+
+# --- tables ------------------------------------------------------------------------------------
+
+
+def format_cell(row: pd.Series | dict) -> str:
+    """``mean ± half`` (1 decimal) for a re-trained pick, ``mean*`` for a single-seed one, ``–``
+    for none; ``↓`` appended for negative transfer."""
+    if not row["n"]:
+        return MISSING
+    text = f"{row['mean']:.1f}"
+    if row["rerun"]:
+        text += f" ± {row['half']:.1f}" if row["n"] > 1 else " (1 seed)"
+    else:
+        text += SINGLE
+    return text + (f" {NEGATIVE}" if row["negative_transfer"] else "")
+
+
+def tasks_of(board: Leaderboard, setting: str) -> list[str]:
+    from dabench.data import list_tasks
+
+    order = [s.name for s in list_tasks()]
+    present = set(board.cells.loc[board.cells["setting"] == setting, "task"])
+    return sorted(present, key=lambda t: (order.index(t) if t in order else len(order), t))
+
+
+def _methods(board: Leaderboard, setting: str) -> list[str]:
+    present = set(board.cells.loc[board.cells["setting"] == setting, "method"])
+    ordered = [m for m in methods_for(setting) if m in present]
+    return [*ordered, *sorted(present - set(ordered))]
+
+
+def _label(method: str) -> str:
+    return "target_oracle (target labels)" if method == "target_oracle" else method
+
+
+def main_table(board: Leaderboard, setting: str) -> pd.DataFrame:
+    """Rows: methods; columns: the setting's tasks, and their average when there are several
+    (the mean of the cell means; ``–`` unless the method has every task). Each cell under its
+    sweep's primary criterion; the best adaptation method per column in bold."""
+    cells = board.cells[(board.cells["setting"] == setting) & board.cells["primary"]]
+    tasks, methods = tasks_of(board, setting), _methods(board, setting)
+    means = cells.pivot_table(index="method", columns="task", values="mean", aggfunc="first")
+    means = means.reindex(index=methods, columns=tasks)
+    text = pd.DataFrame(MISSING, index=methods, columns=tasks, dtype=object)
+    for _, row in cells.iterrows():
+        text.loc[row["method"], row["task"]] = format_cell(row)
+    if len(tasks) > 1:
+        means["average"] = means[tasks].mean(axis=1, skipna=False)
+        text["average"] = [MISSING if pd.isna(v) else f"{v:.1f}" for v in means["average"]]
+    contenders = [m for m in methods if m not in REFERENCE]
+    for column in text.columns:
+        best = means.loc[contenders, column].max() if contenders else math.nan
+        for method in contenders:
+            if not pd.isna(best) and means.loc[method, column] == best:
+                text.loc[method, column] = f"**{text.loc[method, column]}**"
+    text.index = [_label(m) for m in methods]
+    text.index.name = "method"
+    return text
+
+
+def realistic_vs_oracle(board: Leaderboard, setting: str) -> pd.DataFrame:
+    """Rows: (task, method); columns: the cell under each label-free criterion made (the primary
+    one first), under the oracle, and the gap: oracle mean − primary mean."""
+    cells = board.cells[board.cells["setting"] == setting]
+    names = list(dict.fromkeys([
+        *cells.loc[cells["primary"], "criterion"], *cells["criterion"]]))  # fmt: skip
+    names = [n for n in names if n != "oracle"]
+    rows = []
+    for task in tasks_of(board, setting):
+        for method in _methods(board, setting):
+            mine = cells[(cells["task"] == task) & (cells["method"] == method)]
+            if mine.empty:
+                continue
+            by = {r["criterion"]: r for _, r in mine.iterrows()}
+            primary = mine[mine["primary"]].iloc[0]
+            row = {"task": task, "method": _label(method)}
+            for name in names:
+                header = f"{name} (main table)" if name == primary["criterion"] else name
+                row[header] = format_cell(by[name]) if name in by else MISSING
+            oracle = by.get("oracle")
+            row["oracle"] = format_cell(oracle) if oracle is not None else MISSING
+            gap = oracle["mean"] - primary["mean"] if oracle is not None else math.nan
+            row["gap"] = MISSING if pd.isna(gap) else f"{gap:+.1f}"
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def cost_table(board: Leaderboard) -> pd.DataFrame:
+    """Per (task, method): trials by status, seed runs, wall minutes, CPU and GPU hours; a total."""
+    cost = board.cost.copy()
+    table = pd.DataFrame({
+        "task": cost["task"], "method": cost["method"].map(_label),
+        "trials (completed / pruned / failed)": [
+            f"{c} / {p} / {f}" for c, p, f in cost[["completed", "pruned", "failed"]].values],
+        "seed runs": cost["seed_runs"],
+        "wall (min)": (cost["wall_s"] / 60).round(1),
+        "CPU (h)": (cost["cpu_s"] / 3600).round(2),
+        "GPU (h)": (cost["gpu_s"] / 3600).round(2),
+    })  # fmt: skip
+    total = {"task": "**total**", "method": "",
+             "trials (completed / pruned / failed)": " / ".join(
+                 str(int(cost[k].sum())) for k in ("completed", "pruned", "failed")),
+             "seed runs": int(cost["seed_runs"].sum()),
+             "wall (min)": round(cost["wall_s"].sum() / 60, 1),
+             "CPU (h)": round(cost["cpu_s"].sum() / 3600, 2),
+             "GPU (h)": round(cost["gpu_s"].sum() / 3600, 2)}  # fmt: skip
+    return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+
+
+def hyperparameter_table(board: Leaderboard) -> pd.DataFrame:
+    """Per (task, method): the searched hyperparameters of the main table's pick and of the
+    oracle's pick ("same" when it is the same trial)."""
+    rows = []
+    for (task, method), cells in board.cells.groupby(["task", "method"], sort=False):
+        primary = cells[cells["primary"]].iloc[0]
+        oracle = cells[cells["criterion"] == "oracle"]
+        oracle_text = MISSING
+        if len(oracle) and oracle["trial"].iloc[0] is not None:
+            same = oracle["trial"].iloc[0] == primary["trial"]
+            oracle_text = "same" if same else _searched(oracle["searched"].iloc[0])
+        rows.append({"task": task, "method": _label(method),
+                     "label-free pick": f"{_searched(primary['searched'])} "
+                     f"({primary['criterion']})" if primary["trial"] else MISSING,
+                     "oracle pick": oracle_text})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _searched(values: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
+    ) or "(nothing searched)"
+
+
+# --- plots -------------------------------------------------------------------------------------
+
+
+def plot_task(board: Leaderboard, task: str, path: Path) -> None:
+    """Target-test metric per method with 95 % CI error bars, for the main table's selection and
+    the oracle's side by side (hollow markers: single-seed cells), and source-only as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cells = board.cells[board.cells["task"] == task]
+    setting = cells["setting"].iloc[0]
+    methods = _methods(board, setting)
+    fig, ax = plt.subplots(figsize=(1.1 * len(methods) + 2.5, 3.8))
+    oracle = cells[cells["criterion"] == "oracle"]
+    series = (("label-free pick", cells[cells["primary"]], "C0", -0.12),
+              ("oracle pick (target-val labels)", oracle, "C1", 0.12))  # fmt: skip
+    for label, rows, color, shift in series:
+        rows = rows.set_index("method").reindex(methods)
+        x = np.arange(len(methods)) + shift
+        rerun = rows["rerun"].fillna(False).astype(bool).to_numpy()
+        yerr = rows["half"].fillna(0).to_numpy()
+        for chosen, face, suffix in ((rerun, color, ""), (~rerun, "none", ", 1 seed")):
+            if chosen.any():
+                ax.errorbar(x[chosen], rows["mean"].to_numpy()[chosen], yerr=yerr[chosen],
+                            fmt="o", color=color, mfc=face, capsize=4, label=label + suffix)  # fmt: skip
+    baseline = cells[cells["primary"] & (cells["method"] == "source_only")]["mean"]
+    if len(baseline) and not pd.isna(baseline.iloc[0]):
+        ax.axhline(baseline.iloc[0], color="grey", linestyle="--", linewidth=1,
+                   label="source-only (label-free pick)")  # fmt: skip
+    ax.set_xticks(np.arange(len(methods)), [_label(m).replace(" (", "\n(") for m in methods])
+    ax.set_ylabel(f"target-test {MAIN_METRIC[setting]} (%)")
+    ax.set_title(f"{task}: mean over fresh seeds ± 95 % CI")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_sweep(board: Leaderboard, sweep: pd.Series, path: Path) -> bool:
+    """Optuna's parallel-coordinate view of one sweep: each trial's searched hyperparameters and
+    its last value of the sweep's objective (pruned trials included, at the step they stopped).
+    ``False`` when there is nothing to draw (no searched parameter, under two scored trials)."""
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna
+
+    from dabench.spaces import load_space, space_path
+
+    trials = board.trials[sweep["sweep"]]
+    objective = sweep["objective"]
+    scored = trials[~trials["status"].isin(["failed", "superseded"])]
+    scored = scored[scored[objective].notna()] if objective in scored else scored.iloc[:0]
+    source = sweep.get("space_file")
+    space = load_space(source if source and Path(source).is_file() else space_path(sweep["method"]),
+                       method=sweep["method"])  # fmt: skip
+    distributions = {p.name: p.distribution() for p in space.parameters}
+    if not distributions or len(scored) < 2:
+        return False
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="minimize" if "loss" in objective else "maximize")
+    for _, row in scored.iterrows():
+        params = {k: v for k, v in row["searched"].items() if k in distributions}
+        study.add_trial(optuna.trial.create_trial(
+            params=params, distributions={k: distributions[k] for k in params},
+            value=float(row[objective])))  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
+        ax = optuna.visualization.matplotlib.plot_parallel_coordinate(study, target_name=objective)
+    ax.set_title(f"{sweep['method']} on {sweep['task']}: {len(scored)} trials (sweep "
+                 f"{sweep['sweep']})", fontsize=9)  # fmt: skip
+    ax.figure.set_size_inches(9, 4)
+    ax.figure.tight_layout()
+    ax.figure.savefig(path, dpi=100)
+    plt.close(ax.figure)
+    return True
+
+
+def write_plots(board: Leaderboard, folder: Path) -> dict[str, list[Path]]:
+    """One PNG per task and one per sweep under ``folder``; their paths, by task."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, list[Path]] = {}
+    for task in dict.fromkeys(board.cells["task"]):
+        slug = task.replace("/", "-")
+        plot_task(board, task, folder / f"{slug}.png")
+        paths[task] = [folder / f"{slug}.png"]
+    for _, sweep in board.sweeps.iterrows():
+        path = folder / f"sweep-{sweep['sweep'].replace('/', '-')}.png"
+        if sweep["method"] not in REFERENCE and plot_sweep(board, sweep, path):
+            paths[sweep["task"]].append(path)
+    return paths
+
+
+# --- documents ---------------------------------------------------------------------------------
+
+
+def markdown(board: Leaderboard, source: str, command: str, plots: dict[str, list[Path]],
+             relative_to: Path | None = None, reading: str = "") -> str:  # fmt: skip
+    """The whole leaderboard as one markdown document: provenance, per setting the main table,
+    realistic vs oracle and the plots, then cost, best hyperparameters, the commands that made
+    the runs, what was left out and ``reading`` (a hand-written section kept across
+    regenerations)."""
+
+    def table(frame: pd.DataFrame, index: bool = False) -> str:
+        return frame.to_markdown(index=index, disable_numparse=True)
+
+    def link(path: Path) -> str:
+        shown = os.path.relpath(path, relative_to) if relative_to else str(path)
+        return f"![{path.stem}]({shown})"
+
+    cells = board.cells
+    lines = [
+        "# dabench leaderboard", "",
+        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `{command}`, dabench "
+        f"{__version__} (commit {_git_commit() or 'unknown'}), from {source}.", "",
+        *provenance_lines(board), "",
+        "**How to read it.** A cell is the target-test metric of the configuration a selection "
+        "criterion picked from the (method, task) sweep, re-trained with fresh seeds "
+        f"(`dabench rerun`): mean ± half-width of the {CONFIDENCE:.0%} Student-t interval "
+        f"(t · s/√n). `{SINGLE}`: not re-trained, the picked trial's own single-seed value "
+        "(flattered: it won among many seeds). **Bold**: the best adaptation method of the column. "
+        f"`{NEGATIVE}`: below source-only under the same selection (negative transfer). `–`: no "
+        "finished sweep. Main tables use label-free selection (each sweep's own objective); the "
+        "oracle (target-val labels) appears only beside it, in the realistic-vs-oracle tables, "
+        "with the gap oracle − label-free. The target oracle trains on target labels: an upper "
+        "reference, not an adaptation result.", "",
+    ]  # fmt: skip
+    if reading:
+        lines += [reading.rstrip(), ""]
+    for setting in [s for s in SETTING_TITLES if s in set(cells["setting"])]:
+        criteria = ", ".join(dict.fromkeys(cells.loc[(cells["setting"] == setting)
+                                                      & cells["primary"], "criterion"]))  # fmt: skip
+        lines += [f"## {SETTING_TITLES[setting]}", "",
+                  f"Selected by {criteria} (label-free).", "",
+                  table(main_table(board, setting), index=True), "",
+                  "Realistic vs oracle selection:", "",
+                  table(realistic_vs_oracle(board, setting)), ""]  # fmt: skip
+        for task in tasks_of(board, setting):
+            lines += [" ".join(link(p) for p in plots.get(task, [])), ""]
+    lines += ["## Cost", "", "Everything run for each (method, task): its sweep's trials and the "
+              "seed runs of its picks; CPU/GPU hours = run time × resources per trial.", "",
+              table(cost_table(board)), "",
+              "## Best hyperparameters", "", table(hyperparameter_table(board)), "",
+              "## Commands", "", "The runs were made by (wall time as each recorded it):", "",
+              "```", *command_lines(board), "```", ""]  # fmt: skip
+    if board.left_out:
+        lines += ["## Left out", "", *[f"- {item}" for item in board.left_out], ""]
+    return "\n".join(line for line in lines) + "\n"
+
+
+def provenance_lines(board: Leaderboard) -> list[str]:
+    """Where and with what the runs were made, from the sweeps' own records."""
+    sweeps = board.sweeps
+    if sweeps.empty:
+        return ["No finished sweep."]
+    commits = sweeps["git_commit"].fillna("unknown").value_counts()
+    machines = sweeps["machine"].dropna().unique()
+    wall = board.cost["wall_s"].sum()
+    return [
+        f"Runs: {len(sweeps)} sweeps and {int(sweeps['groups'].sum())} seeds groups, "
+        f"{wall / 3600:.1f} h of wall time in all; made with dabench commit(s) "
+        + ", ".join(f"{c[:12]} ({n} sweeps)" for c, n in commits.items())
+        + (f", on {'; '.join(machines)}." if len(machines) else ".")
+    ]
+
+
+def command_lines(board: Leaderboard) -> list[str]:
+    lines = []
+    for _, sweep in board.sweeps.iterrows():
+        cost = board.cost[(board.cost["task"] == sweep["task"])
+                          & (board.cost["method"] == sweep["method"])]["wall_s"]  # fmt: skip
+        lines.append(f"{sweep['command'] or '(command not recorded)'}   "
+                     f"# {cost.sum() / 60:.1f} min")  # fmt: skip
+    return lines
+
+
+def to_csv(board: Leaderboard) -> str:
+    """The long form: one row per (task, method, criterion) with the values, joined with cost."""
+    cells = board.cells.drop(columns=["searched"]).assign(
+        values=board.cells["values"].map(lambda v: " ".join(f"{x:.4g}" for x in v)),
+        searched=board.cells["searched"].map(lambda d: json.dumps(d, sort_keys=True)),
+    )
+    cost = board.cost.drop(columns=["setting"])
+    return cells.merge(cost, on=["task", "method"], how="left").to_csv(index=False)
+
+
+def to_latex(board: Leaderboard) -> str:
+    """The main tables as LaTeX ``tabular``s (booktabs), one per setting."""
+    parts = []
+    for setting in [s for s in SETTING_TITLES if s in set(board.cells["setting"])]:
+        frame = main_table(board, setting)
+        frame = frame.replace(r"\*\*(.*)\*\*", r"\\textbf{\1}", regex=True)
+        frame = frame.replace({"±": r"$\\pm$", "↓": r"$\\downarrow$", "–": "--"}, regex=True)
+        latex = frame.to_latex(escape=False, column_format="l" + "c" * len(frame.columns))
+        parts.append(f"% {SETTING_TITLES[setting]}\n{latex.replace('_', chr(92) + '_')}")
+    return "\n".join(parts)
+
+
+def _git_commit() -> str | None:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+                             capture_output=True, text=True, timeout=5)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def reading_section(previous: Path) -> str:
+    """The hand-written "## Reading" section of a previous markdown leaderboard (up to the next
+    "## " heading), kept when it is regenerated."""
+    if not previous.is_file():
+        return ""
+    text = previous.read_text()
+    start = text.find("\n## Reading\n")
+    if start < 0:
+        return ""
+    end = text.find("\n## ", start + 1)
+    return text[start + 1 : end if end > 0 else None]
+
+
+def render(board: Leaderboard, fmt: str, source: str, command: str, out: Path | None = None,
+           plots_dir: Path | None = None) -> str:  # fmt: skip
+    """The leaderboard in ``fmt`` (md, csv, latex); plots written to ``plots_dir`` (markdown)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if board.cells.empty:
+        raise ValueError("no finished sweep in the chosen experiment(s): run `dabench sweep` "
+                         "(with --seeds 3) first")  # fmt: skip
+    if fmt == "csv":
+        return to_csv(board)
+    if fmt == "latex":
+        return to_latex(board)
+    plots = write_plots(board, plots_dir) if plots_dir else {}
+    reading = reading_section(out) if out else ""
+    return markdown(board, source, command, plots, out.parent if out else None, reading)

@@ -73,7 +73,7 @@ class Group:
     searched: dict[str, Any]
     seeds: list[int]
     sweep_value: float
-    """The picked trial's own target-test metric (one seed, the search's)."""
+    """The picked trial's own target-test metric (one seed: the search's)."""
     values: list[float]
     """Target-test metric of each finished seed run."""
     reused: bool
@@ -96,8 +96,10 @@ def fresh_seeds(sweep_seed: int, n: int) -> list[int]:
 
 def picked_trials(frame: Any, criteria: dict[str, str]) -> dict[str, list[str]]:
     """Trial run id → the criteria (name → metric key) whose trial-level pick it is, in the
-    criteria's order. A criterion no trial reported is refused by name."""
+    criteria's order; picks are made among :func:`~dabench.selection.candidates`. A criterion no
+    trial reported is refused by name."""
     picked: dict[str, list[str]] = {}
+    frame = selection.candidates(frame)
     for name, key in criteria.items():
         if frame.empty or key not in frame or frame[key].isna().all():
             raise ValueError(f"no trial of the sweep reported {key!r}, so --select {name} "

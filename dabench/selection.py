@@ -118,6 +118,14 @@ def trials(client: Any, parent: Any) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def candidates(frame: pd.DataFrame) -> pd.DataFrame:
+    """The trials a trial-level pick chooses from (rows of :func:`trials`): the completed ones —
+    ASHA's survivors, scored at the end of training like each other — or, if none completed,
+    every trial with its last score."""
+    completed = frame[frame["status"] == "completed"] if "status" in frame else frame
+    return completed if not completed.empty else frame
+
+
 def weighted_spearman(scores: np.ndarray, truth: np.ndarray, power: float = 2.0) -> float:
     """Pearson correlation of the rankings of ``scores`` and ``truth``, each point weighted by
     ``max(r_s, r_t) ** power`` with ``r`` the rank divided by the number of points (ties share

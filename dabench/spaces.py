@@ -79,6 +79,20 @@ class Parameter:
             name in values and values[name] in allowed for name, allowed in self.when.items()
         )
 
+    def distribution(self) -> optuna.distributions.BaseDistribution:
+        """The Optuna distribution :meth:`suggest` samples from (to rebuild a study from runs)."""
+        from optuna.distributions import (
+            CategoricalDistribution,
+            FloatDistribution,
+            IntDistribution,
+        )
+
+        if self.type == "categorical":
+            return CategoricalDistribution(list(self.choices))
+        if self.type == "int":
+            return IntDistribution(int(self.low), int(self.high), step=self.step, log=self.log)
+        return FloatDistribution(self.low, self.high, log=self.type == "loguniform")
+
     def suggest(self, trial: optuna.Trial) -> Any:
         if self.type == "categorical":
             return trial.suggest_categorical(self.name, list(self.choices))

@@ -481,12 +481,10 @@ def summarize(results: Any, options: SweepOptions, client: Any, experiment: str,
     interrupted = counts["interrupted"] + counts["not run"] > 0
     best_config: dict[str, Any] = {}
     best_metrics: dict[str, Any] = {}
-    try:
-        best = results.get_best_result(metric=objective, mode=mode, scope="last")
+    best = best_trial(results, objective, mode, options.steps)
+    if best is not None:
         best_config = {k: v for k, v in best.config.items() if k != INTERNAL}
         best_metrics = dict(best.metrics)
-    except RuntimeError:  # no trial reported the objective
-        pass
     checkpoint = best_checkpoint(results, objective, mode)
     numeric = {f"trials_{k.replace(' ', '_')}": v for k, v in counts.items()}
     if not interrupted:  # params cannot change in MLflow: the best config only once, at the end
@@ -502,6 +500,16 @@ def summarize(results: Any, options: SweepOptions, client: Any, experiment: str,
         counts, wall, best_config, best_metrics, interrupted, checkpoint,
         selection.source_only_baseline(client, experiment, options.task),
     )  # fmt: skip
+
+
+def best_trial(results: Any, objective: str, mode: str, steps: int) -> Any | None:
+    """Trial-level pick: the best last result by ``objective`` among the trials that completed
+    (ASHA's survivors, all scored at the last step), or among all trials if none completed — the
+    rule of :func:`dabench.selection.candidates`; ties go to the earlier trial."""
+    sign = 1 if mode == "max" else -1
+    scored = [r for r in results if r.metrics and math.isfinite(r.metrics.get(objective, math.nan))]
+    completed = [r for r in scored if r.metrics.get("step", 0) >= steps]
+    return max(completed or scored, key=lambda r: sign * r.metrics[objective], default=None)
 
 
 def best_checkpoint(results: Any, objective: str, mode: str) -> dict[str, Any]:
@@ -645,13 +653,24 @@ def load_state(name: str, storage: str) -> dict[str, Any]:
     )
 
 
+def machine() -> str:
+    """This machine in a few words: OS, architecture, CPU cores and GPUs."""
+    import platform
+
+    import torch
+
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    gpu_text = f"{len(gpus)}× {gpus[0]}" if gpus else "no GPU"
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, {gpu_text}"
+
+
 def provenance() -> dict[str, str]:
     """Versions, git commit and command line for the parent run."""
     import importlib.metadata as metadata
     import subprocess
 
     info = {"dabench_version": __version__, "python": sys.version.split()[0],
-            "command": " ".join(["dabench", *sys.argv[1:]])}  # fmt: skip
+            "command": " ".join(["dabench", *sys.argv[1:]]), "machine": machine()}  # fmt: skip
     for package in ("torch", "ray", "optuna", "mlflow"):
         info[f"version.{package}"] = metadata.version(package)
     try:
@@ -659,7 +678,9 @@ def provenance() -> dict[str, str]:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"],
                                 capture_output=True, text=True, timeout=5)  # fmt: skip
         if commit.returncode == 0:
-            info["git_commit"] = commit.stdout.strip()
+            dirty = subprocess.run(["git", "-C", str(root), "diff", "--quiet", "HEAD"],
+                                   capture_output=True, timeout=5).returncode  # fmt: skip
+            info["git_commit"] = commit.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.TimeoutExpired):
         pass
     return info

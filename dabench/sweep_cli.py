@@ -82,7 +82,7 @@ def rerun_and_print(options: Any) -> int:
         err.print(f"[red]dabench rerun: error:[/red] {error}")
         return 2
     table = Table(title=f"sweep {options.sweep}: picks re-trained with fresh seeds")
-    for column in ("picked by", "trial", "in the sweep (seed 0)", "seeds", "per seed",
+    for column in ("picked by", "trial", "in the sweep (1 seed)", "seeds", "per seed",
                    "mean ± 95 % CI (t)"):  # fmt: skip
         table.add_column(column)
     for group in groups:
@@ -163,6 +163,36 @@ def run_validators(args: argparse.Namespace) -> int:
     print(report)
     if args.out:
         args.out.write_text(report)
+    return 0
+
+
+def run_leaderboard(args: argparse.Namespace) -> int:
+    """``dabench leaderboard``: the tables (and plots) of the tracked sweeps."""
+    from dabench import leaderboard
+    from dabench.tracking import default_tracking_uri
+
+    err = Console(stderr=True, soft_wrap=True)
+    uri = args.tracking_uri or default_tracking_uri()
+    experiments = None if args.all else (args.experiment or ["dabench"])
+    plots = args.plots
+    if plots is None and args.out is not None and args.format == "md":
+        plots = args.out.with_suffix("")
+    source = f"MLflow {uri}, " + ("every experiment" if experiments is None else
+                                  "experiment " + ", ".join(experiments))  # fmt: skip
+    try:
+        leaderboard.check_select(args.select)
+        board = leaderboard.build(leaderboard.load_runs(uri, experiments), args.select)
+        command = " ".join(["dabench", *sys.argv[1:]])
+        text = leaderboard.render(board, args.format, source, command, args.out, plots)
+    except ValueError as error:
+        err.print(f"[red]dabench leaderboard: error:[/red] {error}")
+        return 2
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+        err.print(f"wrote {args.out}" + (f" and plots in {plots}" if plots else ""))
+    else:
+        print(text)
     return 0
 
 
