@@ -234,6 +234,7 @@ def run_demo(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in reports
     if args.command == "train":
         from dabench.train import run as run_train
 

@@ -169,9 +169,13 @@ class Leaderboard:
 def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
     """The leaderboard of ``runs`` (from :func:`load_runs`) under ``select``; see the module doc."""
     check_select(select)
+    runs = runs.iloc[::-1].sort_values("start_time", kind="stable")  # MLflow gives newest first
     kind = _column(runs, _tag(tracking.KIND))
     parent_of = _column(runs, _tag(tracking.PARENT_TAG))
-    sweeps = runs[kind == "sweep"].sort_values("start_time")
+    sweeps = runs[kind == "sweep"]
+    if sweeps.empty:
+        return Leaderboard(pd.DataFrame(columns=["setting", "task", "method", "criterion"]),
+                           pd.DataFrame(), pd.DataFrame(), select=select)  # fmt: skip
     finished = sweeps[sweeps["status"] == "FINISHED"]
     chosen = finished.groupby([_tag("method"), _tag("task")]).tail(1)
     left_out = [
@@ -180,7 +184,7 @@ def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
            else f"did not finish ({row['status']})")
         for _, row in sweeps[~sweeps["run_id"].isin(chosen["run_id"])].iterrows()
     ]  # fmt: skip
-    groups = runs[(kind == "seeds") & (runs["status"] == "FINISHED")].sort_values("start_time")
+    groups = runs[kind == "seeds"]
     cells, costs, used, trials_of = [], [], [], {}
     for _, sweep in chosen.iterrows():
         name, method, task = (sweep[_tag(k)] for k in (tracking.SWEEP, "method", "task"))
@@ -190,10 +194,12 @@ def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
         trials_of[name] = trials
         usable = trials[~trials["status"].isin(["failed", "superseded"])]
         its_groups = groups[_column(groups, _tag(SELECTED_TRIAL)).isin(trials["run_id"])]
-        seed_runs = _metrics(runs[parent_of.isin(its_groups["run_id"])])
+        seed_runs = _metrics(runs[parent_of.isin(its_groups["run_id"])])  # any status: cost
+        finished_groups = its_groups[its_groups["status"] == "FINISHED"]
         primary, names = criteria_for(select, setting, sweep[_tag("objective")])
         for criterion in names:
-            picked = cell(usable, criterion, setting, test, _seed_values(its_groups, seed_runs, test))
+            values = _seed_values(finished_groups, seed_runs, test)
+            picked = cell(usable, criterion, setting, test, values)
             cells.append({"setting": setting, "task": task, "method": method,
                           "criterion": criterion, "primary": criterion == primary,
                           "sweep": name, **picked})  # fmt: skip
@@ -202,7 +208,7 @@ def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
             "sweep": name, "method": method, "task": task, "setting": setting,
             "objective": sweep[_tag("objective")], "run_id": sweep["run_id"],
             "command": sweep.get("params.command"), "git_commit": sweep.get("params.git_commit"),
-            "wall_s": sweep.get("metrics.wall_s", math.nan), "groups": len(its_groups),
+            "wall_s": sweep.get("metrics.wall_s", math.nan), "groups": len(finished_groups),
             "space_file": sweep.get("params.space_file"), "machine": sweep.get("params.machine"),
         })  # fmt: skip
     columns = ["setting", "task", "method", "criterion", "primary", "sweep", "mean", "half", "n",
@@ -235,6 +241,7 @@ def _seed_values(groups: pd.DataFrame, seed_runs: pd.DataFrame, test: str) -> di
     for _, group in groups.iterrows():  # in start order: a later group replaces an earlier one
         runs = seed_runs[_column(seed_runs, "parent") == group["run_id"]]
         done = runs[runs["status"] == "completed"]
+        done = done.iloc[np.argsort([d.get("seed", 0) for d in done["searched"]], kind="stable")]
         values[group[_tag(SELECTED_TRIAL)]] = done[test].dropna().tolist() if test in done else []
     return values
 
@@ -484,6 +491,8 @@ def plot_sweep(board: Leaderboard, sweep: pd.Series, path: Path) -> bool:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
         ax = optuna.visualization.matplotlib.plot_parallel_coordinate(study, target_name=objective)
+    for lines in ax.collections:  # Optuna's white-to-blue map hides the worst trials
+        lines.set_cmap("viridis")
     ax.set_title(f"{sweep['method']} on {sweep['task']}: {len(scored)} trials (sweep "
                  f"{sweep['sweep']})", fontsize=9)  # fmt: skip
     ax.figure.set_size_inches(9, 4)

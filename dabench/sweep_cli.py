@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 from typing import Any
@@ -182,7 +183,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     try:
         leaderboard.check_select(args.select)
         board = leaderboard.build(leaderboard.load_runs(uri, experiments), args.select)
-        command = " ".join(["dabench", *sys.argv[1:]])
+        command = shlex.join(["dabench", *args.argv])
         text = leaderboard.render(board, args.format, source, command, args.out, plots)
     except ValueError as error:
         err.print(f"[red]dabench leaderboard: error:[/red] {error}")

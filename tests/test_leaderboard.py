@@ -1,0 +1,225 @@
+"""``dabench leaderboard`` and ``dabench rerun``: exact tables from runs logged by hand to a real
+sqlite MLflow store (CI arithmetic, failed/pruned trials, a missing method, replaced and unfinished
+sweeps), and the whole path on a tiny real sweep (Ray Tune, MLflow, fresh seeds)."""
+
+from __future__ import annotations
+
+import json
+import math
+from io import StringIO
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from dabench import cli, leaderboard, seeds, selection, tracking
+
+T_975_2 = 4.302652729749464  # Student t, 97.5 % quantile, 2 degrees of freedom (tables)
+
+
+def test_mean_ci_is_the_student_t_interval_of_the_mean():
+    mean, half = leaderboard.mean_ci([80.0, 82.0, 84.0])  # s = 2, n = 3
+    assert mean == 82.0 and half == pytest.approx(T_975_2 * 2 / math.sqrt(3))
+    mean, half = leaderboard.mean_ci([90.0, 91.0, 92.0, 93.0])  # s = √(5/3), t(0.975, 3)
+    assert half == pytest.approx(3.182446305284263 * math.sqrt(5 / 3) / 2)
+    assert leaderboard.mean_ci([7.0])[0] == 7.0 and math.isnan(leaderboard.mean_ci([7.0])[1])
+    assert all(math.isnan(v) for v in leaderboard.mean_ci([]))
+
+
+def log_sweep(client, experiment: str, name: str, method: str, task: str,
+              trials: dict[str, dict], status: str = "FINISHED",
+              objective: str = "validator_bnm") -> dict[str, str]:  # fmt: skip
+    """A sweep as ``dabench sweep`` records it; ``trials``: name → final metrics plus
+    ``status`` (default completed) and ``searched``. Returns trial name → run id."""
+    parent = tracking.start_run(
+        client, experiment, name,
+        {tracking.KIND: "sweep", tracking.SWEEP: name, "method": method, "task": task,
+         "objective": objective},
+        {"command": f"dabench sweep --method {method} --task {task} --name {name}",
+         "git_commit": "abc123", "machine": "test box"},
+    )  # fmt: skip
+    ids = {}
+    for trial, spec in trials.items():
+        spec = dict(spec)
+        state = spec.pop("status", "completed")
+        searched = spec.pop("searched", {"lr": 0.01})
+        ids[trial] = tracking.start_run(client, experiment, trial, {
+            tracking.PARENT_TAG: parent, tracking.KIND: "trial", tracking.STATUS: state,
+            "searched": json.dumps(searched),
+            tracking.CONFIG: json.dumps({"method": method, "task": task, **searched})})  # fmt: skip
+        tracking.log_metrics(client, ids[trial], {"cpu_s": 10.0, "step": 100, **spec}, step=100)
+        client.set_terminated(ids[trial], "FINISHED")
+    tracking.log_metrics(client, parent, {"wall_s": 60.0}, step=0)
+    client.set_terminated(parent, status)
+    return ids
+
+
+def log_seeds(client, experiment: str, trial_id: str, values: list[float],
+              status: str = "FINISHED") -> None:  # fmt: skip
+    """A ``dabench rerun`` group re-training trial ``trial_id``: one completed run per value."""
+    group = tracking.start_run(client, experiment, "seeds", {
+        tracking.KIND: seeds.KIND, seeds.SELECTED_TRIAL: trial_id,
+        seeds.SELECTED_BY: json.dumps(["bnm"])})  # fmt: skip
+    for i, value in enumerate(values):
+        run = tracking.start_run(client, experiment, f"seed{i}", {
+            tracking.PARENT_TAG: group, tracking.KIND: "trial", tracking.STATUS: "completed",
+            "searched": json.dumps({"seed": i + 1})})  # fmt: skip
+        tracking.log_metrics(client, run, {"target_test_acc": value, "cpu_s": 5.0}, step=100)
+        client.set_terminated(run, "FINISHED")
+    tracking.log_metrics(client, group, {"wall_s": 30.0}, step=0)
+    client.set_terminated(group, status)
+
+
+def metrics(bnm: float, val: float, test: float, **extra) -> dict:
+    return {"validator_bnm": bnm, "source_val_acc": 50.0, "target_val_acc": val,
+            "target_test_acc": test, **extra}  # fmt: skip
+
+
+@pytest.fixture
+def store(tmp_path) -> str:
+    """Two closed-set tasks; source-only on moons only; CDAN's digits sweep never finished."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    exp = tracking.experiment_id(client, "bench")
+    log_sweep(client, exp, "so-old", "source_only", "moons/rot40", {"x": metrics(1, 1, 99)})
+    so = log_sweep(client, exp, "so", "source_only", "moons/rot40", {
+        "a": metrics(0.5, 70, 71),
+        "b": {**metrics(0.9, 95, 50), "status": "pruned"},  # higher, but stopped early
+        "c": {**metrics(1.0, 99, 99), "status": "failed"},
+    })  # fmt: skip
+    log_seeds(client, exp, so["a"], [70.0, 72.0, 74.0])
+    dann = log_sweep(client, exp, "dann", "dann", "moons/rot40", {
+        "d": {**metrics(0.8, 80, 81), "searched": {"lr": 0.02, "trade_off": 0.5}},
+        "e": {**metrics(0.7, 90, 91), "searched": {"lr": 0.001, "trade_off": 2.0}},
+    })  # fmt: skip
+    log_seeds(client, exp, dann["d"], [80.0, 82.0, 84.0])
+    log_seeds(client, exp, dann["e"], [90.0, 91.0, 92.0])
+    log_seeds(client, exp, dann["e"], [1.0, 2.0], status="KILLED")  # interrupted: ignored
+    log_sweep(client, exp, "cdan", "cdan", "moons/rot40", {"g": metrics(0.9, 60, 65)})
+    log_sweep(client, exp, "dann-digits", "dann", "digits/synth2hand", {"f": metrics(0.3, 60, 60)})
+    log_sweep(client, exp, "cdan-digits", "cdan", "digits/synth2hand", {"h": metrics(1, 1, 1)},
+              status="KILLED")  # fmt: skip
+    return uri
+
+
+def test_the_main_table_is_exact(store):
+    board = leaderboard.build(leaderboard.load_runs(store, ["bench"]))
+    table = leaderboard.main_table(board, "closed")
+    assert table.to_dict("index") == {
+        "source_only": {"digits/synth2hand": "–", "moons/rot40": "72.0 ± 5.0", "average": "–"},
+        "dann": {"digits/synth2hand": "**60.0***", "moons/rot40": "**82.0 ± 5.0**",
+                 "average": "**71.0**"},
+        "cdan": {"digits/synth2hand": "–", "moons/rot40": "65.0* ↓", "average": "–"},
+    }  # fmt: skip
+    cell = board.cells.set_index(["method", "task", "criterion"]).loc[
+        ("dann", "moons/rot40", "bnm")]  # fmt: skip
+    assert cell["values"] == [80.0, 82.0, 84.0] and cell["n"] == 3 and cell["trial"] == "d"
+    assert cell["half"] == pytest.approx(T_975_2 * 2 / math.sqrt(3))
+    assert board.left_out == [
+        "`so-old` (source_only on moons/rot40): a later sweep replaced it",
+        "`cdan-digits` (cdan on digits/synth2hand): did not finish (KILLED)",
+    ]
+
+
+def test_realistic_vs_oracle_cost_and_hyperparameters_are_exact(store):
+    board = leaderboard.build(leaderboard.load_runs(store, ["bench"]))
+    rows = leaderboard.realistic_vs_oracle(board, "closed").set_index(["task", "method"])
+    # the pruned and the failed trial score higher but are not candidates
+    assert rows.loc[("moons/rot40", "source_only")].to_dict() == {
+        "bnm (main table)": "72.0 ± 5.0", "oracle": "72.0 ± 5.0", "gap": "+0.0"}  # fmt: skip
+    assert rows.loc[("moons/rot40", "dann")].to_dict() == {
+        "bnm (main table)": "82.0 ± 5.0", "oracle": "91.0 ± 2.5", "gap": "+9.0"}  # fmt: skip
+    assert rows.loc[("moons/rot40", "cdan")]["oracle"] == "65.0* ↓"
+    assert ("digits/synth2hand", "cdan") not in rows.index  # its sweep never finished
+
+    cost = leaderboard.cost_table(board).set_index(["task", "method"])
+    assert cost.loc[("moons/rot40", "source_only")].to_dict() == {
+        "trials (completed / pruned / failed)": "1 / 1 / 1", "seed runs": 3,
+        "wall (min)": 1.5, "CPU (h)": round((3 * 10 + 3 * 5) / 3600, 2), "GPU (h)": 0.0}  # fmt: skip
+    assert cost.loc[("moons/rot40", "dann"), "seed runs"] == 8  # the killed group's runs count
+    assert cost.loc[("**total**", ""), "trials (completed / pruned / failed)"] == "5 / 1 / 1"
+
+    params = leaderboard.hyperparameter_table(board).set_index(["task", "method"])
+    assert params.loc[("moons/rot40", "dann")].to_dict() == {
+        "label-free pick": "lr=0.02, trade_off=0.5 (bnm)", "oracle pick": "lr=0.001, trade_off=2"}
+    assert params.loc[("moons/rot40", "source_only"), "oracle pick"] == "same"
+
+
+def test_every_criterion_and_the_other_formats(store, tmp_path, capsys):
+    board = leaderboard.build(leaderboard.load_runs(store, ["bench"]), select="all")
+    rows = leaderboard.realistic_vs_oracle(board, "closed").set_index(["task", "method"])
+    assert list(rows.columns) == ["bnm (main table)", "source_val", "entropy", "im", "snd",
+                                  "class_ami", "dev", "oracle", "gap"]  # fmt: skip
+    assert rows.loc[("moons/rot40", "dann"), "entropy"] == "–"  # no trial reported it
+    assert rows.loc[("moons/rot40", "dann"), "source_val"] == "82.0 ± 5.0"  # tie: earlier trial
+
+    out = tmp_path / "board.md"
+    assert cli.main(["leaderboard", "--tracking-uri", store, "--experiment", "bench",
+                     "--out", str(out)]) == 0  # fmt: skip
+    text = out.read_text()
+    assert "| dann        | **60.0***           | **82.0 ± 5.0** " in text
+    assert "dabench sweep --method dann --task moons/rot40 --name dann   # 2.5 min" in text
+    assert "by `dabench leaderboard --tracking-uri sqlite:///" in text
+    assert "commit(s) abc123 (4 sweeps), on test box" in text
+    assert (tmp_path / "board" / "moons-rot40.png").stat().st_size > 10_000
+    assert (tmp_path / "board" / "sweep-dann.png").stat().st_size > 10_000  # parallel coords
+    out.write_text(text + "\n## Reading\n\nWritten by hand.\n")
+    assert cli.main(["leaderboard", "--tracking-uri", store, "--experiment", "bench",
+                     "--out", str(out)]) == 0  # fmt: skip
+    assert "## Reading\n\nWritten by hand." in out.read_text()  # kept when regenerated
+
+    assert cli.main(["leaderboard", "--tracking-uri", store, "--experiment", "bench",
+                     "--format", "csv"]) == 0  # fmt: skip
+    frame = pd.read_csv(StringIO(capsys.readouterr().out))
+    dann = frame[(frame["method"] == "dann") & (frame["task"] == "moons/rot40")]
+    assert dann.set_index("criterion")["values"].to_dict() == {"bnm": "80 82 84", "oracle": "90 91 92"}
+    assert cli.main(["leaderboard", "--tracking-uri", store, "--experiment", "bench",
+                     "--format", "latex"]) == 0  # fmt: skip
+    assert r"\textbf{82.0 $\pm$ 5.0}" in capsys.readouterr().out
+
+
+def test_bad_input_is_named(store, capsys):
+    assert cli.main(["leaderboard", "--tracking-uri", store, "--experiment", "nope"]) == 2
+    assert "no MLflow experiment 'nope'" in capsys.readouterr().err
+    assert cli.main(["leaderboard", "--tracking-uri", store, "--experiment", "bench",
+                     "--select", "bmn"]) == 2  # fmt: skip
+    assert "--select 'bmn': use one of auto, all, oracle, source_val, entropy" in (
+        capsys.readouterr().err)  # fmt: skip
+    client = MlflowClient(store)
+    tracking.experiment_id(client, "empty")
+    assert cli.main(["leaderboard", "--tracking-uri", store, "--experiment", "empty"]) == 2
+    assert "no finished sweep" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_tiny_real_sweep_rerun_with_fresh_seeds_makes_the_leaderboard(ray_local, tmp_path):
+    from dabench.sweep import SweepOptions, run_sweep
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    common = {"tracking_uri": uri, "storage": str(tmp_path / "ray"), "experiment": "tiny"}
+    summary = run_sweep(SweepOptions(method="dann", task="moons/rot40", num_samples=3, steps=40,
+                                     eval_every=20, name="tiny", **common))  # fmt: skip
+    groups = seeds.rerun(seeds.RerunOptions(sweep="tiny", seeds=2, **common))
+    client = MlflowClient(uri)
+    parent = selection.find_sweep(client, "tiny", "tiny")
+    trials = selection.candidates(selection.trials(client, parent))
+    label_free = selection.picks(trials, "validator_bnm", 1).iloc[0]
+    oracle = selection.picks(trials, "target_val_acc", 1).iloc[0]
+    assert [g.selected_by for g in groups] == (
+        [["bnm", "oracle"]] if label_free["run_id"] == oracle["run_id"] else [["bnm"], ["oracle"]])
+    assert summary.best_metrics["validator_bnm"] == label_free["validator_bnm"]  # one rule
+    assert all(g.seeds == [1, 2] and len(g.values) == 2 and not g.reused for g in groups)
+    assert seeds.rerun(seeds.RerunOptions(sweep="tiny", seeds=2, **common))[0].reused
+
+    board = leaderboard.build(leaderboard.load_runs(uri, ["tiny"]))
+    cell = board.cells.set_index("criterion").loc["bnm"]
+    assert cell["trial"] == label_free["trial"] and cell["rerun"] and cell["n"] == 2
+    assert cell["values"] == groups[0].values  # the seed runs' target-test accuracy
+    assert board.cost["completed"].iloc[0] + board.cost["pruned"].iloc[0] == 3
+    assert board.cost["seed_runs"].iloc[0] == 2 * len(groups)
+    group = client.search_runs([parent.info.experiment_id], f"tags.`{seeds.SELECTED_TRIAL}` = "
+                               f"'{label_free['run_id']}'")[0]  # fmt: skip
+    configs = [json.loads(run.data.tags[tracking.CONFIG]) for run in
+               tracking.children(client, parent.info.experiment_id, group.info.run_id)]  # fmt: skip
+    assert sorted(configs, key=lambda c: c["seed"]) == [
+        {**label_free["config"], "seed": seed} for seed in (1, 2)]  # the picked config exactly
