@@ -52,14 +52,9 @@ def status(work: Path, name: str) -> str | None:
     """The MLflow status of sweep ``name`` (``FINISHED``, ``KILLED``, ...), ``None`` if absent."""
     from mlflow.tracking import MlflowClient
 
-    from dabench.selection import find_sweep
+    from dabench.selection import sweep_status
 
-    if not (work / "mlflow.db").exists():
-        return None
-    try:
-        return find_sweep(MlflowClient(f"sqlite:///{work}/mlflow.db"), EXPERIMENT, name).info.status
-    except ValueError:
-        return None
+    return sweep_status(MlflowClient(f"sqlite:///{work}/mlflow.db"), EXPERIMENT, name)
 
 
 def run(command: list[str]) -> bool:

@@ -63,15 +63,10 @@ def sweep_command(study: Study, method: str, trials: int, work: Path) -> list[st
 def finished(work: Path, name: str) -> bool:
     from mlflow.tracking import MlflowClient
 
-    from dabench.selection import find_sweep
+    from dabench.selection import sweep_status
 
-    if not (work / "mlflow.db").exists():
-        return False
-    try:
-        run = find_sweep(MlflowClient(f"sqlite:///{work}/mlflow.db"), "selection", name)
-    except ValueError:
-        return False
-    return run.info.status == "FINISHED"
+    client = MlflowClient(f"sqlite:///{work}/mlflow.db")
+    return sweep_status(client, "selection", name) == "FINISHED"
 
 
 def run_study(study: Study, work: Path) -> None:

@@ -63,6 +63,15 @@ def find_sweep(client: Any, experiment: str, name: str) -> Any:
     return runs[0]
 
 
+def sweep_status(client: Any, experiment: str, name: str) -> str | None:
+    """The MLflow status of the sweep called ``name`` (``FINISHED``, ``KILLED``, ``RUNNING``,
+    ...), or ``None`` if experiment ``experiment`` has no such sweep."""
+    try:
+        return find_sweep(client, experiment, name).info.status
+    except ValueError:
+        return None
+
+
 def checkpoints(client: Any, parent: Any) -> pd.DataFrame:
     """One row per evaluation point of every trial of the sweep ``parent``: ``run_id``,
     ``trial`` (run name), ``status``, ``step``, ``last`` (the trial's last evaluation point) and

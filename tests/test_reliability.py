@@ -15,7 +15,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sweep_helpers import assert_sweeps_apart, processes_matching, sweep_command
 
-from dabench import tracking
+from dabench import leaderboard, tracking
 from dabench.selection import checkpoints, find_sweep
 from dabench.sweep import SweepOptions, run_sweep
 
@@ -123,8 +123,10 @@ def test_a_soak_of_a_hundred_tiny_trials_completes_with_bounded_driver_memory(tm
     client = MlflowClient(uri)
     parent = find_sweep(client, "dabench", "soak")
     assert parent.data.metrics["trials_completed"] == 100
-    frame = checkpoints(client, parent)  # what the validator report and leaderboards read
+    frame = checkpoints(client, parent)  # what the validator report reads
     assert frame["run_id"].nunique() == 100 and len(frame) == 100
+    board = leaderboard.build(leaderboard.load_runs(uri, ["dabench"]))  # what the leaderboard reads
+    assert board.cost[["completed", "pruned", "failed"]].values.tolist() == [[100, 0, 0]]
     print(f"soak: 100 trials, driver peak RSS {peak:.0f} MiB")  # reports/reliability.md
     assert 0 < peak < 2048
 

@@ -29,7 +29,7 @@ from sweep_helpers import (
     with_descendants,
 )
 
-from dabench import tracking
+from dabench import leaderboard, tracking
 from dabench.selection import quality_report
 from dabench.sweep import SweepOptions, run_sweep
 
@@ -208,6 +208,9 @@ def test_two_sweeps_at_once_on_a_ray_start_head_log_apart_to_one_tracking_server
             assert driver.returncode == 0, err[-3000:]
             assert "Connecting to existing Ray cluster at address: " in err
         assert_sweeps_apart(url, "cluster", ["left", "right"], trials=2)
+        board = leaderboard.build(leaderboard.load_runs(url, ["cluster"]))  # from the server
+        assert board.cost[["completed", "pruned", "failed"]].values.tolist() == [[2, 0, 0]]
+        assert len(board.left_out) == 1 and "a later sweep replaced it" in board.left_out[0]
     finally:
         kill_all(with_descendants(processes_matching(str(temp))))  # never `ray stop`
         stop_session(server)
