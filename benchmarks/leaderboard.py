@@ -5,10 +5,10 @@ Run:  python benchmarks/leaderboard.py [--work /work/dabench-leaderboard] [--tas
 
 For each bundled task and each method registered for its setting (source-only and the target
 oracle included), one real ``dabench sweep`` — Optuna TPE, ASHA, ``TRIALS`` trials (the target
-oracle ``REFERENCE_TRIALS``), two at a time — followed by ``--seeds 3``: the label-free pick and the oracle pick are re-trained with three fresh
-seeds. All of it goes to one MLflow store under ``--work``; then ``dabench leaderboard --select
-all`` writes ``reports/leaderboard.md`` and its plots from that store (the hand-written
-"## Reading" section of the previous report is kept).
+oracle ``REFERENCE_TRIALS``), two at a time — followed by ``--seeds 3``: the label-free pick and
+the oracle pick are re-trained with three fresh seeds. All of it goes to one MLflow store under
+``--work``; then ``dabench leaderboard --select all`` writes ``reports/leaderboard.md`` and its
+plots from that store (the hand-written "## Reading" section of the previous report is kept).
 
 A sweep that finished is not run again, and ``dabench rerun`` skips seeds groups that finished,
 so an interrupted run loses at most the sweep or group in progress.
