@@ -159,11 +159,11 @@ class Leaderboard:
     cost: pd.DataFrame
     sweeps: pd.DataFrame
     """The sweeps used: ``sweep``, ``method``, ``task``, ``setting``, ``objective``, ``run_id``,
-    ``command``, ``git_commit``, ``wall_s``; plus the seeds groups' commands."""
+    ``command``, ``git_commit``, ``machine``, ``space_file``, ``wall_s`` and ``groups`` (how many
+    finished seeds groups re-trained its picks)."""
     trials: dict[str, pd.DataFrame] = field(default_factory=dict)
     """Sweep name → its trials (for the parallel-coordinate plots)."""
     left_out: list[str] = field(default_factory=list)
-    select: str = "auto"
 
 
 def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
@@ -175,7 +175,7 @@ def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
     sweeps = runs[kind == "sweep"]
     if sweeps.empty:
         return Leaderboard(pd.DataFrame(columns=["setting", "task", "method", "criterion"]),
-                           pd.DataFrame(), pd.DataFrame(), select=select)  # fmt: skip
+                           pd.DataFrame(), pd.DataFrame())  # fmt: skip
     finished = sweeps[sweeps["status"] == "FINISHED"]
     chosen = finished.groupby([_tag("method"), _tag("task")]).tail(1)
     left_out = [
@@ -196,9 +196,9 @@ def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
         its_groups = groups[_column(groups, _tag(SELECTED_TRIAL)).isin(trials["run_id"])]
         seed_runs = _metrics(runs[parent_of.isin(its_groups["run_id"])])  # any status: cost
         finished_groups = its_groups[its_groups["status"] == "FINISHED"]
+        values = _seed_values(finished_groups, seed_runs, test)
         primary, names = criteria_for(select, setting, sweep[_tag("objective")])
         for criterion in names:
-            values = _seed_values(finished_groups, seed_runs, test)
             picked = cell(usable, criterion, setting, test, values)
             cells.append({"setting": setting, "task": task, "method": method,
                           "criterion": criterion, "primary": criterion == primary,
@@ -220,7 +220,7 @@ def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
         for task, criterion, method, mean in frame[["task", "criterion", "method", "mean"]].values
     ]
     frame["negative_transfer"] = pd.Series(below, index=frame.index, dtype=bool)
-    return Leaderboard(frame, pd.DataFrame(costs), pd.DataFrame(used), trials_of, left_out, select)
+    return Leaderboard(frame, pd.DataFrame(costs), pd.DataFrame(used), trials_of, left_out)
 
 
 def criteria_for(select: str, setting: str, objective: str) -> tuple[str, list[str]]:
@@ -554,10 +554,11 @@ def markdown(board: Leaderboard, source: str, command: str, plots: dict[str, lis
     if reading:
         lines += [reading.rstrip(), ""]
     for setting in [s for s in SETTING_TITLES if s in set(cells["setting"])]:
-        criteria = ", ".join(dict.fromkeys(cells.loc[(cells["setting"] == setting)
-                                                      & cells["primary"], "criterion"]))  # fmt: skip
-        lines += [f"## {SETTING_TITLES[setting]}", "",
-                  f"Selected by {criteria} (label-free).", "",
+        used = list(dict.fromkeys(cells.loc[(cells["setting"] == setting) & cells["primary"],
+                                            "criterion"]))  # fmt: skip
+        selected = ("Selected by the oracle (target-val labels): not a realistic result."
+                    if used == ["oracle"] else f"Selected by {', '.join(used)} (label-free).")  # fmt: skip
+        lines += [f"## {SETTING_TITLES[setting]}", "", selected, "",
                   table(main_table(board, setting), index=True), "",
                   "Realistic vs oracle selection:", "",
                   table(realistic_vs_oracle(board, setting)), ""]  # fmt: skip

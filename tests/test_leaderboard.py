@@ -176,6 +176,11 @@ def test_every_criterion_and_the_other_formats(store, tmp_path, capsys):
     assert cli.main(["leaderboard", "--tracking-uri", store, "--experiment", "bench",
                      "--format", "latex"]) == 0  # fmt: skip
     assert r"\textbf{82.0 $\pm$ 5.0}" in capsys.readouterr().out
+    assert cli.main(["leaderboard", "--tracking-uri", store, "--experiment", "bench",
+                     "--select", "oracle"]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert "Selected by the oracle (target-val labels): not a realistic result." in text
+    assert "| dann        | **60.0***           | **91.0 ± 2.5** " in text
 
 
 def test_bad_input_is_named(store, capsys):
