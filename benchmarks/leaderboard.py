@@ -78,7 +78,9 @@ def main() -> int:
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     failed = []
-    tasks = [s for s in list_tasks() if not s.needs_root and (not args.tasks or s.name in args.tasks)]
+    tasks = [
+        s for s in list_tasks() if not s.needs_root and (not args.tasks or s.name in args.tasks)
+    ]
     for spec in [] if args.report_only else tasks:
         for method in methods_for(spec.setting):
             if args.methods and method not in args.methods:

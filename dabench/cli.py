@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_train_parser(commands)
     add_sweep_parser(commands)
+    add_rerun_parser(commands)
     validators = commands.add_parser(
         "validators",
         help="how well each label-free validator picked in a sweep (vs the oracle)",
@@ -60,8 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     validators.add_argument("--sweep", required=True, action="append", help="a sweep's name "
                             "(repeatable)")  # fmt: skip
     validators.add_argument("--experiment", default="dabench", help="MLflow experiment")
-    validators.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI or "
-                            "sqlite:///./mlflow.db")  # fmt: skip
+    add_tracking_uri(validators)
     validators.add_argument("--out", type=Path, help="also write the report to this file")
     add_leaderboard_parser(commands)
     ui = commands.add_parser(
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start the MLflow UI (mlflow server) on 127.0.0.1 for the tracking store the "
         "sweeps wrote to, and print its URL.",
     )
-    ui.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI or sqlite:///./mlflow.db")
+    add_tracking_uri(ui)
     ui.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
     ui.add_argument("--port", type=positive_int, default=5000)
     return parser
@@ -89,8 +89,7 @@ def add_leaderboard_parser(commands: argparse._SubParsersAction) -> None:
     where.add_argument("--experiment", action="append", help="MLflow experiment (repeatable; "
                        "default dabench)")  # fmt: skip
     where.add_argument("--all", action="store_true", help="every experiment of the store")
-    board.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI or "
-                       "sqlite:///./mlflow.db")  # fmt: skip
+    add_tracking_uri(board)
     board.add_argument("--select", default="auto", metavar="CRITERION", help="auto (default: "
                        "each sweep's label-free objective), source_val, a validator (bnm, im, ...), "
                        "oracle, or all (every criterion beside the oracle)")  # fmt: skip
@@ -135,13 +134,16 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument("--set", action="append", metavar="KEY=VALUE", help="fixed hyperparameter")
     sweep.add_argument("--root", help="dataset folder (real-data tasks)")
     sweep.add_argument("--address", help="an existing Ray cluster (default: a local one)")
-    sweep.add_argument("--tracking-uri", help="MLflow store (default sqlite:///./mlflow.db)")
+    add_tracking_uri(sweep)
     sweep.add_argument("--experiment", help="MLflow experiment (default dabench)")
     sweep.add_argument("--storage", default="ray_results", help="where Ray keeps sweep state")
     sweep.add_argument("--name", help="the sweep's name (default method-task-time)")
     sweep.add_argument("--resume", metavar="SWEEP", help="finish an interrupted sweep")
     sweep.add_argument("--seeds", type=int, default=0, metavar="N", help="then re-train the "
-                       "label-free and the oracle pick with N fresh seeds (as `dabench rerun`)")
+                       "label-free and the oracle pick with N fresh seeds (as `dabench rerun`)")  # fmt: skip
+
+
+def add_rerun_parser(commands: argparse._SubParsersAction) -> None:
     rerun = commands.add_parser(
         "rerun",
         help="re-train a finished sweep's picks with fresh seeds (for the leaderboard)",
@@ -153,16 +155,20 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
     rerun.add_argument("--seeds", type=positive_int, default=3, help="fresh seeds (default 3)")
     rerun.add_argument("--select", action="append", metavar="CRITERION", help="source_val, a "
                        "validator (bnm, im, ...) or oracle; repeatable (default: the sweep's "
-                       "objective and oracle)")
+                       "objective and oracle)")  # fmt: skip
     rerun.add_argument("--experiment", default="dabench", help="MLflow experiment")
-    rerun.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI or "
-                       "sqlite:///./mlflow.db")
+    add_tracking_uri(rerun)
     rerun.add_argument("--max-concurrent", type=positive_int, default=2, help="default 2")
     rerun.add_argument("--cpus-per-trial", type=float, default=1.0, help="default 1")
     rerun.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions allowed")
     rerun.add_argument("--max-failures", type=int, default=0, help="retries per run")
     rerun.add_argument("--address", help="an existing Ray cluster (default: a local one)")
     rerun.add_argument("--storage", default="ray_results", help="where Ray keeps its state")
+
+
+def add_tracking_uri(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tracking-uri", help="MLflow store or server (default: "
+                        "$MLFLOW_TRACKING_URI or sqlite:///./mlflow.db)")  # fmt: skip
 
 
 def add_train_parser(commands: argparse._SubParsersAction) -> None:

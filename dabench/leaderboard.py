@@ -411,9 +411,10 @@ def hyperparameter_table(board: Leaderboard) -> pd.DataFrame:
 
 
 def _searched(values: dict[str, Any]) -> str:
-    return ", ".join(
-        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
-    ) or "(nothing searched)"
+    return (
+        ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+        or "(nothing searched)"
+    )
 
 
 # --- plots -------------------------------------------------------------------------------------

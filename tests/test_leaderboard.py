@@ -141,7 +141,9 @@ def test_realistic_vs_oracle_cost_and_hyperparameters_are_exact(store):
 
     params = leaderboard.hyperparameter_table(board).set_index(["task", "method"])
     assert params.loc[("moons/rot40", "dann")].to_dict() == {
-        "label-free pick": "lr=0.02, trade_off=0.5 (bnm)", "oracle pick": "lr=0.001, trade_off=2"}
+        "label-free pick": "lr=0.02, trade_off=0.5 (bnm)",
+        "oracle pick": "lr=0.001, trade_off=2",
+    }
     assert params.loc[("moons/rot40", "source_only"), "oracle pick"] == "same"
 
 
@@ -172,7 +174,10 @@ def test_every_criterion_and_the_other_formats(store, tmp_path, capsys):
                      "--format", "csv"]) == 0  # fmt: skip
     frame = pd.read_csv(StringIO(capsys.readouterr().out))
     dann = frame[(frame["method"] == "dann") & (frame["task"] == "moons/rot40")]
-    assert dann.set_index("criterion")["values"].to_dict() == {"bnm": "80 82 84", "oracle": "90 91 92"}
+    assert dann.set_index("criterion")["values"].to_dict() == {
+        "bnm": "80 82 84",
+        "oracle": "90 91 92",
+    }
     assert cli.main(["leaderboard", "--tracking-uri", store, "--experiment", "bench",
                      "--format", "latex"]) == 0  # fmt: skip
     assert r"\textbf{82.0 $\pm$ 5.0}" in capsys.readouterr().out
@@ -211,7 +216,8 @@ def test_a_tiny_real_sweep_rerun_with_fresh_seeds_makes_the_leaderboard(ray_loca
     label_free = selection.picks(trials, "validator_bnm", 1).iloc[0]
     oracle = selection.picks(trials, "target_val_acc", 1).iloc[0]
     assert [g.selected_by for g in groups] == (
-        [["bnm", "oracle"]] if label_free["run_id"] == oracle["run_id"] else [["bnm"], ["oracle"]])
+        [["bnm", "oracle"]] if label_free["run_id"] == oracle["run_id"] else [["bnm"], ["oracle"]]
+    )
     assert summary.best_metrics["validator_bnm"] == label_free["validator_bnm"]  # one rule
     assert all(g.seeds == [1, 2] and len(g.values) == 2 and not g.reused for g in groups)
     assert seeds.rerun(seeds.RerunOptions(sweep="tiny", seeds=2, **common))[0].reused
@@ -227,4 +233,5 @@ def test_a_tiny_real_sweep_rerun_with_fresh_seeds_makes_the_leaderboard(ray_loca
     configs = [json.loads(run.data.tags[tracking.CONFIG]) for run in
                tracking.children(client, parent.info.experiment_id, group.info.run_id)]  # fmt: skip
     assert sorted(configs, key=lambda c: c["seed"]) == [
-        {**label_free["config"], "seed": seed} for seed in (1, 2)]  # the picked config exactly
+        {**label_free["config"], "seed": seed} for seed in (1, 2)
+    ]  # the picked config exactly
