@@ -371,7 +371,8 @@ def realistic_vs_oracle(board: Leaderboard, setting: str) -> pd.DataFrame:
 
 
 def cost_table(board: Leaderboard) -> pd.DataFrame:
-    """Per (task, method): trials by status, seed runs, wall minutes, CPU and GPU hours; a total."""
+    """Per (task, method): trials by status, seed runs, wall minutes, CPU and GPU seconds; a
+    total."""
     cost = board.cost.copy()
     table = pd.DataFrame({
         "task": cost["task"], "method": cost["method"].map(_label),
@@ -379,16 +380,16 @@ def cost_table(board: Leaderboard) -> pd.DataFrame:
             f"{c} / {p} / {f}" for c, p, f in cost[["completed", "pruned", "failed"]].values],
         "seed runs": cost["seed_runs"],
         "wall (min)": (cost["wall_s"] / 60).round(1),
-        "CPU (h)": (cost["cpu_s"] / 3600).round(2),
-        "GPU (h)": (cost["gpu_s"] / 3600).round(2),
+        "CPU (s)": cost["cpu_s"].round().astype(int),
+        "GPU (s)": cost["gpu_s"].round().astype(int),
     })  # fmt: skip
     total = {"task": "**total**", "method": "",
              "trials (completed / pruned / failed)": " / ".join(
                  str(int(cost[k].sum())) for k in ("completed", "pruned", "failed")),
              "seed runs": int(cost["seed_runs"].sum()),
              "wall (min)": round(cost["wall_s"].sum() / 60, 1),
-             "CPU (h)": round(cost["cpu_s"].sum() / 3600, 2),
-             "GPU (h)": round(cost["gpu_s"].sum() / 3600, 2)}  # fmt: skip
+             "CPU (s)": round(cost["cpu_s"].sum()),
+             "GPU (s)": round(cost["gpu_s"].sum())}  # fmt: skip
     return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
 
 
@@ -566,7 +567,7 @@ def markdown(board: Leaderboard, source: str, command: str, plots: dict[str, lis
         for task in tasks_of(board, setting):
             lines += [" ".join(link(p) for p in plots.get(task, [])), ""]
     lines += ["## Cost", "", "Everything run for each (method, task): its sweep's trials and the "
-              "seed runs of its picks; CPU/GPU hours = run time × resources per trial.", "",
+              "seed runs of its picks; CPU/GPU seconds = run time × resources per trial.", "",
               table(cost_table(board)), "",
               "## Best hyperparameters", "", table(hyperparameter_table(board)), "",
               "## Commands", "", "The runs were made by (wall time as each recorded it):", "",
