@@ -191,7 +191,8 @@ def run_group(client: Any, parent: Any, row: Any, selected_by: list[str], seeds:
         "tracking_uri": uri, "experiment_id": experiment, "parent_run_id": group, "sweep": name,
         "objective": objective, "mode": "min" if "loss" in objective else "max",
         "cpus_per_trial": options.cpus_per_trial, "gpus_per_trial": options.gpus_per_trial,
-        "max_failures": options.max_failures, "base_keys": [*config, INTERNAL],
+        "max_failures": options.max_failures,
+        "base_keys": [*(k for k in config if k != "seed"), INTERNAL],  # "searched": the seed
     }  # fmt: skip
     init_ray(options.address)
     resources = {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial}

@@ -230,8 +230,9 @@ def test_a_tiny_real_sweep_rerun_with_fresh_seeds_makes_the_leaderboard(ray_loca
     assert board.cost["seed_runs"].iloc[0] == 2 * len(groups)
     group = client.search_runs([parent.info.experiment_id], f"tags.`{seeds.SELECTED_TRIAL}` = "
                                f"'{label_free['run_id']}'")[0]  # fmt: skip
-    configs = [json.loads(run.data.tags[tracking.CONFIG]) for run in
-               tracking.children(client, parent.info.experiment_id, group.info.run_id)]  # fmt: skip
+    group_runs = tracking.children(client, parent.info.experiment_id, group.info.run_id)
+    configs = [json.loads(run.data.tags[tracking.CONFIG]) for run in group_runs]
+    assert sorted(json.loads(r.data.tags["searched"])["seed"] for r in group_runs) == [1, 2]
     assert sorted(configs, key=lambda c: c["seed"]) == [
         {**label_free["config"], "seed": seed} for seed in (1, 2)
     ]  # the picked config exactly
