@@ -497,7 +497,7 @@ def plot_sweep(board: Leaderboard, sweep: pd.Series, path: Path) -> bool:
         lines.set_cmap("viridis")
     ax.set_title(f"{sweep['method']} on {sweep['task']}: {len(scored)} trials (sweep "
                  f"{sweep['sweep']})", fontsize=9)  # fmt: skip
-    ax.figure.set_size_inches(9, 4)
+    ax.figure.set_size_inches(max(8.0, 1.3 * len(distributions) + 3), 4.5)
     ax.figure.tight_layout()
     ax.figure.savefig(path, dpi=100)
     plt.close(ax.figure)
@@ -532,9 +532,11 @@ def markdown(board: Leaderboard, source: str, command: str, plots: dict[str, lis
     def table(frame: pd.DataFrame, index: bool = False) -> str:
         return frame.to_markdown(index=index, disable_numparse=True)
 
+    def rel(path: Path) -> str:
+        return os.path.relpath(path, relative_to) if relative_to else str(path)
+
     def link(path: Path) -> str:
-        shown = os.path.relpath(path, relative_to) if relative_to else str(path)
-        return f"![{path.stem}]({shown})"
+        return f"![{path.stem}]({rel(path)})"
 
     cells = board.cells
     lines = [
@@ -565,7 +567,14 @@ def markdown(board: Leaderboard, source: str, command: str, plots: dict[str, lis
                   "Realistic vs oracle selection:", "",
                   table(realistic_vs_oracle(board, setting)), ""]  # fmt: skip
         for task in tasks_of(board, setting):
-            lines += [" ".join(link(p) for p in plots.get(task, [])), ""]
+            if plots.get(task):
+                first, *sweeps = plots[task]
+                lines += [link(first), ""]
+                if sweeps:
+                    lines += [f"Parallel coordinates of the {task} sweeps (each trial's searched "
+                              "values and last objective): " + ", ".join(
+                                  f"[{p.stem.removeprefix('sweep-')}]({rel(p)})" for p in sweeps),
+                              ""]  # fmt: skip
     lines += ["## Cost", "", "Everything run for each (method, task): its sweep's trials and the "
               "seed runs of its picks; CPU/GPU seconds = run time × resources per trial.", "",
               table(cost_table(board)), "",
@@ -582,15 +591,20 @@ def provenance_lines(board: Leaderboard) -> list[str]:
     sweeps = board.sweeps
     if sweeps.empty:
         return ["No finished sweep."]
-    commits = sweeps["git_commit"].fillna("unknown").value_counts()
+    commits = sweeps["git_commit"].fillna("unknown").map(_short_commit).value_counts()
     machines = sweeps["machine"].dropna().unique()
     wall = board.cost["wall_s"].sum()
+    made_with = ", ".join(f"{c} ({n} sweep{'s' * (n != 1)})" for c, n in commits.items())
+    where = f", on {'; '.join(machines)}." if len(machines) else "."
     return [
         f"Runs: {len(sweeps)} sweeps and {int(sweeps['groups'].sum())} seeds groups, "
-        f"{wall / 3600:.1f} h of wall time in all; made with dabench commit(s) "
-        + ", ".join(f"{c[:12]} ({n} sweeps)" for c, n in commits.items())
-        + (f", on {'; '.join(machines)}." if len(machines) else ".")
+        f"{wall / 3600:.1f} h of wall time in all; made with dabench commit(s) {made_with}{where}"
     ]
+
+
+def _short_commit(commit: str) -> str:
+    dirty = commit.endswith("-dirty")
+    return commit.removesuffix("-dirty")[:12] + ("-dirty" if dirty else "")
 
 
 def command_lines(board: Leaderboard) -> list[str]:
