@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from io import StringIO
 
 import pandas as pd
@@ -96,6 +97,8 @@ def store(tmp_path) -> str:
     log_seeds(client, exp, dann["e"], [90.0, 91.0, 92.0])
     log_seeds(client, exp, dann["e"], [1.0, 2.0], status="KILLED")  # interrupted: ignored
     log_sweep(client, exp, "cdan", "cdan", "moons/rot40", {"g": metrics(0.9, 60, 65)})
+    log_sweep(client, exp, "oracle", "target_oracle", "moons/rot40", {
+        "o1": metrics(0.9, 95, 96), "o2": metrics(0.1, 99, 99)})  # fmt: skip
     log_sweep(client, exp, "dann-digits", "dann", "digits/synth2hand", {"f": metrics(0.3, 60, 60)})
     log_sweep(client, exp, "cdan-digits", "cdan", "digits/synth2hand", {"h": metrics(1, 1, 1)},
               status="KILLED")  # fmt: skip
@@ -110,6 +113,8 @@ def test_the_main_table_is_exact(store):
         "dann": {"digits/synth2hand": "**60.0***", "moons/rot40": "**82.0 ± 5.0**",
                  "average": "**71.0**"},
         "cdan": {"digits/synth2hand": "–", "moons/rot40": "65.0* ↓", "average": "–"},
+        "target_oracle (target labels, oracle pick)": {  # a reference: picked by the oracle
+            "digits/synth2hand": "–", "moons/rot40": "99.0*", "average": "–"},
     }  # fmt: skip
     cell = board.cells.set_index(["method", "task", "criterion"]).loc[
         ("dann", "moons/rot40", "bnm")]  # fmt: skip
@@ -137,7 +142,7 @@ def test_realistic_vs_oracle_cost_and_hyperparameters_are_exact(store):
         "trials (completed / pruned / failed)": "1 / 1 / 1", "seed runs": 3,
         "wall (min)": 1.5, "CPU (s)": 3 * 10 + 3 * 5, "GPU (s)": 0}  # fmt: skip
     assert cost.loc[("moons/rot40", "dann"), "seed runs"] == 8  # the killed group's runs count
-    assert cost.loc[("**total**", ""), "trials (completed / pruned / failed)"] == "5 / 1 / 1"
+    assert cost.loc[("**total**", ""), "trials (completed / pruned / failed)"] == "7 / 1 / 1"
 
     params = leaderboard.hyperparameter_table(board).set_index(["task", "method"])
     assert params.loc[("moons/rot40", "dann")].to_dict() == {
@@ -159,10 +164,10 @@ def test_every_criterion_and_the_other_formats(store, tmp_path, capsys):
     assert cli.main(["leaderboard", "--tracking-uri", store, "--experiment", "bench",
                      "--out", str(out)]) == 0  # fmt: skip
     text = out.read_text()
-    assert "| dann        | **60.0***           | **82.0 ± 5.0** " in text
+    assert re.search(r"\| dann +\| \*\*60\.0\*\*\* +\| \*\*82\.0 ± 5\.0\*\* ", text)
     assert "dabench sweep --method dann --task moons/rot40 --name dann   # 2.5 min" in text
     assert "by `dabench leaderboard --tracking-uri sqlite:///" in text
-    assert "commit(s) abc123 (4 sweeps), on test box" in text
+    assert "commit(s) abc123 (5 sweeps), on test box" in text
     assert (tmp_path / "board" / "moons-rot40.png").stat().st_size > 10_000
     assert (tmp_path / "board" / "sweep-dann.png").stat().st_size > 10_000  # parallel coords
     out.write_text(text + "\n## Reading\n\nWritten by hand.\n")
@@ -185,7 +190,7 @@ def test_every_criterion_and_the_other_formats(store, tmp_path, capsys):
                      "--select", "oracle"]) == 0  # fmt: skip
     text = capsys.readouterr().out
     assert "Selected by the oracle (target-val labels): not a realistic result." in text
-    assert "| dann        | **60.0***           | **91.0 ± 2.5** " in text
+    assert re.search(r"\| dann +\| \*\*60\.0\*\*\* +\| \*\*91\.0 ± 2\.5\*\* ", text)
 
 
 def test_bad_input_is_named(store, capsys):
