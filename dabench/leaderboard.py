@@ -565,8 +565,9 @@ def markdown(board: Leaderboard, source: str, command: str, plots: dict[str, lis
     if reading:
         lines += [reading.rstrip(), ""]
     for setting in [s for s in SETTING_TITLES if s in set(cells["setting"])]:
-        used = list(dict.fromkeys(cells.loc[(cells["setting"] == setting) & cells["primary"],
-                                            "criterion"]))  # fmt: skip
+        mine = cells[(cells["setting"] == setting) & cells["primary"]
+                     & (cells["method"] != "target_oracle")]  # fmt: skip
+        used = list(dict.fromkeys(mine["criterion"]))
         selected = ("Selected by the oracle (target-val labels): not a realistic result."
                     if used == ["oracle"] else f"Selected by {', '.join(used)} (label-free).")  # fmt: skip
         lines += [f"## {SETTING_TITLES[setting]}", "", selected, "",
