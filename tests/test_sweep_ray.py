@@ -83,7 +83,8 @@ parameters:
         for key in ("validator_class_ami", "validator_im", "validator_dev"):  # every evaluation
             assert [m.step for m in client.get_metric_history(run.info.run_id, key)] == [
                 m.step for m in history]  # fmt: skip
-        finals.append(run.data.metrics[summary.objective])
+        if status == "completed":  # the trial-level pick is among ASHA's survivors
+            finals.append(run.data.metrics[summary.objective])
         points += [m.value for m in client.get_metric_history(run.info.run_id, summary.objective)]
     assert {searched(r)["randomized"] for r in runs} == {False, True}
     assert summary.objective == "validator_bnm"  # the closed-set default: label-free
