@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TRIALS, SEEDS = 12, 3
 BUDGET = {"moons/rot40": (600, 150), "shapes/flat2textured": (60, 30)}
 """(steps, eval_every) per task; the digits tasks get DEFAULT_BUDGET. Small, to fit the whole
-leaderboard (33 sweeps and their seeds) into about 2 h of the 2-core machine."""
+leaderboard (36 sweeps and their seeds) into about 2 h of the 2-core machine."""
 DEFAULT_BUDGET = (300, 100)
 REFERENCE_TRIALS = 6
 """The target oracle is an upper reference, not a contender: a smaller search."""
