@@ -102,6 +102,7 @@ def write_report(work: Path, studies: list[Study]) -> None:
     from mlflow.tracking import MlflowClient
 
     from dabench import __version__
+    from dabench.leaderboard import reading_section
     from dabench.selection import quality_report
 
     client = MlflowClient(f"sqlite:///{work}/mlflow.db")
@@ -128,7 +129,8 @@ def write_report(work: Path, studies: list[Study]) -> None:
         "evaluation point; trial level: each trial's last one.",
         "",
     ]
-    lines += reading(REPORT)
+    kept = reading_section(REPORT)  # the hand-written reading survives a rerun
+    lines += [*kept.rstrip().splitlines(), ""] if kept else []
     for study in studies:
         name = f"{study.name}-{study.method}"
         if not finished(work, name):
@@ -144,19 +146,6 @@ def write_report(work: Path, studies: list[Study]) -> None:
         lines += ["```", "", quality_report(client, "selection", name)]
     REPORT.write_text("\n".join(lines))
     print(f"wrote {REPORT}")
-
-
-def reading(report: Path) -> list[str]:
-    """The hand-written "## Reading" section of the previous report, kept on a rerun (reread it
-    against the new tables)."""
-    if not report.exists():
-        return []
-    text = report.read_text()
-    start = text.find("\n## Reading\n")
-    if start < 0:
-        return []
-    end = text.find("\n## ", start + 1)
-    return [*text[start + 1 : end if end > 0 else None].rstrip().splitlines(), ""]
 
 
 def main() -> int:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,7 +43,7 @@ from scipy.stats import t as student_t
 from dabench import __version__, selection, tracking
 from dabench.data.registry import task_spec
 from dabench.seeds import SELECTED_TRIAL, criterion_name
-from dabench.sweep import DEFAULT_METRIC, objective_key
+from dabench.sweep import DEFAULT_METRIC, objective_key, provenance
 from dabench.trainable import MAIN_METRIC
 from dabench.validators import VALIDATORS
 
@@ -549,7 +548,8 @@ def markdown(board: Leaderboard, source: str, command: str, plots: dict[str, lis
     lines = [
         "# dabench leaderboard", "",
         f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `{command}`, dabench "
-        f"{__version__} (commit {_git_commit() or 'unknown'}), from {source}.", "",
+        f"{__version__} (commit {_short_commit(provenance().get('git_commit', 'unknown'))}), "
+        f"from {source}.", "",
         *provenance_lines(board), "",
         "**How to read it.** A cell is the target-test metric of the configuration a selection "
         "criterion picked from the (method, task) sweep, re-trained with fresh seeds "
@@ -645,16 +645,6 @@ def to_latex(board: Leaderboard) -> str:
         latex = frame.to_latex(escape=False, column_format="l" + "c" * len(frame.columns))
         parts.append(f"% {SETTING_TITLES[setting]}\n{latex.replace('_', chr(92) + '_')}")
     return "\n".join(parts)
-
-
-def _git_commit() -> str | None:
-    root = Path(__file__).resolve().parent.parent
-    try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
-                             capture_output=True, text=True, timeout=5)  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None
 
 
 def reading_section(previous: Path) -> str:
