@@ -175,10 +175,10 @@ def key_defaults(method: str, task: str) -> str:
     keys = {
         "dann": ("lr", "trade_off"),
         "cdan": ("lr", "trade_off", "randomized"),
-        "adda": ("lr", "lr_gamma", "grl_hi", "pretrain_fraction"),
+        "adda": ("lr", "pretrain_lr", "grl_hi", "pretrain_fraction"),
         "bsp": ("lr", "trade_off_bsp", "adversary", "pretrain_fraction"),
         "osbp": ("lr", "weight_decay", "osbp_t"),
-        "pada": ("lr", "batch_size", "temperature", "class_weight_update_steps"),
+        "pada": ("lr", "batch_size", "temperature", "class_weight_updates"),
         "iwan": ("lr", "batch_size", "trade_off", "trade_off_entropy"),
         "advent": ("lr", "lr_d", "trade_off"),
     }.get(method, ("lr", "lr_schedule"))

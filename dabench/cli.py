@@ -40,12 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
         "(need --root pointing at the dataset folder).",
     )
     tasks.add_argument("--setting", choices=SETTINGS, help="only tasks of this setting")
-    commands.add_parser(
+    methods = commands.add_parser(
         "methods",
-        help="list the methods and the settings each supports",
+        help="list the methods, their settings and defaults per model family",
         description="List every registered method, the settings it supports and its "
-        "hyperparameters with their defaults.",
+        "hyperparameters with their defaults: the reference's fine-tuning defaults, and the "
+        "from-scratch ones that replace them for small networks. The task's model decides "
+        "which apply; --task shows them resolved for one task.",
     )
+    methods.add_argument("--task", help="show every method's defaults as resolved for this task")
     add_train_parser(commands)
     add_sweep_parser(commands)
     add_rerun_parser(commands)
@@ -199,14 +202,46 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_methods(args: argparse.Namespace) -> None:
+    from dabench import models
+    from dabench.data import list_tasks
+    from dabench.data.registry import task_spec
     from dabench.methods import METHODS
-    from dabench.methods.base import COMMON_DEFAULTS
+    from dabench.methods.base import COMMON_DEFAULTS, FAMILY_DEFAULTS
 
+    if args.task:
+        from dabench.trainable import LOOP_DEFAULTS, default_config
+
+        spec = task_spec(args.task)
+        family = models.family(spec.model)
+        print(f"{spec.name}: {spec.setting}, model {spec.model}, {family} defaults")
+        for name, recipe in sorted(METHODS.items()):
+            if spec.setting in recipe.settings:
+                config = default_config(name, spec.name)
+                shown = {k: v for k, v in config.items() if k not in LOOP_DEFAULTS}
+                print(f"{name:14s} {_format_defaults(shown)}")
+        return
+    print("Defaults by model family (the task's model decides; --task NAME resolves them):")
+    by_family: dict[str, list[str]] = {family: [] for family in models.FAMILIES}
+    for spec in list_tasks():
+        group = f"{spec.name.split('/')[0]}/* (real)" if spec.needs_root else spec.name
+        if group not in by_family[models.family(spec.model)]:
+            by_family[models.family(spec.model)].append(group)
+    for family, tasks in by_family.items():
+        print(f"  {family:9s} tasks: {', '.join(tasks)}")
     print(f"common: {_format_defaults(COMMON_DEFAULTS)}")
+    for family, overrides in FAMILY_DEFAULTS.items():
+        if overrides:
+            print(f"  {family}: {_format_defaults(overrides)}")
     for name, recipe in sorted(METHODS.items()):
         print(f"{name:14s} {', '.join(recipe.settings)}")
         if recipe.defaults:
             print(f"{'':14s} {_format_defaults(recipe.defaults)}")
+        for setting, overrides in recipe.setting_defaults.items():
+            if setting not in recipe.settings:
+                continue  # inherited from a parent recipe of other settings
+            print(f"{'':14s} {setting}: {_format_defaults(overrides)}")
+        for family, overrides in recipe.family_defaults.items():
+            print(f"{'':14s} {family}: {_format_defaults(overrides)}")
 
 
 def _format_defaults(defaults: dict) -> str:

@@ -21,13 +21,13 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from dabench import metrics as m
-from dabench import validators
+from dabench import models, validators
 from dabench.data import get_task
 from dabench.data.loading import InfiniteBatches, eval_batches
 from dabench.data.registry import task_spec
 from dabench.data.task import IGNORE_INDEX, Task
 from dabench.methods import Batch, Recipe, get_method
-from dabench.methods.base import COMMON_DEFAULTS, SETTING_DEFAULTS, Stage
+from dabench.methods.base import COMMON_DEFAULTS, FAMILY_DEFAULTS, SETTING_DEFAULTS, Stage
 
 Report = Callable[[dict[str, Any]], None]
 
@@ -53,7 +53,7 @@ MAIN_METRIC = {"closed": "acc", "partial": "acc", "open_set": "h_score", "segmen
 RANGES: dict[str, tuple[float | None, float | None, str]] = {
     # key: (low, high, which ends are open: "()", "[)", "[]", "(]")
     "lr": (0.0, None, "()"),
-    "lr_gamma": (0.0, None, "[)"),
+    "lr_anneal": (0.0, None, "[)"),
     "lr_decay": (0.0, None, "[)"),
     "momentum": (0.0, 1.0, "[)"),
     "weight_decay": (0.0, None, "[)"),
@@ -65,7 +65,7 @@ RANGES: dict[str, tuple[float | None, float | None, str]] = {
     "num_workers": (0, None, "[)"),
     "trade_off": (0.0, None, "[)"),
     "grl_alpha": (0.0, None, "[)"),
-    "grl_max_iters": (0.0, None, "()"),
+    "grl_warmup": (0.0, None, "()"),
     "disc_hidden": (1, None, "[)"),
     "threshold": (0.0, 1.0, "()"),
     "lr_power": (0.0, None, "()"),
@@ -84,19 +84,17 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
 
     Defaults come, in increasing priority, from :data:`LOOP_DEFAULTS`, the common optimiser
     defaults, the setting's (:data:`~dabench.methods.base.SETTING_DEFAULTS`), the recipe's, the
-    recipe's for that setting and the config. Raises ``ValueError`` naming the key for an unknown
+    recipe's for that setting, the model family's of the task
+    (:data:`~dabench.methods.base.FAMILY_DEFAULTS`, then the recipe's ``family_defaults``) and
+    the config (see :func:`default_config`). Raises ``ValueError`` naming the key for an unknown
     key, a wrong type, an out-of-range value or a value outside the accepted choices, and for an
     unknown task or method or a method that does not fit the task's setting.
     """
     for key in ("method", "task"):
         if not config.get(key):
             raise ValueError(f"config needs {key!r}")
-    setting = task_spec(config["task"]).setting
-    recipe = get_method(config["method"], setting)
-    defaults = {
-        **LOOP_DEFAULTS, **COMMON_DEFAULTS, **SETTING_DEFAULTS.get(setting, {}), **recipe.defaults,
-        **recipe.setting_defaults.get(setting, {}),
-    }  # fmt: skip
+    recipe = get_method(config["method"], task_spec(config["task"]).setting)
+    defaults = default_config(config["method"], config["task"])
     unknown = sorted(set(config) - set(defaults))
     if unknown:
         raise ValueError(
@@ -123,6 +121,21 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
         if key in choices and value not in choices[key]:
             raise ValueError(f"config key {key!r} must be one of {choices[key]}; got {value!r}")
     return resolved
+
+
+def default_config(method: str, task: str) -> dict[str, Any]:
+    """Every key a trial of ``method`` on ``task`` accepts, with its default for that task: the
+    loop's, then the common, setting, recipe, recipe-setting and model-family defaults, each
+    layer over the previous. ``ValueError`` for an unknown task or method, or a method that does
+    not fit the task's setting."""
+    spec = task_spec(task)
+    recipe = get_method(method, spec.setting)
+    family = models.family(spec.model)
+    return {
+        **LOOP_DEFAULTS, **COMMON_DEFAULTS, **SETTING_DEFAULTS.get(spec.setting, {}),
+        **recipe.defaults, **recipe.setting_defaults.get(spec.setting, {}),
+        **FAMILY_DEFAULTS[family], **recipe.family_defaults.get(family, {}),
+    }  # fmt: skip
 
 
 def check_range(key: str, value: float, low: float | None, high: float | None, ends: str) -> None:
@@ -401,7 +414,12 @@ def evaluate(
     """Source-val accuracy (mIoU), the setting's metrics on target-val and target-test (labels:
     reported, never used to train or select unless asked for) and every label-free validator of
     the setting, from the source-val outputs and the target-val *inputs* (see
-    :func:`dabench.validators.score`)."""
+    :func:`dabench.validators.score`).
+
+    Open-set source-val accuracy is the accuracy of the best known class, whether or not the
+    model rejects the sample: source-val holds known classes only, and counting each rejection as
+    an error would prefer models that never reject (measured: ``reports/selection.md``). How much
+    a model rejects is judged by the ``h_proxy`` validator."""
     recipe.train(False)
     results: dict[str, float] = {}
     rows: dict[str, validators.Outputs | None] = {}
@@ -425,19 +443,21 @@ def evaluate(
 def _predictions(
     recipe: Recipe, task: Task, split: str, batch_size: int, device: torch.device, workers: int
 ) -> tuple[Tensor, Tensor, validators.Outputs | None]:
-    """The decisions and labels of a whole split, and, for the :data:`VALIDATOR_SPLITS`, the
-    rows the validators read (``None`` for the others): the first :data:`VALIDATOR_ROWS`
-    samples, or for segmentation every :data:`PIXEL_STRIDE`-th pixel of each image as
-    ``(pixels, C)`` rows. Only source rows carry labels (and drop ignored pixels); target rows
-    are inputs only."""
+    """The decisions and labels of a whole split — on open-set source-val, the best *known* class
+    (see :func:`evaluate`) — and, for the :data:`VALIDATOR_SPLITS`, the rows the validators read
+    (``None`` for the others): the first :data:`VALIDATOR_ROWS` samples, or for segmentation
+    every :data:`PIXEL_STRIDE`-th pixel of each image as ``(pixels, C)`` rows. Only source rows
+    carry labels (and drop ignored pixels); target rows are inputs only."""
     wanted, labelled = split in VALIDATOR_SPLITS, VALIDATOR_SPLITS.get(split, False)
     predicted, labels = [], []
     logits, decisions, features, row_labels = [], [], [], []
     taken = 0
+    known_only = task.setting == "open_set" and split == "source_val"
     for x, y in eval_batches(task.split(split), batch_size, device, workers):
         z, f = recipe.logits_and_features(x)
-        decision = recipe.decide(z).argmax(dim=1)
-        predicted.append(decision.cpu())
+        scores = recipe.decide(z)
+        decision = scores.argmax(dim=1)
+        predicted.append((scores[:, :-1].argmax(dim=1) if known_only else decision).cpu())
         labels.append(y.cpu())
         if not wanted:
             continue

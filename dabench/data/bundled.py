@@ -86,7 +86,7 @@ def _make_task(
 MOONS = "moons/rot40"
 
 
-@register_task(MOONS, "two moons → two moons rotated 40° (2-D toy, MLP)", "closed")
+@register_task(MOONS, "two moons → two moons rotated 40° (2-D toy, MLP)", "closed", "mlp")
 def moons_task(root: Path | None, seed: int) -> Task:
     data = _moons(seed)
     return _make_task(
@@ -155,7 +155,7 @@ DIGIT_TASKS = {
 
 
 def _register_digit_task(name: str, description: str, source: str, target: str, rgb: bool) -> None:
-    @register_task(name, description, "closed")
+    @register_task(name, description, "closed", "lenet")
     def factory(root: Path | None, seed: int) -> Task:
         return _make_task(
             name, description, "closed", DIGITS, "lenet", seed,
@@ -178,6 +178,7 @@ PARTIAL_SHARED = (0, 1, 2, 3, 4)
     "digits-openset/synth2blend",
     "open-set: rendered digits 0–5 → blended digits 0–9, 6–9 unknown (28×28 RGB, LeNet)",
     "open_set",
+    "lenet",
 )
 def digits_openset(root: Path | None, seed: int) -> Task:
     known = tuple(range(OPEN_SET_KNOWN))
@@ -194,6 +195,7 @@ def digits_openset(root: Path | None, seed: int) -> Task:
     "digits-partial/synth2blend",
     "partial: rendered digits 0–9 → blended digits 0–4 only (28×28 RGB, LeNet)",
     "partial",
+    "lenet",
 )
 def digits_partial(root: Path | None, seed: int) -> Task:
     return _make_task(
@@ -225,6 +227,7 @@ def _scenes(seed: int) -> dict[str, Tensor]:
     SHAPES,
     "segmentation: flat-coloured shapes → photo-textured, relit, noisy shapes (64×64, small FCN)",
     "segmentation",
+    "small_fcn",
 )
 def shapes_task(root: Path | None, seed: int) -> Task:
     data = _scenes(seed)

@@ -581,17 +581,20 @@ def _input_kind(dataset: str, source: str, target: str) -> str:
 _INPUT_TITLES = {"resnet": "ResNet-50", "rgb32": "32×32 RGB, DTN", "grey28": "28×28 grey, LeNet"}
 
 
+_MODELS = {"resnet": "resnet50", "rgb32": "dtn", "grey28": "lenet"}
+
+
 def _inputs(dataset: str, source: str, target: str) -> _Inputs:
     kind = _input_kind(dataset, source, target)
-    title = _INPUT_TITLES[kind]
+    title, model = _INPUT_TITLES[kind], _MODELS[kind]
     if kind == "rgb32":
         tf = digit_transform(32, 3)
-        return _Inputs("RGB", (3, 32, 32), "dtn", title, tf, tf)
+        return _Inputs("RGB", (3, 32, 32), model, title, tf, tf)
     if kind == "grey28":
         tf = digit_transform(28, 1)
-        return _Inputs("L", (1, 28, 28), "lenet", title, tf, tf)
+        return _Inputs("L", (1, 28, 28), model, title, tf, tf)
     train, val = resnet_transforms(center_crop=dataset == "visda2017")
-    return _Inputs("RGB", (3, 224, 224), "resnet50", title, train, val)
+    return _Inputs("RGB", (3, 224, 224), model, title, train, val)
 
 
 def build_task(
@@ -673,7 +676,9 @@ def _register(dataset: str, source: str, target: str, setting: str) -> None:
     name = f"{dataset}{SETTING_SUFFIXES[setting]}/{source}2{target}"
     description = _describe(dataset, source, target, setting)
 
-    @register_task(name, description, setting, needs_root=True)
+    model = _MODELS[_input_kind(dataset, source, target)]
+
+    @register_task(name, description, setting, model, needs_root=True)
     def factory(root: Path | None, seed: int) -> Task:
         return build_task(name, dataset, source, target, root, seed, setting, description)
 

@@ -14,9 +14,13 @@ TaskFactory = Callable[[Path | None, int], Task]
 
 @dataclass(frozen=True)
 class TaskSpec:
+    """A registered task, known without building it: its ``model`` (the backbone or segmenter
+    family that suits it, see :mod:`dabench.models`) decides which defaults its trials use."""
+
     name: str
     description: str
     setting: str
+    model: str
     factory: TaskFactory
     needs_root: bool
 
@@ -25,14 +29,15 @@ _REGISTRY: dict[str, TaskSpec] = {}
 
 
 def register_task(
-    name: str, description: str, setting: str, needs_root: bool = False
+    name: str, description: str, setting: str, model: str, needs_root: bool = False
 ) -> Callable[[TaskFactory], TaskFactory]:
-    """Decorator: register ``factory(root, seed) -> Task`` under ``name``."""
+    """Decorator: register ``factory(root, seed) -> Task`` under ``name``; ``model`` is the
+    ``Task.model`` the factory builds."""
 
     def decorate(factory: TaskFactory) -> TaskFactory:
         if name in _REGISTRY:
             raise ValueError(f"task {name!r} is registered twice")
-        _REGISTRY[name] = TaskSpec(name, description, setting, factory, needs_root)
+        _REGISTRY[name] = TaskSpec(name, description, setting, model, factory, needs_root)
         return factory
 
     return decorate

@@ -8,9 +8,14 @@ import torch
 from torch import Tensor, nn
 
 from dabench.adaptation.dann import DomainAdversarialLoss
-from dabench.methods.base import Batch, Recipe, Stage, frozen_copy
+from dabench.methods.base import Batch, Recipe, Stage, budget_relative, frozen_copy
 from dabench.methods.dann import GRL_DEFAULTS, warm_start_grl
-from dabench.methods.pretraining import PRETRAIN_DEFAULTS, PRETRAIN_RANGES, SourcePretraining
+from dabench.methods.pretraining import (
+    PRETRAIN_DEFAULTS,
+    PRETRAIN_RANGES,
+    PRETRAIN_REFERENCE_STEPS,
+    SourcePretraining,
+)
 from dabench.methods.registry import register_method
 from dabench.modules.domain_discriminator import DomainDiscriminator
 
@@ -30,7 +35,15 @@ class ADDA(SourcePretraining, Recipe):
        the DANN loss through a warm-start GRL with ``grl_hi = 2``; no classification loss. The
        head is not optimised (the source head is reused); SGD at lr 0.001, ``lr_gamma`` 0.0003.
 
+    Budget-relative keys are counted over the reference's 23,000 steps (3 pre-training epochs and
+    20 adversarial ones): ``lr_anneal`` 6.9, ``grl_warmup`` 1000/23000.
+
     Prediction uses the target model.
+
+    ``source_dropout``: the reference freezes only the source model's BatchNorm, so its dropout
+    layers stay active and the "frozen" source features are noisy for a network with dropout
+    (LeNet; not the reference's ResNets). ``False`` turns them off too (the source model then
+    computes exactly the features it was pre-trained to give at evaluation).
     """
 
     name = "adda"
@@ -41,7 +54,8 @@ class ADDA(SourcePretraining, Recipe):
         "grl_hi": 2.0,
         "disc_hidden": 1024,
         "lr": 0.001,
-        "lr_gamma": 0.0003,
+        **budget_relative(PRETRAIN_REFERENCE_STEPS, lr_gamma=0.0003, grl_max_iters=1000),
+        "source_dropout": True,
     }
     ranges: ClassVar[dict[str, tuple[float | None, float | None, str]]] = {
         **PRETRAIN_RANGES,
@@ -74,6 +88,10 @@ class ADDA(SourcePretraining, Recipe):
     def train(self, mode: bool = True) -> None:
         super().train(mode)
         self.source_model.freeze_bn()
+        if not self.hp["source_dropout"]:
+            for module in self.source_model.modules():
+                if isinstance(module, nn.modules.dropout._DropoutNd):
+                    module.eval()
 
     def loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         if self.stage == "pretrain":

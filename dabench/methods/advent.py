@@ -51,7 +51,7 @@ class ADVENT(Recipe):
         )
         return [
             sgd(self.model.get_parameters(), self.hp, stage.steps),
-            (adam, schedule(adam, self.hp, stage.steps, lr=1.0, lr_gamma=self.hp["lr_gamma"])),
+            (adam, schedule(adam, self.hp, stage.steps, lr=1.0)),
         ]
 
     def loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:

@@ -21,9 +21,47 @@ from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 from dabench.data.task import IGNORE_INDEX, Task
 from dabench.modules.classifier import ImageClassifier
 
+REFERENCE_STEPS = 20 * 1000
+"""Steps of the reference's default run (its adversarial scripts train 20 epochs of 1,000
+iterations, spec §4.1): the count its step-counted hyperparameters were set for."""
+
+
+def budget_relative(
+    reference_steps: int,
+    *,
+    lr_gamma: float | None = None,
+    grl_max_iters: float | None = None,
+    class_weight_update_steps: int | None = None,
+) -> dict[str, float]:
+    r"""The reference's step-counted hyperparameters of a ``reference_steps``-step run, as the
+    budget-relative keys dabench uses, so that a trial of ``steps`` steps schedules the same
+    *shape* whatever its length, and exactly the reference's schedule at ``reference_steps``:
+
+    * ``lr_anneal`` :math:`= \gamma \cdot S_{ref}`: the inverse schedule's
+      :math:`(1 + \gamma x)^{-d}` becomes :math:`(1 + \text{lr\_anneal} \cdot x / S)^{-d}`;
+    * ``grl_warmup`` :math:`= \text{max\_iters} / S_{ref}`: the GRL warms up over
+      ``grl_warmup · S`` steps;
+    * ``class_weight_updates`` :math:`= S_{ref} / \text{update\_steps}`: PADA recomputes its class
+      weights every ``S / class_weight_updates`` steps.
+
+    Example::
+
+        >>> budget_relative(20000, lr_gamma=0.001, grl_max_iters=1000, class_weight_update_steps=500)
+        {'lr_anneal': 20.0, 'grl_warmup': 0.05, 'class_weight_updates': 40.0}
+    """
+    relative = {
+        "lr_anneal": None if lr_gamma is None else lr_gamma * reference_steps,
+        "grl_warmup": None if grl_max_iters is None else grl_max_iters / reference_steps,
+        "class_weight_updates": None
+        if class_weight_update_steps is None
+        else reference_steps / class_weight_update_steps,
+    }  # rounded to 12 significant digits: 6.9, not 6.8999999999999995
+    return {key: float(f"{value:.12g}") for key, value in relative.items() if value is not None}
+
+
 COMMON_DEFAULTS: dict[str, Any] = {
     "lr": 0.01,
-    "lr_gamma": 0.001,
+    **budget_relative(REFERENCE_STEPS, lr_gamma=0.001),
     "lr_decay": 0.75,
     "momentum": 0.9,
     "weight_decay": 1e-3,
@@ -35,9 +73,11 @@ COMMON_DEFAULTS: dict[str, Any] = {
 }
 r"""The reference classification examples' optimiser and model defaults (spec §1.8, §2.1).
 
-``lr_schedule``: ``"inverse"`` is :math:`\text{lr}\,(1 + \gamma x)^{-\text{decay}}` (classification),
+``lr_schedule``: ``"inverse"`` is :math:`\text{lr}\,(1 + a\,x / S)^{-\text{decay}}` with
+:math:`a` = ``lr_anneal`` and :math:`S` the trial's steps (the reference's
+:math:`(1 + \gamma x)^{-\text{decay}}` with :math:`\gamma = a / S`; classification),
 ``"poly"`` is :math:`\text{lr}\,(1 - x / X)^{\text{power}}` over the stage's :math:`X` steps
-(segmentation, spec §2.8)."""
+(segmentation, spec §2.8). :math:`x` counts the steps of the current stage."""
 
 SETTING_DEFAULTS: dict[str, dict[str, Any]] = {
     "segmentation": {
@@ -50,6 +90,15 @@ SETTING_DEFAULTS: dict[str, dict[str, Any]] = {
 """Defaults that differ by setting, applied to every recipe of that setting (the reference's
 segmentation examples, source-only included, train with SGD 2.5e-3, wd 5e-4, no Nesterov and the
 polynomial schedule)."""
+
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "finetune": {},
+    "scratch": {},
+}
+"""Defaults of every recipe by model family (:func:`dabench.models.family` of the task's model),
+applied over the recipe's own (fine-tuning) defaults; a recipe adds its own in
+``Recipe.family_defaults``. ``finetune``: the reference's ImageNet-backbone recipes, unchanged.
+``scratch``: the reference's from-scratch digit recipes (LeNet, ``--scratch``), see below."""
 
 
 class Stage(NamedTuple):
@@ -71,8 +120,10 @@ class Batch(NamedTuple):
 class Recipe(ABC):
     """Base recipe: a classifier (or segmenter) trained with cross-entropy on labelled batches.
 
-    Subclasses set ``name``, ``settings``, ``defaults`` (and ``setting_defaults``, where the
-    reference's example for one setting uses other values) and override :meth:`loss` (and, when they
+    Subclasses set ``name``, ``settings``, ``defaults`` (the reference's, for fine-tuning an
+    ImageNet backbone; ``setting_defaults`` where its example for one setting uses other values;
+    ``family_defaults["scratch"]`` where a small network trained from scratch needs others, with
+    the measurement that says why) and override :meth:`loss` (and, when they
     add modules, :meth:`build`, :meth:`modules` and :meth:`parameter_groups`). Methods with several
     phases override :meth:`stages` and :meth:`end_stage`; methods with their own optimisers
     override :meth:`optimizers`; methods with state outside their modules override
@@ -89,6 +140,7 @@ class Recipe(ABC):
     settings: ClassVar[tuple[str, ...]]
     defaults: ClassVar[dict[str, Any]] = {}
     setting_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    family_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
     ranges: ClassVar[dict[str, tuple[float | None, float | None, str]]] = {}
     choices: ClassVar[dict[str, tuple[str, ...]]] = {}
     uses_target_labels: ClassVar[bool] = False
@@ -183,32 +235,30 @@ def sgd(
     hp: dict[str, Any],
     steps: int,
     lr: float | None = None,
-    lr_gamma: float | None = None,
 ) -> tuple[Optimizer, LRScheduler]:
     r"""SGD over ``groups`` (whose ``"lr"`` entries are multipliers) with the per-step schedule of
-    ``hp["lr_schedule"]``: the effective learning rate of a group at step :math:`x` is
-    ``mult * lr * (1 + lr_gamma * x) ** (-lr_decay)`` (inverse) or
-    ``mult * lr * (1 - x / steps) ** lr_power`` (poly). ``lr``/``lr_gamma`` override the config's.
-    """
+    ``hp["lr_schedule"]`` over a stage of ``steps`` steps (:func:`schedule`); ``lr`` overrides
+    the config's."""
     lr = hp["lr"] if lr is None else lr
-    gamma = hp["lr_gamma"] if lr_gamma is None else lr_gamma
     momentum = hp["momentum"]
     optimizer = torch.optim.SGD(
         groups, lr, momentum=momentum, weight_decay=hp["weight_decay"],
         nesterov=hp["nesterov"] and momentum > 0,
     )  # fmt: skip
-    return optimizer, schedule(optimizer, hp, steps, lr, gamma)
+    return optimizer, schedule(optimizer, hp, steps, lr)
 
 
-def schedule(
-    optimizer: Optimizer, hp: dict[str, Any], steps: int, lr: float, lr_gamma: float
-) -> LRScheduler:
-    """The configured per-step learning-rate schedule, as multipliers of the groups' ``"lr"``."""
+def schedule(optimizer: Optimizer, hp: dict[str, Any], steps: int, lr: float) -> LRScheduler:
+    r"""The configured per-step schedule, as multipliers of the groups' ``"lr"``: at step
+    :math:`x` of a stage of :math:`X` steps, ``"inverse"`` gives
+    :math:`\text{lr}\,(1 + a\,x / S)^{-d}` (:math:`a` = ``lr_anneal``, :math:`d` = ``lr_decay``,
+    :math:`S` = the trial's ``steps``: the reference's :math:`\gamma = a / S` per step) and
+    ``"poly"`` :math:`\text{lr}\,(1 - x / X)^{p}` (:math:`p` = ``lr_power``)."""
     if hp["lr_schedule"] == "poly":
         power = hp["lr_power"]
         return LambdaLR(optimizer, lambda x: lr * max(0.0, 1 - x / max(steps, 1)) ** power)
-    decay = hp["lr_decay"]
-    return LambdaLR(optimizer, lambda x: lr * (1 + lr_gamma * x) ** (-decay))
+    decay, gamma = hp["lr_decay"], hp["lr_anneal"] / hp["steps"]
+    return LambdaLR(optimizer, lambda x: lr * (1 + gamma * x) ** (-decay))
 
 
 def frozen_copy(model: nn.Module) -> nn.Module:

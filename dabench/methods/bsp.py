@@ -7,10 +7,15 @@ from typing import Any, ClassVar
 from torch import Tensor, nn
 
 from dabench.adaptation.bsp import BatchSpectralPenalizationLoss
-from dabench.methods.base import Batch
+from dabench.methods.base import Batch, budget_relative
 from dabench.methods.cdan import CDAN
 from dabench.methods.dann import DANN
-from dabench.methods.pretraining import PRETRAIN_DEFAULTS, PRETRAIN_RANGES, SourcePretraining
+from dabench.methods.pretraining import (
+    PRETRAIN_DEFAULTS,
+    PRETRAIN_RANGES,
+    PRETRAIN_REFERENCE_STEPS,
+    SourcePretraining,
+)
 from dabench.methods.registry import register_method
 
 
@@ -24,7 +29,8 @@ class BSP(SourcePretraining, CDAN):
         \mathcal{L} = \mathrm{CE}(h(x_s), y_s) + \text{trade\_off} \cdot \mathcal{L}_{adv}
                       + \text{trade\_off\_bsp} \cdot \big(\sigma_1(F_s)^2 + \sigma_1(F_t)^2\big)
 
-    Defaults: lr 0.003, ``trade_off_bsp`` 2e-4; the CDAN options apply when ``adversary="cdan"``.
+    Defaults: lr 0.003, ``trade_off_bsp`` 2e-4, the budget-relative keys over the reference's
+    23,000 steps (as ADDA's); the CDAN options apply when ``adversary="cdan"``.
     """
 
     name = "bsp"
@@ -35,6 +41,7 @@ class BSP(SourcePretraining, CDAN):
         "adversary": "dann",
         "trade_off_bsp": 2e-4,
         "lr": 0.003,
+        **budget_relative(PRETRAIN_REFERENCE_STEPS, lr_gamma=0.001, grl_max_iters=1000),
     }
     ranges: ClassVar[dict[str, tuple[float | None, float | None, str]]] = {
         **CDAN.ranges,

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from dabench.adaptation.dann import DomainAdversarialLoss
-from dabench.methods.base import Batch, Recipe
+from dabench.methods.base import REFERENCE_STEPS, Batch, Recipe, budget_relative
 from dabench.methods.registry import register_method
 from dabench.methods.source_only import threshold_unknown
 from dabench.modules.domain_discriminator import DomainDiscriminator
@@ -18,17 +18,20 @@ GRL_DEFAULTS: dict[str, Any] = {
     "grl_alpha": 1.0,
     "grl_lo": 0.0,
     "grl_hi": 1.0,
-    "grl_max_iters": 1000,
+    **budget_relative(REFERENCE_STEPS, grl_max_iters=1000),
 }
-"""The reference's warm-start schedule (spec §1.2); the coefficient rises from ``grl_lo`` to
-``grl_hi`` over about ``grl_max_iters`` steps."""
+"""The reference's warm-start schedule (spec §1.2, ``max_iters`` 1000 of its 20,000 steps); the
+coefficient rises from ``grl_lo`` towards ``grl_hi`` over about ``grl_warmup`` of the trial's
+steps."""
 
 
 def warm_start_grl(hp: dict[str, Any]) -> WarmStartGradientReverseLayer:
-    """The GRL of the config's schedule, stepping itself on every forward."""
+    """The GRL of the config's schedule, stepping itself on every forward:
+    ``max_iters = grl_warmup · steps`` (the trial's steps)."""
     return WarmStartGradientReverseLayer(
-        hp["grl_alpha"], hp["grl_lo"], hp["grl_hi"], hp["grl_max_iters"], auto_step=True
-    )
+        hp["grl_alpha"], hp["grl_lo"], hp["grl_hi"], hp["grl_warmup"] * hp["steps"],
+        auto_step=True,
+    )  # fmt: skip
 
 
 @register_method
@@ -41,7 +44,7 @@ class DANN(Recipe):
 
     with :class:`~dabench.adaptation.dann.DomainAdversarialLoss` on the bottleneck features, a
     ``DomainDiscriminator(features_dim, disc_hidden)`` and the warm-start GRL schedule
-    (``grl_alpha``, ``grl_lo``, ``grl_hi``, ``grl_max_iters``), all optimised by one SGD step
+    (``grl_alpha``, ``grl_lo``, ``grl_hi``, ``grl_warmup``), all optimised by one SGD step
     (spec §2.1). Open-set: :math:`C + 1` outputs and threshold prediction, as the reference's
     open-set DANN baseline. The reference's open-set and partial ``dann.py`` use lr 0.002
     (partial: batch 36).

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from torch import Tensor, nn
 
 from dabench.adaptation import osbp
-from dabench.methods.base import Batch, Recipe, build_model
+from dabench.methods.base import REFERENCE_STEPS, Batch, Recipe, budget_relative, build_model
 from dabench.methods.registry import register_method
 
 
@@ -24,7 +24,8 @@ class OSBP(Recipe):
     head minimises the bracket (pushes :math:`p_u` towards :math:`t`), the feature extractor
     maximises it through the GRL (target samples become clearly known or clearly unknown). Source
     and target go through separate forwards (BatchNorm statistics per domain). Prediction: argmax
-    over the :math:`C + 1` logits. Defaults (spec §2.5): lr 0.001, ``lr_gamma`` 0.0003,
+    over the :math:`C + 1` logits. Defaults (spec §2.5): lr 0.001, ``lr_gamma`` 0.0003 (``lr_anneal``
+    6 over the reference's 20,000 steps),
     ``weight_decay`` 5e-4; the reference fixes ``trade_off`` at 1.
     """
 
@@ -34,7 +35,7 @@ class OSBP(Recipe):
         "osbp_t": 0.5,
         "trade_off": 1.0,
         "lr": 0.001,
-        "lr_gamma": 0.0003,
+        **budget_relative(REFERENCE_STEPS, lr_gamma=0.0003),
         "weight_decay": 5e-4,
     }
     ranges: ClassVar[dict[str, tuple[float | None, float | None, str]]] = {

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from dabench.adaptation.pada import AutomaticUpdateClassWeightModule
 from dabench.data.loading import EvalBatches
-from dabench.methods.base import Batch
+from dabench.methods.base import REFERENCE_STEPS, Batch, budget_relative
 from dabench.methods.dann import DANN
 from dabench.methods.registry import register_method
 
@@ -25,8 +25,9 @@ class PADA(DANN):
               w_t = \bar\gamma_{y})
 
     :math:`\gamma = \overline{\mathrm{softmax}(h(x)/T)}` over all unlabelled target-adapt samples,
-    divided by its maximum, recomputed every ``class_weight_update_steps`` steps (starting at 1;
-    ``temperature`` :math:`T`). Classes the target lacks get small weights, so neither the
+    divided by its maximum, recomputed ``class_weight_updates`` times over the run (every
+    ``round(steps / class_weight_updates)`` steps; the reference's every 500 of 20,000 steps is 40
+    updates; ``temperature`` :math:`T`). Classes the target lacks get small weights, so neither the
     classifier nor the discriminator is pulled towards them. Defaults: batch 36, lr 0.002.
     Reported: the mean weight of the classes the target really has and of the others (a
     diagnostic; the task knows them, training does not read them).
@@ -37,13 +38,13 @@ class PADA(DANN):
     defaults: ClassVar[dict[str, Any]] = {
         **{key: value for key, value in DANN.defaults.items() if key != "threshold"},
         "temperature": 0.1,
-        "class_weight_update_steps": 500,
+        **budget_relative(REFERENCE_STEPS, class_weight_update_steps=500),
         "batch_size": 36,
         "lr": 0.002,
     }
     ranges: ClassVar[dict[str, tuple[float | None, float | None, str]]] = {
         "temperature": (0.0, None, "()"),
-        "class_weight_update_steps": (1, None, "[)"),
+        "class_weight_updates": (0.0, None, "()"),
     }
 
     def build(self) -> None:
@@ -53,7 +54,7 @@ class PADA(DANN):
             self.task.split("target_adapt"), hp["eval_batch_size"], self.device, hp["num_workers"]
         )
         self.class_weights = AutomaticUpdateClassWeightModule(
-            hp["class_weight_update_steps"], target_inputs, self.model, self.task.num_classes,
+            update_interval(hp), target_inputs, self.model, self.task.num_classes,
             self.device, hp["temperature"], partial_classes_index=self.task.shared_classes,
         )  # fmt: skip
 
@@ -87,3 +88,8 @@ class PADA(DANN):
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.class_weights.class_weight = state["class_weight"].to(self.device)
         self.class_weights.num_steps = state["num_steps"]
+
+
+def update_interval(hp: dict[str, Any]) -> int:
+    """Steps between two class-weight updates: ``round(steps / class_weight_updates)``, at least 1."""
+    return max(1, round(hp["steps"] / hp["class_weight_updates"]))

@@ -8,6 +8,10 @@ from torch import Tensor
 
 from dabench.methods.base import Batch, Stage, logits_of, sgd
 
+PRETRAIN_REFERENCE_STEPS = (3 + 20) * 1000
+"""Steps of the reference's ADDA and BSP runs: 3 epochs of source pre-training, then 20
+adversarial epochs, of 1,000 iterations each (spec §2.3, §2.4)."""
+
 PRETRAIN_DEFAULTS: dict[str, Any] = {"pretrain_fraction": 3 / 23, "pretrain_lr": 0.001}
 """The reference pre-trains 3 epochs on the source before 20 adversarial epochs (so 3/23 of the
 steps) with SGD at lr 0.001 and the script's schedule (spec §2.3, §2.4)."""

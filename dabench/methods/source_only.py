@@ -6,10 +6,14 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
-from dabench.methods.base import Batch, Recipe, logits_of
+from dabench.methods.base import REFERENCE_STEPS, Batch, Recipe, budget_relative, logits_of
 from dabench.methods.registry import register_method
 
-ERM_DEFAULTS: dict[str, Any] = {"lr": 0.001, "lr_gamma": 0.0003, "weight_decay": 5e-4}
+ERM_DEFAULTS: dict[str, Any] = {
+    "lr": 0.001,
+    **budget_relative(REFERENCE_STEPS, lr_gamma=0.0003),
+    "weight_decay": 5e-4,
+}
 """The optimiser of the reference's open-set and partial ``erm.py`` (spec §2.5, §4.3)."""
 
 
@@ -22,7 +26,7 @@ class SourceOnly(Recipe):
     the softmax by the threshold before the argmax; default 0.8).
 
     Open-set and partial: the reference's ``erm.py`` of those settings trains with lr 0.001,
-    ``lr_gamma`` 0.0003 and weight decay 5e-4 (partial: batch 36).
+    ``lr_gamma`` 0.0003 (``lr_anneal`` 6) and weight decay 5e-4 (partial: batch 36).
     """
 
     name = "source_only"

@@ -54,6 +54,7 @@ __all__ = [
     "ASPPV2",
     "BACKBONES",
     "DTN",
+    "FAMILIES",
     "MLP",
     "SEGMENTERS",
     "AdaptiveFlatten",
@@ -66,6 +67,7 @@ __all__ = [
     "build_segmenter",
     "deeplabv2_resnet50",
     "deeplabv2_resnet101",
+    "family",
     "resnet18",
     "resnet34",
     "resnet50",
@@ -91,6 +93,26 @@ SEGMENTERS: tuple[str, ...] = tuple(_SEGMENTERS)
 """Names accepted by :func:`build_segmenter`."""
 
 _PRETRAINABLE = ", ".join(repr(n) for n in RESNETS)
+
+FAMILIES = ("finetune", "scratch")
+"""How a model is trained, which decides the defaults of its trials (see
+:data:`dabench.methods.base.FAMILY_DEFAULTS`): ``finetune`` — an ImageNet backbone fine-tuned, as
+in every reference recipe on Office-31, Office-Home, VisDA, DomainNet and GTA5→Cityscapes;
+``scratch`` — a small network trained from random initialisation, as in the reference's digit
+recipes (LeNet, DTN) and every bundled task."""
+
+
+def family(name: str) -> str:
+    """The :data:`FAMILIES` member of backbone or segmenter ``name``: ``finetune`` for the
+    ResNets and DeepLabs (they have ImageNet weights), ``scratch`` for the others.
+
+    Example::
+
+        >>> family("lenet"), family("resnet50"), family("deeplabv2_resnet101")
+        ('scratch', 'finetune', 'finetune')
+    """
+    _check_name("model", name, (*BACKBONES, *SEGMENTERS))
+    return "scratch" if name in _SCRATCH_BACKBONES or name == "small_fcn" else "finetune"
 
 
 def _check_name(kind: str, name: object, known: tuple[str, ...]) -> None:
