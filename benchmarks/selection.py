@@ -1,7 +1,7 @@
 """Which label-free validator can a user trust? Validator quality on real sweeps of bundled tasks.
 
 Run:  python benchmarks/selection.py [--work /tmp/dabench-selection] [--only NAME ...]
-          [--report-only]
+      python benchmarks/selection.py --report-only     # from reports/selection/, no MLflow store
 
 For each study below, two real ``dabench sweep`` commands run (Ray Tune + Optuna + MLflow, 2 trials
 at a time, one MLflow store under ``--work``): a ``source_only`` sweep of the task (the baseline
@@ -10,7 +10,10 @@ as Ericsson et al. (AutoML 2023) do for this purpose: every trial runs to the en
 checkpoints span good and bad configurations and the correlations mean something. Then
 ``dabench validators`` scores every validator over all checkpoints (evaluation points) of the
 method's sweep; its tables go to ``reports/selection.md`` with the commands and their wall times
-(a "## Reading" section written by hand in that file is kept).
+(a "## Reading" section written by hand in that file is kept). What the tables are computed from
+— every checkpoint of the method's sweep, as CSV, and the study's commands, wall times and
+source-only baseline, as JSON — is written to ``reports/selection/``, so the report can be rebuilt
+(``--report-only``) on a machine without the MLflow store.
 
 A study whose sweeps finished is not run again (its sweep names are looked up in the store), so
 an interrupted run loses at most the sweep in progress.
@@ -19,6 +22,7 @@ an interrupted run loses at most the sweep in progress.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import shlex
 import subprocess
@@ -44,9 +48,11 @@ class Study:
 STUDIES = (
     Study("moons", "dann", "moons/rot40", trials=24),
     Study("digits", "cdan", "digits/synth2hand", trials=16),
-    Study("partial", "dann", "digits-partial/synth2blend", trials=12),
+    Study("partial", "iwan", "digits-partial/synth2blend", trials=12),
     Study("openset", "osbp", "digits-openset/synth2blend", trials=12),
+    Study("segmentation", "advent", "shapes/flat2textured", trials=8, steps=200, eval_every=50),
 )
+DATA = REPORT.parent / "selection"
 
 
 def sweep_command(study: Study, method: str, trials: int, work: Path) -> list[str]:
@@ -80,33 +86,39 @@ def run_study(study: Study, work: Path) -> None:
         subprocess.run(command, check=True)
 
 
-def wall_times(work: Path) -> dict[str, float]:
-    """Each sweep's wall time as its parent run recorded it (``wall_s``)."""
+def export(study: Study, work: Path) -> None:
+    """Write what the study's tables are computed from to ``reports/selection/``: the method
+    sweep's checkpoints (``<study>.csv``) and the commands, wall times and source-only baseline
+    (``<study>.json``)."""
     from mlflow.tracking import MlflowClient
 
-    from dabench.selection import find_sweep
+    from dabench.selection import checkpoints, find_sweep, source_only_baseline
 
     client = MlflowClient(f"sqlite:///{work}/mlflow.db")
-    times = {}
-    for study in STUDIES:
-        for method in ("source_only", study.method):
-            name = f"{study.name}-{method}"
-            try:
-                times[name] = find_sweep(client, "selection", name).data.metrics.get("wall_s", 0.0)
-            except ValueError:
-                pass
-    return times
+    parent = find_sweep(client, "selection", f"{study.name}-{study.method}")
+    DATA.mkdir(parents=True, exist_ok=True)
+    checkpoints(client, parent).to_csv(DATA / f"{study.name}.csv", index=False)
+    sweeps = {}
+    for method, trials in (("source_only", study.baseline_trials), (study.method, study.trials)):
+        run = find_sweep(client, "selection", f"{study.name}-{method}")
+        sweeps[method] = {"command": shlex.join(sweep_command(study, method, trials, Path("WORK"))),
+                          "wall_s": run.data.metrics.get("wall_s", 0.0)}  # fmt: skip
+    baseline = source_only_baseline(client, parent.info.experiment_id, study.task)
+    meta = {"task": study.task, "method": study.method, "sweep": f"{study.name}-{study.method}",
+            "baseline": baseline, "sweeps": sweeps}  # fmt: skip
+    (DATA / f"{study.name}.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
-def write_report(work: Path, studies: list[Study]) -> None:
-    from mlflow.tracking import MlflowClient
+def write_report(studies: list[Study]) -> None:
+    import pandas as pd
 
     from dabench import __version__
     from dabench.leaderboard import reading_section
-    from dabench.selection import quality_report
+    from dabench.selection import quality_markdown
 
-    client = MlflowClient(f"sqlite:///{work}/mlflow.db")
-    times = wall_times(work)
+    done = [s for s in studies if (DATA / f"{s.name}.json").exists()]
+    metas = {s.name: json.loads((DATA / f"{s.name}.json").read_text()) for s in done}
+    minutes = sum(w["wall_s"] for m in metas.values() for w in m["sweeps"].values()) / 60
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Honest selection: how good is each label-free validator?",
@@ -115,7 +127,8 @@ def write_report(work: Path, studies: list[Study]) -> None:
         f"{platform.machine()}, 2 CPU cores, CPU only). The tables below are the output of "
         "`dabench validators --tracking-uri sqlite:///WORK/mlflow.db --experiment selection "
         "--sweep NAME` on the sweeps made by the commands listed with each study "
-        f"({sum(times.values()) / 60:.0f} min of sweeps in all; WORK = `--work`).",
+        f"({minutes:.0f} min of sweeps in all; WORK = `--work`), rebuilt from the checkpoints "
+        "kept in `reports/selection/` (`python benchmarks/selection.py --report-only`).",
         "",
         "How to read them. Each sweep is a random search without early stopping, so its "
         "checkpoints (an evaluation every 100 steps of every trial) span good and bad "
@@ -126,24 +139,24 @@ def write_report(work: Path, studies: list[Study]) -> None:
         "the criterion ranks first; `top5_test`: mean over its five first. The oracle row is what "
         "selection on target-val labels would give; the last row is the best target-test "
         "checkpoint (picked on the numbers it reports: unattainable). Checkpoint level: any "
-        "evaluation point; trial level: each trial's last one.",
+        "evaluation point; trial level: each trial's last one. `top1_failure`: the pick has "
+        "collapsed (≥ 80 % of target-val decisions in one class) or, open-set, never rejects "
+        "(< 1 % of target-val inputs rejected) — label-free diagnostics. Early agreement: how "
+        "well a criterion at an early step predicts the oracle at the trial's end (what ASHA's "
+        "first rung needs).",
         "",
     ]
     kept = reading_section(REPORT)  # the hand-written reading survives a rerun
     lines += [*kept.rstrip().splitlines(), ""] if kept else []
-    for study in studies:
-        name = f"{study.name}-{study.method}"
-        if not finished(work, name):
-            continue
+    for study in done:
+        meta = metas[study.name]
         lines += [f"## {study.method} on {study.task}", "", "```"]
-        for method, trials in (
-            ("source_only", study.baseline_trials),
-            (study.method, study.trials),
-        ):
-            command = sweep_command(study, method, trials, Path("WORK"))
-            wall = times.get(f"{study.name}-{method}", 0.0)
-            lines.append(f"{shlex.join(command)}   # {wall / 60:.1f} min")
-        lines += ["```", "", quality_report(client, "selection", name)]
+        for sweep in meta["sweeps"].values():
+            lines.append(f"{sweep['command']}   # {sweep['wall_s'] / 60:.1f} min")
+        frame = pd.read_csv(DATA / f"{study.name}.csv")
+        baseline = tuple(meta["baseline"]) if meta["baseline"] else None
+        lines += ["```", "", quality_markdown(frame, meta["task"], meta["method"], meta["sweep"],
+                                              baseline)]  # fmt: skip
     REPORT.write_text("\n".join(lines))
     print(f"wrote {REPORT}")
 
@@ -161,7 +174,8 @@ def main() -> int:
     if not args.report_only:
         for study in studies:
             run_study(study, work)
-    write_report(work, list(STUDIES))
+            export(study, work)
+    write_report(list(STUDIES))
     return 0
 
 

@@ -184,12 +184,60 @@ def validator_quality(frame: pd.DataFrame, setting: str, level: str = "checkpoin
             spearmanr(scores[finite], truth[finite]).statistic if finite.sum() > 2 else math.nan
         )
         weighted = weighted_spearman(scores[finite], truth[finite])
-        rows.append(_pick_row(name, spearman, weighted, picks(points, key), test))
-    rows.append(_pick_row("oracle (target-val labels)", 1.0, 1.0, picks(points, oracle), test))
+        rows.append(_pick_row(name, spearman, weighted, picks(points, key), test, setting))
     rows.append(
-        _pick_row("best target-test (unattainable)", math.nan, math.nan, picks(points, test), test)
+        _pick_row("oracle (target-val labels)", 1.0, 1.0, picks(points, oracle), test, setting)
+    )
+    best = picks(points, test)
+    rows.append(
+        _pick_row("best target-test (unattainable)", math.nan, math.nan, best, test, setting)
     )
     return pd.DataFrame(rows)
+
+
+COLLAPSED_PCT = 80.0
+"""A checkpoint whose target-val decisions put this share (%) or more in one class has collapsed."""
+NEVER_REJECTS_PCT = 1.0
+"""An open-set checkpoint that rejects less than this share (%) of target-val inputs never rejects
+(the bundled open-set target is 40 % unknown)."""
+
+
+def failure_mode(row: pd.Series, setting: str) -> str:
+    """``"collapsed"``, ``"never rejects"`` or ``""`` for one checkpoint (from label-free
+    diagnostics only: the share of target-val decisions in the top class and, open-set, the share
+    rejected). Closed-set and partial checkpoints can collapse; open-set ones can also never
+    reject."""
+    top = row.get("predicted_top_class_pct", math.nan)
+    if setting == "open_set" and row.get("predicted_unknown_pct", math.nan) < NEVER_REJECTS_PCT:
+        return "never rejects"
+    if setting != "segmentation" and top >= COLLAPSED_PCT:
+        return "collapsed"
+    return ""
+
+
+def early_agreement(frame: pd.DataFrame, setting: str) -> pd.DataFrame:
+    """How well each criterion at an early evaluation point predicts how a trial *ends*: per
+    criterion (rows) and evaluation step (columns), the Spearman correlation over trials between
+    the criterion at that step and the trial's oracle (target-val metric) at its last step. ASHA
+    prunes at its first rung on the objective's value then: a criterion that does not agree
+    there prunes the trials that would have ended best."""
+    oracle = f"target_val_{MAIN_METRIC[setting]}"
+    final = frame[frame["last"]].set_index("run_id")[oracle]
+    steps = sorted(frame["step"].unique())
+    table = {}
+    for name, key in criteria(setting).items():
+        if key not in frame:
+            continue
+        row = {}
+        for step in steps:
+            at = frame[frame["step"] == step].set_index("run_id")[key].dropna()
+            at = at[np.isfinite(at)]
+            both = pd.concat([at, final], axis=1, join="inner").dropna()
+            row[int(step)] = (
+                spearmanr(both.iloc[:, 0], both.iloc[:, 1]).statistic if len(both) > 2 else math.nan
+            )
+        table[name] = row
+    return pd.DataFrame.from_dict(table, orient="index")
 
 
 def source_only_baseline(client: Any, experiment: str, task: str) -> tuple[float, str] | None:
@@ -212,15 +260,25 @@ def source_only_baseline(client: Any, experiment: str, task: str) -> tuple[float
 
 
 def quality_report(client: Any, experiment: str, sweep: str) -> str:
-    """The markdown validator-quality tables (checkpoint and trial level) of one sweep."""
+    """The markdown validator-quality tables of one sweep in the MLflow store (see
+    :func:`quality_markdown`)."""
     parent = find_sweep(client, experiment, sweep)
-    task, method = parent.data.tags["task"], parent.data.tags["method"]
-    setting = task_spec(task).setting
+    task = parent.data.tags["task"]
     frame = checkpoints(client, parent)
     if frame.empty:
         raise ValueError(f"sweep {sweep!r} has no evaluated trial")
-    metric = MAIN_METRIC[setting]
     baseline = source_only_baseline(client, parent.info.experiment_id, task)
+    return quality_markdown(frame, task, parent.data.tags["method"], sweep, baseline)
+
+
+def quality_markdown(frame: pd.DataFrame, task: str, method: str, sweep: str,
+                     baseline: tuple[float, str] | None) -> str:  # fmt: skip
+    """Validator quality at checkpoint and trial level (:func:`validator_quality`), each pick's
+    failure mode, and the early agreement of every criterion with how trials end
+    (:func:`early_agreement`), for the :func:`checkpoints` ``frame`` of one sweep; picks below
+    ``baseline`` (source-only's target-test metric, and its sweep) are negative transfer."""
+    setting = task_spec(task).setting
+    metric = MAIN_METRIC[setting]
     lines = [
         f"### {method} on {task} — sweep `{sweep}`",
         "",
@@ -230,6 +288,18 @@ def quality_report(client: Any, experiment: str, sweep: str) -> str:
     if baseline is not None:
         lines.append(f"Source-only baseline: {baseline[0]:.2f} (sweep `{baseline[1]}`); "
                      "picks below it are marked **negative transfer**.")  # fmt: skip
+    flagged = frame.apply(failure_mode, axis=1, setting=setting)
+    working = frame[flagged == ""]
+    if baseline is not None:
+        working = working[working[f"target_test_{metric}"] >= baseline[0]]
+    lines.append(
+        f"Failure modes (label-free diagnostics): {int((flagged == 'collapsed').sum())} "
+        f"checkpoints collapsed (≥ {COLLAPSED_PCT:.0f} % of target-val decisions in one class)"
+        + (f", {int((flagged == 'never rejects').sum())} never reject (< "
+           f"{NEVER_REJECTS_PCT:.0f} % rejected)" if setting == "open_set" else "")
+        + f"; {len(working)} checkpoints work (no failure mode"
+        + (", at or above source-only)." if baseline is not None else ").")
+    )  # fmt: skip
     for level in LEVELS:
         table = validator_quality(frame, setting, level)
         if baseline is not None:
@@ -240,10 +310,15 @@ def quality_report(client: Any, experiment: str, sweep: str) -> str:
             ]
         lines += ["", f"{level.capitalize()}-level selection:", "",
                   table.to_markdown(index=False, floatfmt=".2f")]  # fmt: skip
+    early = early_agreement(frame, setting)
+    lines += ["", "Early agreement (what ASHA prunes on): Spearman correlation over trials of each "
+              "criterion at an evaluation step (columns) with the trial's final oracle value:", "",
+              early.to_markdown(floatfmt=".2f")]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
-def _pick_row(name: str, spearman: float, weighted: float, top: pd.DataFrame, test: str) -> dict:
+def _pick_row(name: str, spearman: float, weighted: float, top: pd.DataFrame, test: str,
+              setting: str) -> dict:  # fmt: skip
     return {
         "criterion": name,
         "spearman": spearman,
@@ -251,4 +326,5 @@ def _pick_row(name: str, spearman: float, weighted: float, top: pd.DataFrame, te
         "top1_test": top[test].iloc[0],
         "top5_test": top[test].mean(),
         "top1_checkpoint": f"{top['trial'].iloc[0]} @ {int(top['step'].iloc[0])}",
+        "top1_failure": failure_mode(top.iloc[0], setting),
     }

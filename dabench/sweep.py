@@ -170,6 +170,8 @@ def reported_keys(setting: str) -> set[str]:
         names |= {f"{split}_{s}" for s in suffixes}
     if setting == "segmentation":
         names.add("source_val_pixel_acc")
+    else:
+        names |= {"dev_ess", "predicted_top_class_pct"}
     if setting == "open_set":
         names.add("predicted_unknown_pct")
     return names | {v.key for v in validators_for(setting)} | {"train_loss"}

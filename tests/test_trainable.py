@@ -48,6 +48,18 @@ def test_other_settings_report_their_validators(task, method, expected):
     assert not any(math.isnan(final[k]) for k in keys)
 
 
+def test_open_set_source_val_accuracy_does_not_count_rejections():
+    """Source-val holds known classes only: the best known class is scored whether or not the
+    model rejects the sample, so a model that never rejects is not preferred for it."""
+    config = {"task": "digits-openset/synth2blend", "method": "source_only", "steps": 6,
+              "eval_every": 6, "batch_size": 8}  # fmt: skip
+    never = run_trial({**config, "threshold": 1e-6})  # the threshold only moves the decisions
+    always = run_trial({**config, "threshold": 1 - 1e-6})
+    assert never["predicted_unknown_pct"] == 0 and always["predicted_unknown_pct"] == 100
+    assert never["source_val_acc"] == always["source_val_acc"] > 0
+    assert never["validator_h_proxy"] == always["validator_h_proxy"] == 0  # neither works
+
+
 def test_same_config_and_seed_give_identical_metrics():
     a = run_trial({**MOONS, "method": "dann", "seed": 3})
     b = run_trial({**MOONS, "method": "dann", "seed": 3})

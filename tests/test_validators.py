@@ -93,6 +93,58 @@ def test_deep_embedded_validation_weights_the_source_loss_towards_the_target():
     assert v.deep_embedded_validation(source, losses / 2, near_b + 0.1) > shifted
 
 
+def test_dev_at_trial_size_under_shift_is_finite_non_negative_and_seed_stable():
+    """2,000 source-val and 2,000 target rows of 256 ReLU features, the target shifted and
+    rescaled: the paper's unregularised classifier gave risks from -0.17 to 0.84 across
+    cross-fitting seeds here (a negative risk of a non-negative loss)."""
+    generator = torch.Generator().manual_seed(0)
+    source = torch.relu(torch.randn(2000, 256, generator=generator))
+    target = torch.relu(torch.randn(2000, 256, generator=generator) * 1.2 + 0.15)
+    losses = (torch.rand(2000, generator=generator) * 0.5 + (source[:, 0] > 1).float()).double()
+    estimates = [v.dev_estimate(source, losses, target, seed=seed) for seed in range(3)]
+    risks = [e.risk for e in estimates]
+    assert all(math.isfinite(r) and r >= 0 for r in risks)
+    assert max(risks) - min(risks) < 0.25 * losses.mean().item()
+    for estimate in estimates:
+        assert estimate.weights.mean() == pytest.approx(1.0)
+        assert estimate.weights.max() <= math.sqrt(2000) + 1e-6  # at most 1/sqrt(n) of the risk
+        assert 10 < estimate.ess < 2000 and estimate.c in v.DEV_CS
+    assert v.deep_embedded_validation(source, losses, target) == -estimates[0].risk
+
+
+def open_set_outputs(source_rejected: float, target_rejected: float, n: int = 100):
+    """4 outputs (3 known classes + unknown); source labels are all correct where accepted."""
+    labels = torch.arange(n) % 3
+    source = labels.clone()
+    source[: round(source_rejected * n)] = 3
+    target = torch.zeros(n, dtype=torch.long)
+    target[: round(target_rejected * n)] = 3
+    logits = torch.zeros(n, 4)
+    return v.Outputs(logits, source, None, labels), v.Outputs(logits, target)
+
+
+def test_rejection_h_score_tells_a_never_rejecting_model_from_a_working_one():
+    never = v.rejection_h_score(*open_set_outputs(0.0, 0.0))
+    everything = v.rejection_h_score(*open_set_outputs(1.0, 1.0))
+    working = v.rejection_h_score(*open_set_outputs(0.05, 0.40))
+    assert never == 0.0 and everything == 0.0 and working > 40
+    # known side: source-val samples accepted and right (0.95); unknown side: 0.40 - 0.05
+    assert working == pytest.approx(100 * 2 * 0.95 * 0.35 / (0.95 + 0.35))
+    assert v.rejection_h_score(*open_set_outputs(0.30, 0.40)) < working  # over-rejecting
+
+
+def test_collapse_guarded_accuracy_sees_collapse_that_source_val_does_not():
+    labels = torch.arange(100) % 10
+    source = v.Outputs(torch.zeros(100, 10), labels, None, labels)  # 100 % source-val
+    spread = torch.arange(100) % 5  # five classes, as the partial target has
+    collapsed = torch.where(torch.arange(100) < 94, 7, spread)  # 94 % in absent class 7
+    assert v.collapse_guarded_accuracy(source, v.Outputs(torch.zeros(100, 10), spread)) == 100
+    guarded = v.collapse_guarded_accuracy(source, v.Outputs(torch.zeros(100, 10), collapsed))
+    assert guarded < 50
+    one_class = v.Outputs(torch.zeros(100, 10), torch.full((100,), 7))
+    assert v.collapse_guarded_accuracy(source, one_class) == 0.0
+
+
 @pytest.mark.parametrize(
     "score",
     [
@@ -154,6 +206,8 @@ def test_score_computes_every_validator_of_the_setting(setting):
     source, target = outputs(setting)
     scores = v.score(setting, source, target)
     expected = {val.key for val in v.validators_for(setting)}
+    if setting != "segmentation":
+        expected |= {"dev_ess", "predicted_top_class_pct"}
     if setting == "open_set":
         expected.add("predicted_unknown_pct")
         assert scores["predicted_unknown_pct"] == 25.0  # class 3 of 4 is "unknown"
