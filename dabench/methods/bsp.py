@@ -14,6 +14,7 @@ from dabench.methods.pretraining import (
     PRETRAIN_DEFAULTS,
     PRETRAIN_RANGES,
     PRETRAIN_REFERENCE_STEPS,
+    SCRATCH_PRETRAINING,
     SourcePretraining,
 )
 from dabench.methods.registry import register_method
@@ -49,6 +50,11 @@ class BSP(SourcePretraining, CDAN):
         "trade_off_bsp": (0.0, None, "[)"),
     }
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"adversary": ("dann", "cdan")}
+    family_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        "scratch": {**SCRATCH_PRETRAINING, "trade_off_bsp": 1e-4},
+    }
+    """The reference's digit recipe's penalty (1e-4, its .sh files) and ADDA's from-scratch
+    pre-training; lr 0.01 as every scratch recipe (``reports/recipes.md``)."""
 
     def build(self) -> None:
         super().build()
