@@ -1,23 +1,24 @@
-"""Every method at its reference defaults on every bundled task, over seeds → reports/methods.md.
+"""Every method at its defaults on every bundled task, over seeds → reports/methods.md.
 
-Run:  python benchmarks/methods.py [--seeds 3] [--tasks NAME ...] [--methods NAME ...] [--fresh]
+Run:  python benchmarks/methods.py [--seeds 3] [--tasks NAME ...] [--methods NAME ...] [--jobs 2]
                                    [--report-only]
 
 For each bundled task, each method registered for the task's setting (source-only and the target
-oracle included) trains with ``run_trial`` at its reference defaults for the task's step budget
-(``STEPS``), with training seeds 0..n-1 (data and splits fixed by ``data_seed=0``). The final
-target-test metric is reported as mean ± sample std over seeds, with the time per run. The last
-step is reported: nothing is selected on target labels.
+oracle included) trains with ``run_trial`` at its defaults — those of the task's model family,
+``scratch`` for every bundled task (``dabench methods``) — for the task's step budget (``STEPS``),
+with training seeds 0..n-1 (data and splits fixed by ``data_seed=0``), ``--jobs`` runs at a time on
+one thread each. The final target-test metric is reported as mean ± sample std over seeds, with
+the time per run. The last step is reported: nothing is selected on target labels.
 
-Every finished run is appended to ``--raw`` (JSON lines) at once and a rerun skips the runs already
-there (``--fresh`` starts over), so an interrupted benchmark loses nothing. Seeds are the outer loop:
-an interrupted run still has every (task, method) at the first seeds.
+Every finished run is appended to ``--raw`` (JSON lines) at once with its resolved config, and a
+rerun skips the runs already there whose config still resolves the same (a run made under other
+defaults is run again), so an interrupted benchmark loses nothing. Seeds are the outer loop: an
+interrupted run still has every (task, method) at the first seeds.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -28,11 +29,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
+from recipes import load_runs, run_pending
 
 from dabench import __version__
 from dabench.data import get_task, list_tasks
+from dabench.data.registry import task_spec
 from dabench.methods import METHODS
-from dabench.trainable import MAIN_METRIC, resolve_config, run_trial
+from dabench.trainable import MAIN_METRIC, resolve_config
 
 STEPS = {"moons/rot40": 2000, "shapes/flat2textured": 1000}
 DEFAULT_STEPS = 1500
@@ -54,34 +57,28 @@ def main() -> None:
     parser.add_argument("--methods", nargs="*", help="default: every method of the task's setting")
     parser.add_argument("--out", type=Path, default=Path("reports/methods.md"))
     parser.add_argument("--raw", type=Path, default=Path("reports/methods.jsonl"))
-    parser.add_argument("--fresh", action="store_true", help="ignore the runs already in --raw")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time (one thread each)")
     parser.add_argument(
         "--report-only", action="store_true", help="write the report from --raw, run nothing"
     )
     args = parser.parse_args()
     names = args.tasks or [s.name for s in list_tasks() if not s.needs_root]
 
-    args.raw.parent.mkdir(parents=True, exist_ok=True)
-    runs = [] if args.fresh or not args.raw.exists() else [json.loads(x) for x in args.raw.open()]
-    done = {(r["task"], r["method"], r["seed"]) for r in runs}
-    with args.raw.open("w" if args.fresh else "a") as raw:
-        for seed in range(args.seeds):
-            for name in names:
-                setting = get_task(name, seed=0).setting
-                for method in methods_for(setting):
-                    skip = args.report_only or (args.methods and method not in args.methods)
-                    if (name, method, seed) in done or skip:
-                        continue
-                    steps = STEPS.get(name, DEFAULT_STEPS)
-                    config = {"method": method, "task": name, "seed": seed, "steps": steps}
-                    final = run_trial({**config, "eval_every": steps})
-                    run = {**config, "setting": setting, "final": final}
-                    raw.write(json.dumps(run) + "\n")
-                    raw.flush()
-                    runs.append(run)
-                    metric = f"target_test_{MAIN_METRIC[setting]}"
-                    print(f"seed {seed} {name:28s} {method:14s} {metric} = {final[metric]:6.2f} "
-                          f"({final['time_s']:.0f} s)", flush=True)  # fmt: skip
+    records = load_runs(args.raw)
+    configs = [
+        {"method": method, "task": name, "seed": seed, "steps": STEPS.get(name, DEFAULT_STEPS),
+         "eval_every": STEPS.get(name, DEFAULT_STEPS)}
+        for seed in range(args.seeds) for name in names
+        for method in methods_for(task_spec(name).setting)
+        if not args.methods or method in args.methods
+    ]  # fmt: skip
+    if not args.report_only:
+        run_pending(configs, args.raw, args.jobs, records)
+    runs = [
+        {**r["config"], "setting": task_spec(r["config"]["task"]).setting, "final": r["final"],
+         "wall_s": r["wall_s"]}
+        for r in records.values() if "error" not in r
+    ]  # fmt: skip
     order = [s.name for s in list_tasks()]
     write_report(args, sorted({r["task"] for r in runs}, key=order.index), runs)
 
@@ -123,7 +120,7 @@ def write_report(args: argparse.Namespace, names: list[str], runs: list[dict]) -
                 mean_std(values),
                 ", ".join(f"{v:.1f}" for v in values),
                 *(mean_std([r["final"][f"target_test_{k}"] for r in chosen]) for k in extra),
-                f"{statistics.median(r['final']['time_s'] for r in chosen):.0f}",
+                f"{statistics.median(r['wall_s'] for r in chosen):.0f}",
                 key_defaults(method, name),
             ]
             lines.append("| " + " | ".join(cells) + " |")
@@ -144,19 +141,21 @@ def write_report(args: argparse.Namespace, names: list[str], runs: list[dict]) -
     notes = ""  # the hand-written reading of the results survives a regeneration
     if args.out.exists() and NOTES in (previous := args.out.read_text()):
         notes = previous[previous.index(NOTES) :]
-    args.out.write_text(f"""# Methods at their reference defaults on the bundled tasks
+    args.out.write_text(f"""# Methods at their defaults on the bundled tasks
 
 Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `{command}`
-(dabench {__version__}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads,
-{platform.machine()}). Raw runs, with every final metric: `{args.raw}`.
+(dabench {__version__}, torch {torch.__version__}, one CPU thread per run, {args.jobs} runs at a
+time, {platform.machine()}). Raw runs, with every final metric and the resolved config:
+`{args.raw}`.
 
 Each cell: the target-**test** metric after the last step (accuracy % for closed-set and partial,
 H-score % for open-set, mIoU % for segmentation), mean ± sample std over {args.seeds} training
 seeds (data and splits fixed by `data_seed=0`); `*` marks a cell with fewer seeds. No checkpoint or
-hyperparameter is selected on target labels: these are the defaults of the reference library's
-examples (see each method's docstring and the README's "Differences from the reference library"). The
+hyperparameter is selected on target labels: these are the defaults of the `scratch` model family
+(every bundled task trains a small network from scratch): the reference's from-scratch digit
+recipe where it has one, and measured departures (`dabench methods`, `reports/recipes.md`). The
 target oracle trains on the labelled target-adapt split: an upper reference, not an adaptation
-result.
+result. `s / run`: median wall seconds of a run, evaluations included.
 
 ## Overview
 

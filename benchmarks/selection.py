@@ -131,7 +131,8 @@ def write_report(studies: list[Study]) -> None:
         "kept in `reports/selection/` (`python benchmarks/selection.py --report-only`).",
         "",
         "How to read them. Each sweep is a random search without early stopping, so its "
-        "checkpoints (an evaluation every 100 steps of every trial) span good and bad "
+        "checkpoints (an evaluation every 100 steps of every trial; every 50 on the segmentation "
+        "task) span good and bad "
         "configurations. Validators see source-val outputs and target-val *inputs*; the oracle "
         "is the target-val metric; the picks report target-**test**. `spearman` / "
         "`weighted_spearman` (top-weighted, Musgrave et al. 2022): rank agreement of the criterion "

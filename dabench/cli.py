@@ -121,10 +121,11 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument("--seed", type=int, default=0, help="training and TPE seed (default 0)")
     sweep.add_argument(
         "--metric",
-        help="objective (label-free): source_val, entropy, im, bnm, snd, class_ami, dev, known_im "
-        "(open-set), pixel_entropy, pixel_im (segmentation); default bnm for closed-set tasks, "
-        "source_val for the others (reports/selection.md says why). oracle = target-val labels "
-        "(only when asked for); or any reported metric name",
+        help="objective (label-free): source_val, entropy, im, bnm, snd, class_ami, dev, "
+        "guarded_source_val (partial), known_im, h_proxy (open-set), pixel_entropy, pixel_im "
+        "(segmentation); default bnm (closed-set), guarded_source_val (partial), h_proxy "
+        "(open-set), source_val (segmentation): reports/selection.md says why. oracle = "
+        "target-val labels (only when asked for); or any reported metric name",
     )
     sweep.add_argument("--scheduler", choices=("asha", "none"), default="asha")
     sweep.add_argument(
@@ -229,9 +230,9 @@ def run_methods(args: argparse.Namespace) -> None:
     for family, tasks in by_family.items():
         print(f"  {family:9s} tasks: {', '.join(tasks)}")
     print(f"common: {_format_defaults(COMMON_DEFAULTS)}")
-    for family, overrides in FAMILY_DEFAULTS.items():
-        if overrides:
-            print(f"  {family}: {_format_defaults(overrides)}")
+    for family, by_setting in FAMILY_DEFAULTS.items():
+        for setting, overrides in by_setting.items():
+            print(f"  {family}, {setting}: {_format_defaults(overrides)}")
     for name, recipe in sorted(METHODS.items()):
         print(f"{name:14s} {', '.join(recipe.settings)}")
         if recipe.defaults:

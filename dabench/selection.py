@@ -292,14 +292,16 @@ def quality_markdown(frame: pd.DataFrame, task: str, method: str, sweep: str,
     working = frame[flagged == ""]
     if baseline is not None:
         working = working[working[f"target_test_{metric}"] >= baseline[0]]
-    lines.append(
-        f"Failure modes (label-free diagnostics): {int((flagged == 'collapsed').sum())} "
-        f"checkpoints collapsed (≥ {COLLAPSED_PCT:.0f} % of target-val decisions in one class)"
-        + (f", {int((flagged == 'never rejects').sum())} never reject (< "
-           f"{NEVER_REJECTS_PCT:.0f} % rejected)" if setting == "open_set" else "")
-        + f"; {len(working)} checkpoints work (no failure mode"
-        + (", at or above source-only)." if baseline is not None else ").")
-    )  # fmt: skip
+    if setting != "segmentation":  # no failure mode is defined for segmentation
+        never = int((flagged == "never rejects").sum())
+        lines.append(
+            f"Failure modes (label-free diagnostics): {int((flagged == 'collapsed').sum())} "
+            f"checkpoints collapsed (≥ {COLLAPSED_PCT:.0f} % of target-val decisions in one class)"
+            + (f", {never} never reject (< {NEVER_REJECTS_PCT:.0f} % rejected)"
+               if setting == "open_set" else "")
+            + f"; {len(working)} checkpoints work (no failure mode"
+            + (", at or above source-only)." if baseline is not None else ").")
+        )  # fmt: skip
     for level in LEVELS:
         table = validator_quality(frame, setting, level)
         if baseline is not None:

@@ -71,12 +71,14 @@ class SweepOptions:
     name: str | None = None
 
 
-DEFAULT_METRIC = {"closed": "bnm", "partial": "source_val", "open_set": "source_val",
+DEFAULT_METRIC = {"closed": "bnm", "partial": "guarded_source_val", "open_set": "h_proxy",
                   "segmentation": "source_val"}  # fmt: skip
 """The label-free objective of a sweep when ``--metric`` is not given, per setting, chosen on the
 measurements of ``reports/selection.md``: BNM ranked checkpoints best on both closed-set tasks;
-on the partial and open-set tasks no validator tracked the oracle and the diversity terms of
-IM/BNM reward predicting the source's outlier classes, so source-val accuracy stays."""
+on partial tasks IM/BNM reward predicting the source's outlier classes and plain source-val
+accuracy cannot see a model collapse onto one target class, so the collapse-guarded source-val
+accuracy; on open-set tasks source-val accuracy cannot see a model that never rejects, so the
+H-score proxy; segmentation keeps source-val mIoU."""
 
 
 def objective_key(metric: str | None, setting: str) -> str:

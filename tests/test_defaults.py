@@ -38,7 +38,10 @@ def test_family_defaults_resolve_per_task(method, setting):
     """A bundled task (small network from scratch) gets the scratch defaults over the recipe's;
     a ResNet task keeps the reference's fine-tuning values."""
     recipe = METHODS[method]
-    scratch = {**FAMILY_DEFAULTS["scratch"], **recipe.family_defaults.get("scratch", {})}
+    scratch = {
+        **FAMILY_DEFAULTS["scratch"].get(setting, {}),
+        **recipe.family_defaults.get("scratch", {}),
+    }
     resolved = resolve_config({"method": method, "task": SCRATCH_TASK[setting]})
     assert {k: resolved[k] for k in scratch} == scratch
     if setting in FINETUNE_TASK:
@@ -92,3 +95,18 @@ def test_budget_relative_keys_keep_the_shape_at_any_budget():
     assert short.domain_adv.grl.max_iters == pytest.approx(300 * 0.05)
     pada = reference_recipe("pada", "digits-partial/synth2blend", 300)
     assert pada.class_weights.update_steps == round(300 / 40)
+
+
+def test_methods_command_shows_which_defaults_apply_to_which_task(capsys):
+    from dabench.cli import main
+
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out
+    finetune = next(line for line in out.splitlines() if line.strip().startswith("finetune"))
+    scratch = next(line for line in out.splitlines() if line.strip().startswith("scratch "))
+    assert "office31/*" in finetune and "digits/synth2hand" in scratch
+    assert main(["methods", "--task", "digits-partial/synth2blend"]) == 0
+    out = capsys.readouterr().out
+    assert "scratch defaults" in out and out.count("\n") == 1 + 5  # the partial methods
+    expected = default_config("iwan", "digits-partial/synth2blend")["lr"]
+    assert f"lr={expected:.4g}" in next(line for line in out.splitlines() if line.startswith("iwan"))
