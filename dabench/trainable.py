@@ -134,7 +134,7 @@ def default_config(method: str, task: str) -> dict[str, Any]:
     return {
         **LOOP_DEFAULTS, **COMMON_DEFAULTS, **SETTING_DEFAULTS.get(spec.setting, {}),
         **recipe.defaults, **recipe.setting_defaults.get(spec.setting, {}),
-        **FAMILY_DEFAULTS[family], **recipe.family_defaults.get(family, {}),
+        **FAMILY_DEFAULTS[family].get(spec.setting, {}), **recipe.family_defaults.get(family, {}),
     }  # fmt: skip
 
 

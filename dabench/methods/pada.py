@@ -42,7 +42,9 @@ class PADA(DANN):
         "batch_size": 36,
         "lr": 0.002,
     }
-    family_defaults: ClassVar[dict[str, dict[str, Any]]] = {"scratch": {"class_weight_updates": 3.0}}
+    family_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        "scratch": {"class_weight_updates": 3.0}
+    }
     """A network from scratch predicts the target at random early on: weights recomputed 40 times
     (from step 38 of 1,500) fix on that noise and starve most source classes (source-val 52 %,
     target 30 % on ``digits-partial/synth2blend``); 3 updates, the first after a third of the run,
