@@ -171,17 +171,22 @@ def configs_of(name: str, seeds: int) -> list[dict[str, Any]]:
 
 def load_runs(raw: Path) -> dict[str, dict[str, Any]]:
     """The runs in ``raw`` whose config still resolves as it did when they ran: a run made under
-    other defaults is stale (it would be shown as today's defaults) and is run again."""
-    from dabench.trainable import resolve_config
-
+    other defaults is stale (it would be shown as today's defaults) and is run again. Keys added
+    to the config since a run (new options, whose defaults keep the old behaviour) are not
+    compared."""
     if not raw.exists():
         return {}
     runs = (json.loads(line) for line in raw.read_text().splitlines() if line.strip())
-    return {
-        key_of(r["config"]): r
-        for r in runs
-        if r.get("resolved") == json.loads(json.dumps(resolve_config(r["config"])))
-    }
+    return {key_of(r["config"]): r for r in runs if current(r)}
+
+
+def current(record: dict[str, Any]) -> bool:
+    """Whether ``record``'s config resolves today as it did when it ran."""
+    from dabench.trainable import resolve_config
+
+    then = record.get("resolved")
+    now = json.loads(json.dumps(resolve_config(record["config"])))
+    return then is not None and all(key in now and now[key] == value for key, value in then.items())
 
 
 def run_pending(
