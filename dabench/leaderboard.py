@@ -259,10 +259,9 @@ def cell(trials: pd.DataFrame, criterion: str, setting: str, test: str,
     if criterion not in ("oracle", "source_val") and setting not in VALIDATORS[criterion].settings:
         return {**empty, "note": f"{criterion} does not apply to {setting} tasks"}
     key = objective_key(criterion, setting)
-    candidates = selection.candidates(trials)
-    if candidates.empty or key not in candidates or candidates[key].isna().all():
+    pick = selection.pick(trials, key)
+    if pick is None:
         return {**empty, "note": f"no trial reported {key}"}
-    pick = selection.picks(candidates, key, n=1).iloc[0]
     values = seed_values.get(pick["run_id"], [])
     rerun = bool(values)
     if not rerun:

@@ -27,7 +27,7 @@ from typing import Any
 
 from ray.tune import Callback
 
-from dabench import __version__, selection
+from dabench import __version__, selection, storage
 from dabench.data import get_task
 from dabench.data.registry import task_spec
 from dabench.methods import get_method
@@ -271,34 +271,43 @@ class TrialMonitor(Callback):
         self.finish(trial, trials, errored=True)
 
     def finish(self, trial: Any, trials: list, errored: bool) -> None:
-        from mlflow.tracking import MlflowClient
-
-        from dabench import tracking
-
         result = trial.last_result or {}
-        status = trial_status(result, self.steps, errored)
-        searched = searched_of(trial.config or {})
-        sweep = self.sweep
-        client = MlflowClient(sweep["tracking_uri"])
-        run_id = tracking.find_child(client, sweep["experiment_id"], sweep["parent_run_id"],
-                                     trial.trial_id)  # fmt: skip
-        if run_id is None:  # it failed before its run was opened: record it all the same
-            run_id = tracking.start_run(client, sweep["experiment_id"], str(trial), {
-                tracking.PARENT_TAG: sweep["parent_run_id"], tracking.KIND: "trial",
-                tracking.TRIAL_ID: trial.trial_id, tracking.SWEEP: sweep["sweep"],
-                "searched": json.dumps(searched, sort_keys=True)})  # fmt: skip
-        tracking.set_tags(client, run_id, {tracking.STATUS: status})
-        client.set_terminated(run_id, MLFLOW_STATUS[status])
+        status = record_trial_end(self.sweep, trial.trial_id, str(trial), trial.config or {},
+                                  result, self.steps, errored)  # fmt: skip
         finished = 1 + sum(t.is_finished() for t in trials if t is not trial)
         value, oracle = result.get(self.objective, math.nan), result.get(self.oracle, math.nan)
         searched_text = " ".join(
-            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in searched.items()
+            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in searched_of(trial.config or {}).items()
         )
         shown = f"{self.objective} {value:7.4g}  "
         if self.oracle != self.objective:
             shown += f"{self.oracle} {oracle:7.4g}  "
         print(f"[{finished}/{self.num_samples}] {trial.trial_id} {status:9s} {shown}{searched_text}",
               flush=True)  # fmt: skip
+
+
+def record_trial_end(internal: dict[str, Any], trial_id: str, name: str, config: dict[str, Any],
+                     result: dict[str, Any], steps: int, errored: bool) -> str:  # fmt: skip
+    """Record in MLflow how a trial ended (``completed``, ``pruned`` by ASHA, ``failed``) the
+    moment Tune knows it, on the trial's child run of the parent ``internal["parent_run_id"]``
+    (opened here if the trial failed before opening it); return that status."""
+    from mlflow.tracking import MlflowClient
+
+    from dabench import tracking
+
+    status = trial_status(result, steps, errored)
+    client = MlflowClient(internal["tracking_uri"])
+    experiment, parent = internal["experiment_id"], internal["parent_run_id"]
+    run_id = tracking.find_child(client, experiment, parent, trial_id)
+    if run_id is None:  # it failed before its run was opened: record it all the same
+        run_id = tracking.start_run(client, experiment, name, {
+            tracking.PARENT_TAG: parent, tracking.KIND: "trial", tracking.TRIAL_ID: trial_id,
+            tracking.SWEEP: internal["sweep"],
+            "searched": json.dumps(searched_of(config), sort_keys=True)})  # fmt: skip
+    tracking.set_tags(client, run_id, {tracking.STATUS: status})
+    client.set_terminated(run_id, MLFLOW_STATUS[status])
+    return status
 
 
 def searched_of(config: dict[str, Any]) -> dict[str, Any]:
@@ -359,8 +368,6 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
     import optuna
     from mlflow.tracking import MlflowClient
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
-    from ray.tune.search.optuna import OptunaSearch
 
     from dabench import tracking
 
@@ -372,14 +379,15 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
     space, base = validate(options)
     setting = task_spec(options.task).setting
     objective, oracle = objective_key(options.metric, setting), objective_key("oracle", setting)
-    mode = "min" if "loss" in objective else "max"
-    storage = Path(options.storage).expanduser().resolve()
+    mode = objective_mode(objective)
+    root = storage.resolve(options.storage)
     if resume is None:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         options.name = options.name or f"{options.method}-{options.task.replace('/', '-')}-{stamp}"
-        if (storage / options.name).exists():
-            raise ValueError(f"a sweep named {options.name!r} exists in {storage}; use --resume")
-    check_writable(storage)
+        if storage.exists(storage.join(root, options.name)):
+            raise ValueError(f"a sweep named {options.name!r} exists in {root}; use --resume")
+    storage.check_writable(root)
+    where = storage.join(root, options.name)
     uri = options.tracking_uri or tracking.default_tracking_uri()
     tracking.check_reachable(uri)
     if options.address:
@@ -391,14 +399,8 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
     client = MlflowClient(uri)
     experiment = tracking.experiment_id(client, options.experiment or "dabench")
     if resume is None:
-        parent = tracking.start_run(
-            client, experiment, options.name,
-            {tracking.KIND: "sweep", tracking.SWEEP: options.name, "method": options.method,
-             "task": options.task, "objective": objective},
-            {**{f"sweep.{k}": v for k, v in asdict(options).items()}, "space_file": space.source,
-             "space": json.dumps([p.name for p in space.parameters]), **provenance()},
-        )  # fmt: skip
-        save_state(storage / options.name, options, parent, experiment)
+        parent = open_parent(client, experiment, options, space, objective)
+        save_state(where, options, parent, experiment)
     else:
         parent = state["parent_run_id"]
         client.update_run(parent, status="RUNNING")
@@ -408,40 +410,21 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
     )
     start = time.perf_counter()
     if resume is not None:
-        tuner = tune.Tuner.restore(str(storage / options.name), trainable, resume_errored=False)
+        tuner = tune.Tuner.restore(where, trainable, resume_errored=False)
     else:
-        internal = {
-            "tracking_uri": uri, "experiment_id": experiment, "parent_run_id": parent,
-            "sweep": options.name, "objective": objective, "mode": mode,
-            "cpus_per_trial": options.cpus_per_trial, "gpus_per_trial": options.gpus_per_trial,
-            "max_failures": options.max_failures, "base_keys": [*base, INTERNAL],
-        }  # fmt: skip
+        internal = trial_internal(options, experiment, parent, options.name, objective, [*base])
         monitor = TrialMonitor(internal, options.steps, objective, oracle, options.num_samples)
-        evaluations = math.ceil(options.steps / options.eval_every)
-        scheduler = (
-            ASHAScheduler(
-                time_attr="training_iteration",
-                max_t=evaluations,
-                grace_period=min(options.grace_period, evaluations),
-                reduction_factor=options.reduction_factor,
-            )
-            if options.scheduler == "asha"
-            else None
-        )
-        search = OptunaSearch(
-            space=space.suggest, metric=objective, mode=mode,
-            sampler=sampler(options.searcher, options.seed),
-        )  # fmt: skip
         tuner = tune.Tuner(
             trainable,
             param_space={**base, INTERNAL: internal},
             tune_config=tune.TuneConfig(
-                search_alg=search, scheduler=scheduler, metric=objective, mode=mode,
+                search_alg=searcher(options, space, objective), scheduler=asha(options),
+                metric=objective, mode=mode,
                 num_samples=options.num_samples, max_concurrent_trials=options.max_concurrent,
                 reuse_actors=True, trial_dirname_creator=trial_dirname,
             ),
             run_config=tune.RunConfig(
-                name=options.name, storage_path=str(storage), verbose=0, callbacks=[monitor],
+                name=options.name, storage_path=root, verbose=0, callbacks=[monitor],
                 failure_config=tune.FailureConfig(max_failures=options.max_failures),
                 checkpoint_config=tune.CheckpointConfig(
                     num_to_keep=1, checkpoint_score_attribute=objective,
@@ -452,64 +435,151 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
     with sigterm_as_sigint():
         results = tuner.fit()
     wall = time.perf_counter() - start + (state.get("wall_s", 0.0) if resume else 0.0)
-    save_state(storage / options.name, options, parent, experiment, wall_s=wall)
+    save_state(where, options, parent, experiment, wall_s=wall)
     return summarize(results, options, client, experiment, parent, objective, oracle, mode, wall)
+
+
+def objective_mode(objective: str) -> str:
+    """Whether a sweep maximises its objective or, for a loss, minimises it."""
+    return "min" if "loss" in objective else "max"
+
+
+def open_parent(client: Any, experiment: str, options: SweepOptions, space: SearchSpace,
+                objective: str, tags: dict[str, str] | None = None) -> str:  # fmt: skip
+    """Create the parent MLflow run of a sweep (kind ``sweep``, tagged with its name, method,
+    task and objective, and ``tags``; every option as a ``sweep.*`` param, the search space and
+    the provenance); return its id."""
+    from dabench import tracking
+
+    return tracking.start_run(
+        client, experiment, options.name or "",
+        {tracking.KIND: "sweep", tracking.SWEEP: options.name or "", "method": options.method,
+         "task": options.task, "objective": objective, **(tags or {})},
+        {**{f"sweep.{k}": v for k, v in asdict(options).items()}, "space_file": space.source,
+         "space": json.dumps([p.name for p in space.parameters]), **provenance()},
+    )  # fmt: skip
+
+
+def trial_internal(options: Any, experiment: str, parent: str, name: str, objective: str,
+                   base_keys: list[str]) -> dict[str, Any]:  # fmt: skip
+    """What :func:`tune_trial` needs besides a trial's config (``config[INTERNAL]``): where to
+    log (``options.tracking_uri``, the experiment, the parent run, the sweep or group ``name``),
+    the objective, the resources and retries (from ``options``, a :class:`SweepOptions` or
+    :class:`~dabench.seeds.RerunOptions`) and which config keys are fixed (the rest was
+    searched)."""
+    return {
+        "tracking_uri": options.tracking_uri, "experiment_id": experiment,
+        "parent_run_id": parent, "sweep": name, "objective": objective,
+        "mode": objective_mode(objective), "cpus_per_trial": options.cpus_per_trial,
+        "gpus_per_trial": options.gpus_per_trial, "max_failures": options.max_failures,
+        "base_keys": [*base_keys, INTERNAL],
+    }  # fmt: skip
+
+
+def searcher(options: SweepOptions, space: SearchSpace, objective: str) -> Any:
+    """The sweep's Optuna searcher (define-by-run over ``space``, seeded)."""
+    from ray.tune.search.optuna import OptunaSearch
+
+    return OptunaSearch(space=space.suggest, metric=objective, mode=objective_mode(objective),
+                        sampler=sampler(options.searcher, options.seed))  # fmt: skip
+
+
+def asha(options: SweepOptions) -> Any | None:
+    """The sweep's ASHA scheduler over its evaluations (``None`` for ``--scheduler none``); the
+    objective is set by the Tuner (or ``set_search_properties``)."""
+    from ray.tune.schedulers import ASHAScheduler
+
+    if options.scheduler != "asha":
+        return None
+    evaluations = math.ceil(options.steps / options.eval_every)
+    return ASHAScheduler(
+        time_attr="training_iteration", max_t=evaluations,
+        grace_period=min(options.grace_period, evaluations),
+        reduction_factor=options.reduction_factor,
+    )  # fmt: skip
 
 
 def summarize(results: Any, options: SweepOptions, client: Any, experiment: str, parent: str,
               objective: str, oracle: str, mode: str, wall: float) -> SweepSummary:  # fmt: skip
     """Counts, the best trial (by the objective, never by the oracle unless it is the objective),
     and the parent run's final params, metrics and status."""
+    known = {Path(result.path).name.removeprefix("trial_") for result in results}
+    checkpoint = best_checkpoint(results, objective, mode)
+    closed = close_parent(client, experiment, parent, options.num_samples, objective, mode, wall,
+                          known, {f"best_checkpoint.{k}": v
+                                  for k, v in checkpoint.get("metrics", {}).items()})  # fmt: skip
+    return SweepSummary(
+        options.name or "", storage.join(storage.resolve(options.storage), options.name or ""),
+        options.tracking_uri or "", options.experiment or "dabench", parent, objective, oracle,
+        closed.counts, wall, closed.best_config, closed.best_metrics, closed.interrupted,
+        checkpoint, selection.source_only_baseline(client, experiment, options.task),
+    )  # fmt: skip
+
+
+@dataclass
+class Closed:
+    """What :func:`close_parent` recorded: trial counts by final status, the trial-level pick's
+    config and metrics (empty if no trial was scored), and whether trials are missing."""
+
+    counts: dict[str, int]
+    best_config: dict[str, Any]
+    best_metrics: dict[str, float]
+    interrupted: bool
+
+
+def close_parent(client: Any, experiment: str, parent: str, num_samples: int, objective: str,
+                 mode: str, wall: float, known: set[str] | None,
+                 metrics: dict[str, float] | None = None) -> Closed:  # fmt: skip
+    """Close the parent run of a sweep: every child run gets its final status
+    — a run still ``running`` was ``interrupted`` (it continues when the sweep resumes); a run
+    whose trial id is not in ``known`` (the trials Ray's state knows; ``None``: do not judge)
+    was ``superseded`` (started after the driver's last state snapshot; its configuration ran
+    again as a new trial) — then the counts and, once all ``num_samples`` trials ran, the
+    trial-level pick (:func:`dabench.selection.pick` on ``objective``) as ``best.*`` params and
+    metrics, with ``metrics``. The run ends ``FINISHED``, or ``KILLED`` when trials are
+    missing."""
     from dabench import tracking
 
-    counts = {"completed": 0, "pruned": 0, "failed": 0, "interrupted": 0}
-    known = {Path(result.path).name.removeprefix("trial_") for result in results}
-    for run in tracking.children(client, experiment, parent):
-        status = run.data.tags.get(tracking.STATUS, "running")
-        if run.data.tags.get(tracking.TRIAL_ID) not in known:
-            # The driver was killed before Ray's state recorded this trial: the resumed sweep
-            # ran its configuration again as a new trial. Close this run; do not count it.
-            status = "superseded"
-        elif status == "running":  # stopped by Ctrl-C/SIGTERM: --resume continues it
-            status = "interrupted"
-        if run.info.status == "RUNNING":
-            tracking.set_tags(client, run.info.run_id, {tracking.STATUS: status})
-            client.set_terminated(run.info.run_id, "KILLED")
-        counts[status] = counts.get(status, 0) + 1
-    ran = sum(v for k, v in counts.items() if k != "superseded")
-    counts["not run"] = max(options.num_samples - ran, 0)
-    interrupted = counts["interrupted"] + counts["not run"] > 0
+    counts = close_children(client, experiment, parent, known)
+    ran = sum(counts[k] for k in ("completed", "pruned", "failed"))
+    counts["not run"] = max(num_samples - ran - counts["interrupted"], 0)
+    interrupted = ran < num_samples
+    best = selection.pick(selection.trials(client, client.get_run(parent)), objective, mode)
     best_config: dict[str, Any] = {}
-    best_metrics: dict[str, Any] = {}
-    best = best_trial(results, objective, mode, options.steps)
+    best_metrics: dict[str, float] = {}
     if best is not None:
-        best_config = {k: v for k, v in best.config.items() if k != INTERNAL}
-        best_metrics = dict(best.metrics)
-    checkpoint = best_checkpoint(results, objective, mode)
+        best_config = dict(best["config"])
+        best_metrics = {k: float(v) for k, v in best.items() if k not in selection.TRIAL_COLUMNS
+                        and isinstance(v, int | float) and math.isfinite(v)}  # fmt: skip
     numeric = {f"trials_{k.replace(' ', '_')}": v for k, v in counts.items()}
     if not interrupted:  # params cannot change in MLflow: the best config only once, at the end
         tracking.log_params(client, parent, {f"best.{k}": v for k, v in best_config.items()
                                              if k not in ("method", "task")})  # fmt: skip
-        numeric |= {f"best.{k}": v for k, v in best_metrics.items() if isinstance(v, int | float)}
-        numeric |= {f"best_checkpoint.{k}": v for k, v in checkpoint.get("metrics", {}).items()}
+        numeric |= {f"best.{k}": v for k, v in best_metrics.items()} | (metrics or {})
     tracking.log_metrics(client, parent, {**numeric, "wall_s": wall}, step=0)
     client.set_terminated(parent, "KILLED" if interrupted else "FINISHED")
-    return SweepSummary(
-        options.name or "", str(Path(options.storage).expanduser().resolve() / (options.name or "")),
-        options.tracking_uri or "", options.experiment or "dabench", parent, objective, oracle,
-        counts, wall, best_config, best_metrics, interrupted, checkpoint,
-        selection.source_only_baseline(client, experiment, options.task),
-    )  # fmt: skip
+    return Closed(counts, best_config, best_metrics, interrupted)
 
 
-def best_trial(results: Any, objective: str, mode: str, steps: int) -> Any | None:
-    """Trial-level pick: the best last result by ``objective`` among the trials that completed
-    (ASHA's survivors, all scored at the last step), or among all trials if none completed — the
-    rule of :func:`dabench.selection.candidates`; ties go to the earlier trial."""
-    sign = 1 if mode == "max" else -1
-    scored = [r for r in results if r.metrics and math.isfinite(r.metrics.get(objective, math.nan))]
-    completed = [r for r in scored if r.metrics.get("step", 0) >= steps]
-    return max(completed or scored, key=lambda r: sign * r.metrics[objective], default=None)
+def close_children(client: Any, experiment: str, parent: str, known: set[str] | None) -> dict:
+    """Give every child run of ``parent`` its final status (see :func:`close_parent`) and end
+    the ones still open; the number of runs by status."""
+    from dabench import tracking
+
+    counts = {"completed": 0, "pruned": 0, "failed": 0, "interrupted": 0}
+    for run in tracking.children(client, experiment, parent):
+        tagged = run.data.tags.get(tracking.STATUS, "running")
+        status = tagged
+        if known is not None and run.data.tags.get(tracking.TRIAL_ID) not in known:
+            status = "superseded"
+        elif status == "running":  # stopped by Ctrl-C/SIGTERM: resuming continues it
+            status = "interrupted"
+        if status != tagged:
+            tracking.set_tags(client, run.info.run_id, {tracking.STATUS: status})
+        if run.info.status == "RUNNING":
+            client.set_terminated(run.info.run_id, "KILLED")
+        counts[status] = counts.get(status, 0) + 1
+    return counts
 
 
 def best_checkpoint(results: Any, objective: str, mode: str) -> dict[str, Any]:
@@ -589,17 +659,6 @@ def init_ray(address: str | None) -> None:
                  log_to_driver=False)  # fmt: skip
 
 
-def check_writable(storage: Path) -> None:
-    """Ray keeps the sweep's state and checkpoints under ``storage``: refuse a folder that cannot
-    be written (read-only, no permission, disk full) before anything runs."""
-    try:
-        storage.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=storage, prefix=".dabench-probe-"):
-            pass
-    except OSError as error:
-        raise ValueError(f"--storage {storage}: cannot write there ({error})") from None
-
-
 def check_address(address: str) -> None:
     """Fail fast when nothing listens at a ``host:port`` cluster address (``ray.init`` would
     retry for about a minute and then fail with a long traceback)."""
@@ -630,27 +689,26 @@ def check_resources(options: SweepOptions) -> None:
             )
 
 
-def save_state(directory: Path, options: SweepOptions, parent: str, experiment: str,
+def save_state(directory: str, options: SweepOptions, parent: str, experiment: str,
                wall_s: float = 0.0) -> None:  # fmt: skip
     """What ``--resume`` needs besides Ray's own state: the options, the parent MLflow run, and
-    the wall time of the sessions that ended."""
-    directory.mkdir(parents=True, exist_ok=True)
+    the wall time of the sessions that ended (``directory``: a path or a storage URI)."""
     state = {"options": asdict(options), "parent_run_id": parent, "experiment_id": experiment,
              "wall_s": wall_s}  # fmt: skip
-    (directory / STATE_FILE).write_text(json.dumps(state, indent=2))
+    storage.write_text(storage.join(directory, STATE_FILE), json.dumps(state, indent=2))
 
 
-def load_state(name: str, storage: str) -> dict[str, Any]:
-    """The saved state of sweep ``name`` (a path, or a name under ``storage``)."""
-    candidates = [Path(name).expanduser(), Path(storage).expanduser() / name]
+def load_state(name: str, where: str) -> dict[str, Any]:
+    """The saved state of sweep ``name`` (a path or URI, or a name under the storage
+    ``where``)."""
+    candidates = [storage.resolve(name), storage.join(storage.resolve(where or "."), name)]
     for directory in candidates:
-        if (directory / STATE_FILE).is_file():
-            state = json.loads((directory / STATE_FILE).read_text())
-            state["options"]["storage"] = str(directory.resolve().parent)
+        text = storage.read_text(storage.join(directory, STATE_FILE))
+        if text is not None:
+            state = json.loads(text)
+            state["options"]["storage"] = storage.parent(directory)
             return state
-    raise ValueError(
-        f"no sweep to resume at {' or '.join(str(c) for c in candidates)} (looked for {STATE_FILE})"
-    )
+    raise ValueError(f"no sweep to resume at {' or '.join(candidates)} (looked for {STATE_FILE})")
 
 
 def machine() -> str:
