@@ -181,6 +181,17 @@ def find_group(client: Any, parent: Any, run_id: str, seeds: list[int],
     return runs[0] if runs else None
 
 
+def settled(client: Any, group: Any, seeds: int) -> bool:
+    """Whether the seeds group ``group`` needs no more running: it finished, or every one of its
+    ``seeds`` runs ended (some failed: the group is ``KILLED`` and the leaderboard leaves it out;
+    ``dabench rerun`` runs it again)."""
+    if group.info.status == "FINISHED":
+        return True
+    runs = tracking.children(client, group.info.experiment_id, group.info.run_id)
+    ended = [r for r in runs if r.data.tags.get(tracking.STATUS) in ("completed", "failed")]
+    return len(ended) == seeds
+
+
 def add_criteria(client: Any, group: Any, selected_by: list[str]) -> None:
     """A group re-used for a pick: record the criteria that picked it now too."""
     union = list(dict.fromkeys([*json.loads(group.data.tags[SELECTED_BY]), *selected_by]))
@@ -188,25 +199,32 @@ def add_criteria(client: Any, group: Any, selected_by: list[str]) -> None:
 
 
 def open_group(client: Any, parent: Any, row: Any, selected_by: list[str], seeds: list[int],
-               options: Any) -> tuple[str, str, list[dict[str, Any]]]:  # fmt: skip
-    """Create the parent run of a seeds group for trial ``row`` of the sweep ``parent``; return
-    its run id, its name and the config of each seed run (``options``: resources, retries and
-    tracking URI, as :class:`RerunOptions` has them)."""
-    tags, config = parent.data.tags, dict(row["config"])
-    sweep, experiment = tags[tracking.SWEEP], parent.info.experiment_id
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    name = f"{sweep}-seeds-{row['trial'].rsplit('_', 1)[-1]}-{stamp}"
+               options: Any, tags: dict[str, str] | None = None,
+               existing: Any | None = None) -> tuple[str, str, list[dict[str, Any]]]:  # fmt: skip
+    """Create the parent run of a seeds group for trial ``row`` of the sweep ``parent`` (tagged
+    also with ``tags``), or take over the unfinished group ``existing``; return its run id, its
+    name and the config of each seed run (``options``: resources, retries and tracking URI, as
+    :class:`RerunOptions` has them)."""
+    tags_of, config = parent.data.tags, dict(row["config"])
+    sweep, experiment = tags_of[tracking.SWEEP], parent.info.experiment_id
     config["device"] = "cuda" if options.gpus_per_trial > 0 else "cpu"
-    group = tracking.start_run(
-        client, experiment, name,
-        {tracking.KIND: KIND, tracking.SWEEP: name, SOURCE_SWEEP: sweep,
-         SELECTED_BY: json.dumps(selected_by), SELECTED_TRIAL: row["run_id"],
-         SEEDS: json.dumps(seeds), "method": tags["method"], "task": tags["task"],
-         "objective": tags["objective"]},
-        {"seeds": json.dumps(seeds), "selected_trial": row["trial"], **provenance()},
-    )  # fmt: skip
+    if existing is not None:
+        group, name = existing.info.run_id, existing.data.tags[tracking.SWEEP]
+        add_criteria(client, existing, selected_by)
+        client.update_run(group, status="RUNNING")
+    else:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        name = f"{sweep}-seeds-{row['trial'].rsplit('_', 1)[-1]}-{stamp}"
+        group = tracking.start_run(
+            client, experiment, name,
+            {tracking.KIND: KIND, tracking.SWEEP: name, SOURCE_SWEEP: sweep,
+             SELECTED_BY: json.dumps(selected_by), SELECTED_TRIAL: row["run_id"],
+             SEEDS: json.dumps(seeds), "method": tags_of["method"], "task": tags_of["task"],
+             "objective": tags_of["objective"], **(tags or {})},
+            {"seeds": json.dumps(seeds), "selected_trial": row["trial"], **provenance()},
+        )  # fmt: skip
     base = [k for k in config if k != "seed"]  # what the seed runs "searched": the seed
-    internal = trial_internal(options, experiment, group, name, tags["objective"], base)
+    internal = trial_internal(options, experiment, group, name, tags_of["objective"], base)
     return group, name, [{**config, "seed": seed, INTERNAL: internal} for seed in seeds]
 
 
