@@ -415,10 +415,12 @@ def make_tuner(plan: Plan, experiment: str, where: str, root: str) -> Any:
     trial, the :mod:`dabench.multiplex` searcher and scheduler, actors reused across sweeps."""
     from ray import tune
 
-    from dabench.multiplex import MultiSweepSearcher, PerSweepScheduler, SweepJob
+    from dabench.multiplex import MultiSweepSearcher, PerSweepScheduler, SweepJob, slots
     from dabench.sweep import trial_dirname, tune_trial
 
     first = plan.sweeps[0]
+    pending = slots(first.cpus_per_trial, first.gpus_per_trial)
+    os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(pending)  # see multiplex.slots
     trainable = tune.with_resources(
         tune_trial, {"cpu": first.cpus_per_trial, "gpu": first.gpus_per_trial}
     )

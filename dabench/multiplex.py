@@ -124,6 +124,7 @@ class MultiSweepSearcher(Searcher):
         """What happened, one line per finished sweep or group (the progress display's log)."""
         self._client: Any = None
         self._resumed = False
+        self._slots = 1
 
     # --- Searcher API ------------------------------------------------------------------------
 
@@ -133,6 +134,9 @@ class MultiSweepSearcher(Searcher):
 
     def suggest(self, trial_id: str) -> dict | str | None:
         self._resume_runs()
+        live = sum(job.running() for job in [*self.sweeps, *self.groups])
+        if live >= self._slots:  # every slot of the cluster has a trial: suggest it later
+            return None
         for group in self.groups:  # ready seeds groups first: each finishes a leaderboard cell
             if group.pending:
                 config = group.pending.pop(0)
@@ -199,11 +203,12 @@ class MultiSweepSearcher(Searcher):
             self.__setstate__(pickle.load(file))
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in ("_client", "_resumed")}
+        return {k: v for k, v in self.__dict__.items()
+                if k not in ("_client", "_resumed", "_slots")}  # fmt: skip
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._client, self._resumed = None, False
+        self._client, self._resumed, self._slots = None, False, 1
 
     # --- what the benchmark sees -------------------------------------------------------------
 
@@ -249,6 +254,8 @@ class MultiSweepSearcher(Searcher):
         if self._resumed:
             return
         self._resumed = True
+        options = self.sweeps[0].options
+        self._slots = slots(options.cpus_per_trial, options.gpus_per_trial)
         for job in [*self.sweeps, *self.groups]:
             run = job.parent if isinstance(job, SweepJob) else job.run_id
             if run is not None and not job.done and not self._finished(run):
@@ -331,6 +338,22 @@ class MultiSweepSearcher(Searcher):
         note = "" if completed == group.total else " (run the benchmark again to retry it)"
         self.events.append(f"seeds group {group.name}: {completed} of {group.total} runs "
                            f"completed{note}")  # fmt: skip
+
+
+def slots(cpus_per_trial: float, gpus_per_trial: float) -> int:
+    """How many trials the Ray cluster runs at once, by its CPUs and GPUs.
+
+    The searcher offers that many trials and Tune must keep that many pending
+    (``TUNE_MAX_PENDING_TRIALS_PG``; Tune's default for a custom searcher is 1): with a single
+    pending trial, a trial that finishes hands its reused actor to the pending one, Tune cancels
+    the actor it was starting for it, and short trials then never run side by side."""
+    import ray
+
+    available = ray.cluster_resources()
+    fits = available.get("CPU", 0) / cpus_per_trial
+    if gpus_per_trial > 0:
+        fits = min(fits, available.get("GPU", 0) / gpus_per_trial)
+    return max(1, int(fits + 1e-9))
 
 
 def find_sweep(client: Any, experiment: str, benchmark: str, name: str) -> Any | None:
