@@ -9,7 +9,7 @@ The same plan (``--spec`` with ``--tasks``: by default the committed leaderboard
 once per variant, each with its own MLflow store and Ray storage under ``--work``:
 
 * ``sequential``: one ``dabench sweep ... --seeds N`` process per sweep, one after another — how
-  the committed leaderboard was made (``benchmarks/leaderboard.py``, which ``dabench benchmark``
+  the committed leaderboard was made (by a development script that ``dabench benchmark``
   replaced). Each process starts Ray, its trial actors, and leaves cores idle in its sweep's tail.
 * ``one-driver``: the same sweeps and seeds groups one after another in one Python process, one
   ``Tuner`` each on one shared ``ray.init`` (the simpler alternative to one multiplexed Tuner).
