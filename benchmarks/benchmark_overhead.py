@@ -1,6 +1,7 @@
 """How busy a benchmark keeps the machine: ``dabench benchmark`` against sweep by sweep.
 
 Run:  python benchmarks/benchmark_overhead.py [--spec leaderboard] [--tasks digits/hand2synth]
+          [--methods ...] [--trials N] [--steps N] [--eval-every N] [--seeds N]
           [--variants sequential benchmark] [--work /work/dabench-benchmark-overhead]
           [--out reports/benchmark_overhead.md]
 
@@ -51,18 +52,35 @@ def plan(args: argparse.Namespace, work: Path):
     """The planned sweeps of ``--spec``/``--tasks``, writing under ``work``."""
     from dabench import benchmark
 
-    spec = benchmark.with_flags(benchmark.load_spec(args.spec), {"tasks": args.tasks})
+    spec = benchmark.with_flags(benchmark.load_spec(args.spec), flags(args))
     name = benchmark.spec_path(args.spec).stem
     uri = f"sqlite:///{work / 'mlflow.db'}"
     return benchmark.make_plan(spec, name, uri, str(work / "ray"), None), spec
 
 
+SPEC_FLAGS = ("tasks", "methods", "trials", "steps", "eval_every", "seeds")
+"""What this script passes on to the spec, as ``dabench benchmark`` flags."""
+
+
+def flags(args: argparse.Namespace) -> dict:
+    return {key: getattr(args, key) for key in SPEC_FLAGS}
+
+
+def flag_argv(args: argparse.Namespace) -> list[str]:
+    argv = []
+    for key, value in flags(args).items():
+        if value is not None:
+            values = value if isinstance(value, list) else [value]
+            argv += [f"--{key.replace('_', '-')}", *map(str, values)]
+    return argv
+
+
 def benchmark_command(args: argparse.Namespace, work: Path) -> list[str]:
-    command = ["dabench", "benchmark", "--spec", args.spec]
-    if args.tasks:
-        command += ["--tasks", *args.tasks]
-    return [*command, "--tracking-uri", f"sqlite:///{work / 'mlflow.db'}",
-            "--storage", str(work / "ray")]  # fmt: skip
+    """``dabench benchmark`` for the plan, its runs under ``work`` (its leaderboard too: never
+    the spec's ``out``, e.g. the committed ``reports/leaderboard.md``)."""
+    return ["dabench", "benchmark", "--spec", args.spec, *flag_argv(args),
+            "--tracking-uri", f"sqlite:///{work / 'mlflow.db'}", "--storage", str(work / "ray"),
+            "--out", str(work / "leaderboard.md")]  # fmt: skip
 
 
 def timed(command: list[str], log: Path) -> tuple[float, int]:
@@ -115,7 +133,7 @@ def run_variant(variant: str, args: argparse.Namespace, work: Path) -> dict:
                 break
     elif variant == "one-driver":
         command = [sys.executable, __file__, "--one-driver", str(work), "--spec", args.spec,
-                   *(["--tasks", *args.tasks] if args.tasks else [])]  # fmt: skip
+                   *flag_argv(args)]  # fmt: skip
         commands.append(command)
         wall, code = timed(command, log)
         walls["all"] = walls.get("all", 0.0) + wall
@@ -234,6 +252,11 @@ def main() -> int:
     parser.add_argument("--spec", default="leaderboard")
     parser.add_argument("--tasks", nargs="+", help="default: digits/hand2synth with the "
                         "leaderboard spec, every task of any other spec")  # fmt: skip
+    parser.add_argument("--methods", nargs="+", help="default: the spec's")
+    parser.add_argument("--trials", type=int, help="default: the spec's")
+    parser.add_argument("--steps", type=int, help="default: the spec's")
+    parser.add_argument("--eval-every", type=int, help="default: the spec's")
+    parser.add_argument("--seeds", type=int, help="default: the spec's")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS,
                         default=["sequential", "benchmark"])  # fmt: skip
     parser.add_argument("--work", type=Path, default=Path("/work/dabench-benchmark-overhead"))

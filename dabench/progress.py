@@ -29,6 +29,9 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
+from rich.text import Text
+
+from dabench.seeds import criterion_name
 
 _active: BenchmarkProgress | None = None
 
@@ -140,11 +143,13 @@ class BenchmarkProgress:
             table.add_row(
                 job.options.task, job.options.method, status,
                 f"{sum(s is not None for s in job.trials.values())}/{job.total}",
-                f"{job.objective} {pick[job.objective]:.4g}" if pick else "–",
+                f"{criterion_name(job.objective)} {pick[job.objective]:.4g}" if pick else "–",
                 f"{pick[test]:.2f}" if pick and test in pick else "–",
                 f"{sum(g.done for g in groups)}/{len(groups)}" if groups else "–",
             )  # fmt: skip
-        return Group(bar, state["line"], table)
+        row = Table.grid()  # a bar alone does not end its line
+        row.add_row(bar)
+        return Group(row, Text(state["line"], overflow="fold"), table)
 
 
 def best_so_far(job: Any) -> dict[str, float] | None:

@@ -66,9 +66,10 @@ def test_bad_specs_and_options_are_refused_before_anything_runs(tmp_path, capsys
     assert "methods: 'osbp' applies to none of the tasks" in refused(
         "tasks: [moons/rot40]\nmethods: [osbp]\n"
     )
-    assert "budgets: ['digits/synth2hand'] not in the benchmark" in refused(
-        "tasks: [moons/rot40]\nbudgets: {digits/synth2hand: {steps: 10}}\n"
+    assert "budgets: unknown task 'digits/nope'" in refused(
+        "tasks: [moons/rot40]\nbudgets: {digits/nope: {steps: 10}}\n"
     )
+    assert "trials_by_method: unknown method(s) ['dan']" in refused("trials_by_method: {dan: 3}")
     assert "budgets: moons/rot40: must be {steps: N, eval_every: N}" in refused(
         "budgets: {moons/rot40: {steps: 0}}\n"
     )
@@ -97,6 +98,10 @@ def test_bad_specs_and_options_are_refused_before_anything_runs(tmp_path, capsys
 def test_flags_override_the_spec_and_each_sweep_is_the_dabench_sweep_it_replaces(tmp_path):
     spec = benchmark.with_flags(benchmark.load_spec("leaderboard"),
                                 {"tasks": ["moons/rot40"], "steps": 50, "trials": None})  # fmt: skip
+    only = benchmark.with_flags(benchmark.load_spec("leaderboard"),
+                                {"tasks": ["digits/hand2synth"], "methods": ["dann"]})  # fmt: skip
+    (alone,) = benchmark.make_plan(only, "x", "sqlite:///x.db", str(tmp_path), None).sweeps
+    assert (alone.name, alone.steps, alone.eval_every) == ("dann-digits-hand2synth", 300, 100)
     plan = benchmark.make_plan(spec, "x", "sqlite:///x.db", str(tmp_path), None)
     assert [o.name for o in plan.sweeps] == [
         "source_only-moons-rot40", "dann-moons-rot40", "cdan-moons-rot40", "adda-moons-rot40",
@@ -210,3 +215,38 @@ def test_a_benchmark_killed_with_sigkill_continues_without_rerunning_or_duplicat
     assert main(["leaderboard", "--runs", str(exported), "--select", "all", "--out",
                  str(out)]) == 0  # fmt: skip
     assert "| dann" in out.read_text() and (tmp_path / "from-file" / "moons-rot40.png").is_file()
+
+
+def test_the_progress_shows_each_sweep_its_pick_so_far_and_the_time_left(tmp_path):
+    from rich.console import Console
+
+    from dabench.multiplex import MultiSweepSearcher, SweepJob
+    from dabench.progress import BenchmarkProgress, work_left
+    from dabench.sweep import validate
+
+    plan = benchmark.make_plan(benchmark.load_spec("tiny"), "tiny", "sqlite:///x.db",
+                               str(tmp_path), None)  # fmt: skip
+    jobs = [SweepJob(o, *validate(o), "validator_bnm", "target_val_acc") for o in plan.sweeps]
+    searcher = MultiSweepSearcher(jobs, 2, (), "tiny", "0", "sqlite:///x.db")
+    assert work_left(searcher) is None  # nothing measured yet
+    first = jobs[0]
+    first.started = 0.0
+    first.trials = {"a": "completed", "b": "pruned", "c": None}
+    first.results = {
+        "a": {"step": 40, "time_s": 4.0, "validator_bnm": 0.5, "target_test_acc": 80.0},
+        "b": {"step": 20, "time_s": 2.0, "validator_bnm": 0.9, "target_test_acc": 60.0},
+        "c": {"step": 20, "time_s": 2.0, "validator_bnm": 0.7, "target_test_acc": 70.0},
+    }
+    # 0.1 s a step measured. Left: c's rest (3 − 2 s: the sweep's trials took 3 s on average),
+    # the second sweep's 3 trials of 40 steps, and for each sweep 2 seeds × 2 groups (one per
+    # criterion) of 40 steps
+    assert work_left(searcher) == pytest.approx(1.0 + 3 * 4.0 + 2 * (2 * 2 * 4.0))
+    console = Console(record=True, width=160, force_terminal=False)
+    display = BenchmarkProgress("tiny", console=console)
+    state = display.state(searcher)
+    assert "sweeps 0 done, 1 running, 1 waiting" in state["line"]
+    assert "trials 2 done, 1 running" in state["line"]
+    console.print(display.render(searcher, state))
+    text = console.export_text()
+    assert "bnm 0.5" in text and "80.00" in text  # the completed trial is the pick, not b
+    assert "waiting" in text and "running" in text
