@@ -76,11 +76,11 @@ def flag_argv(args: argparse.Namespace) -> list[str]:
 
 
 def benchmark_command(args: argparse.Namespace, work: Path) -> list[str]:
-    """``dabench benchmark`` for the plan, its runs under ``work`` (its leaderboard too: never
-    the spec's ``out``, e.g. the committed ``reports/leaderboard.md``)."""
+    """``dabench benchmark`` for the plan, its runs under ``work``, writing no leaderboard (the
+    other variants write none either; and never the spec's, e.g. ``reports/leaderboard.md``)."""
     return ["dabench", "benchmark", "--spec", args.spec, *flag_argv(args),
             "--tracking-uri", f"sqlite:///{work / 'mlflow.db'}", "--storage", str(work / "ray"),
-            "--out", str(work / "leaderboard.md")]  # fmt: skip
+            "--no-leaderboard"]  # fmt: skip
 
 
 def timed(command: list[str], log: Path) -> tuple[float, int]:

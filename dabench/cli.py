@@ -202,6 +202,8 @@ def add_benchmark_parser(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--out", type=Path, help="write the leaderboard here (markdown; plots "
                        "next to it)")  # fmt: skip
     bench.add_argument("--plots", type=Path, help="folder for the plots")
+    bench.add_argument("--no-leaderboard", action="store_true", help="write no leaderboard "
+                       "(not even the spec's)")  # fmt: skip
     bench.add_argument("--leaderboard-select", metavar="CRITERION", help="the leaderboard's "
                        "--select (default auto)")  # fmt: skip
     bench.add_argument("--plan", action="store_true", help="print the sweeps and how far each "

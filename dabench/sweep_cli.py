@@ -250,6 +250,8 @@ def run_benchmark(args: argparse.Namespace) -> int:
             return 0
         board = spec.leaderboard
         out = args.out or (Path(board["out"]) if "out" in board else None)
+        if args.no_leaderboard:
+            out = None
         plots = args.plots or (Path(board["plots"]) if "plots" in board else None)
         if plots is None and out is not None:
             plots = out.with_suffix("")
