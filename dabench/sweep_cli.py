@@ -249,12 +249,14 @@ def run_benchmark(args: argparse.Namespace) -> int:
             Console().print(plan_table(plan, spec, benchmark.progress_of(plan, uri)))
             return 0
         board = spec.leaderboard
-        out = args.out or (Path(board["out"]) if "out" in board else None)
+        out, plots = args.out, args.plots
+        if out is None and "out" in board:  # the spec's leaderboard, with the spec's plots
+            out = Path(board["out"])
+            plots = plots or (Path(board["plots"]) if "plots" in board else None)
+        if plots is None and out is not None:
+            plots = out.with_suffix("")  # next to --out, as `dabench leaderboard` does
         if args.no_leaderboard:
             out = None
-        plots = args.plots or (Path(board["plots"]) if "plots" in board else None)
-        if plots is None and out is not None:
-            plots = out.with_suffix("")
         select = args.leaderboard_select or board.get("select", "auto")
         command = shlex.join(["dabench", *args.argv])
         outcome = benchmark.run_benchmark(plan, uri, args.storage, args.address, out, plots,
