@@ -210,12 +210,6 @@ class MultiSweepSearcher(Searcher):
         self.__dict__.update(state)
         self._client, self._resumed, self._slots = None, False, 1
 
-    # --- what the benchmark sees -------------------------------------------------------------
-
-    def finished(self) -> bool:
-        """Whether every sweep and every seeds group finished."""
-        return all(job.done for job in [*self.sweeps, *self.groups])
-
     # --- MLflow bookkeeping ------------------------------------------------------------------
 
     @property

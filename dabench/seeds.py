@@ -139,7 +139,9 @@ def rerun(options: RerunOptions) -> list[Group]:
             add_criteria(client, group, selected_by)
         runs = selection.trials(client, group)
         if not runs.empty:  # in seed order, as the leaderboard lists them
-            runs = runs.iloc[sorted(range(len(runs)), key=lambda i: runs["config"].iloc[i]["seed"])]
+            runs = runs.sort_values(
+                "config", key=lambda c: c.map(lambda d: d["seed"]), kind="stable"
+            )
         values = [] if runs.empty or test not in runs else runs[test].dropna().tolist()
         groups.append(Group(
             group.data.tags[tracking.SWEEP], selected_by, row["trial"],
