@@ -43,7 +43,6 @@ from dabench.sweep import SCHEDULERS, SEARCHERS, SweepOptions, objective_key, va
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "benchmark_specs"
 STATE_FILE = "dabench_benchmark.json"
-TARGET_ORACLE = "target_oracle"
 
 
 @dataclass
@@ -402,7 +401,9 @@ def run_benchmark(plan: Plan, tracking_uri: str, storage_root: str, address: str
     wall = previous + time.perf_counter() - start
     save_state(where, plan, wall)
     finished = complete(client, experiment, plan)
-    if not finished:
+    if finished:  # what is left are checkpoints of runs a resumed session superseded
+        storage.delete_tree(storage.join(where, "checkpoints"))
+    else:
         close_interrupted(client, experiment, plan.name)
     outcome = Outcome(plan.name, experiment_name, tracking_uri, where, finished, wall)
     if finished and out is not None:
@@ -439,7 +440,8 @@ def make_tuner(plan: Plan, experiment: str, where: str, root: str) -> Any:
         jobs.append(SweepJob(options, space, base, objective_key(options.metric, setting),
                              objective_key("oracle", setting)))  # fmt: skip
     search = MultiSweepSearcher(jobs, plan.spec.seeds, tuple(plan.spec.select), plan.name,
-                                experiment, first.tracking_uri or "")  # fmt: skip
+                                experiment, first.tracking_uri or "",
+                                storage.join(where, "checkpoints"))  # fmt: skip
     scheduler = PerSweepScheduler({job.name: (job.options, job.objective) for job in jobs})
     return tune.Tuner(
         trainable,
@@ -450,8 +452,7 @@ def make_tuner(plan: Plan, experiment: str, where: str, root: str) -> Any:
         run_config=tune.RunConfig(
             name=plan.name, storage_path=root, verbose=0,
             failure_config=tune.FailureConfig(max_failures=first.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),  # the latest, to resume
-        ),
+        ),  # no Tune checkpoints: each trial keeps its own (see sweep.tune_trial)
     )  # fmt: skip
 
 

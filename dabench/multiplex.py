@@ -30,7 +30,7 @@ from typing import Any
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
-from dabench import progress, tracking
+from dabench import progress, storage, tracking
 from dabench import seeds as seeds_lib
 from dabench.spaces import SearchSpace
 from dabench.sweep import (
@@ -40,6 +40,7 @@ from dabench.sweep import (
     close_parent,
     objective_mode,
     open_parent,
+    own_checkpoint,
     record_trial_end,
     searcher,
     trial_internal,
@@ -110,13 +111,17 @@ class MultiSweepSearcher(Searcher):
     the module doc). ``sweeps`` in plan order; ``seeds`` fresh seeds per pick of the criteria
     ``select`` (empty: each sweep's objective and the oracle; ``seeds=0``: no groups);
     ``benchmark`` names the benchmark (the tag of its runs) in MLflow experiment ``experiment``
-    (an id) of ``tracking_uri``."""
+    (an id) of ``tracking_uri``; trials keep their checkpoints under ``checkpoints``."""
 
     def __init__(self, sweeps: list[SweepJob], seeds: int, select: tuple[str, ...],
-                 benchmark: str, experiment: str, tracking_uri: str) -> None:  # fmt: skip
+                 benchmark: str, experiment: str, tracking_uri: str,
+                 checkpoints: str) -> None:  # fmt: skip
         super().__init__()
         self.sweeps, self.seeds, self.select = sweeps, seeds, select
         self.benchmark, self.experiment, self.tracking_uri = benchmark, experiment, tracking_uri
+        self.checkpoints = checkpoints
+        """The storage folder where trials keep their latest checkpoints (see
+        :func:`dabench.sweep.tune_trial`)."""
         self.groups: list[GroupJob] = []
         self.owner: dict[str, str] = {}
         """Trial id → the name of its sweep or group."""
@@ -156,6 +161,7 @@ class MultiSweepSearcher(Searcher):
                 continue
             internal = trial_internal(job.options, self.experiment, job.parent or "", job.name,
                                       job.objective, [*job.base])  # fmt: skip
+            internal["checkpoints"] = self.checkpoints
             return self._assign(job, trial_id, {**job.base, **suggestion, INTERNAL: internal})
         busy = any(job.running() for job in [*self.sweeps, *self.groups])
         finished = all(job.done for job in [*self.sweeps, *self.groups])
@@ -166,8 +172,9 @@ class MultiSweepSearcher(Searcher):
         if job is None:
             return
         self._record(job, trial_id, result)
-        if isinstance(job, SweepJob):
-            job.search.on_trial_result(trial_id, result)
+        if isinstance(job, SweepJob):  # Optuna's step: the evaluation (see sweep.tune_trial)
+            step = result.get("evaluation", result.get("training_iteration"))
+            job.search.on_trial_result(trial_id, {**result, "training_iteration": step})
         progress.notify(self)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None,
@@ -181,6 +188,9 @@ class MultiSweepSearcher(Searcher):
         steps = config.get("steps", 0)
         status = record_trial_end(config[INTERNAL], trial_id, trial_id, config, result or {},
                                   steps, error)  # fmt: skip
+        own = own_checkpoint(config[INTERNAL], trial_id)
+        if own is not None:  # recorded in MLflow: a restarted trial now reports its end without
+            storage.delete(own)  # training, so its checkpoint is not needed any more
         job.trials[trial_id] = status
         if isinstance(job, SweepJob):
             job.search.on_trial_complete(trial_id, result=result, error=error)
@@ -319,6 +329,8 @@ class MultiSweepSearcher(Searcher):
                 self.client, parent, row, selected_by, seeds, job.options,
                 {BENCHMARK: self.benchmark}, existing,
             )  # fmt: skip
+            for config in configs:
+                config[INTERNAL]["checkpoints"] = self.checkpoints
             self.groups.append(GroupJob(name, job, group, run_id, configs, len(configs)))
 
     def _close_group(self, group: GroupJob) -> None:
@@ -390,7 +402,7 @@ class PerSweepScheduler(FIFOScheduler):
             scheduler = None
             if name in self.sweeps:
                 options, objective = self.sweeps[name]
-                scheduler = asha(options)
+                scheduler = asha(options, time_attr="evaluation")  # see sweep.tune_trial
                 if scheduler is not None:
                     scheduler.set_search_properties(objective, objective_mode(objective))
             self._schedulers[name] = scheduler

@@ -11,6 +11,7 @@ given.
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 
@@ -23,8 +24,6 @@ def resolve(storage: str) -> str:
     """``storage`` as Ray wants it: an absolute local path, or the URI unchanged."""
     if is_uri(storage):
         return storage.rstrip("/")
-    from pathlib import Path
-
     return str(Path(storage).expanduser().resolve())
 
 
@@ -93,3 +92,46 @@ def check_writable(storage: str) -> None:
         fs.delete_file(probe)
     except OSError as error:
         raise ValueError(f"--storage {storage}: cannot write there ({error})") from None
+
+
+def upload(local: Path, location: str) -> None:
+    """Copy the file ``local`` to ``location``, replacing it whole (see :func:`write_text`)."""
+    fs, path = filesystem(location)
+    fs.create_dir(parent(path), recursive=True)
+    target = (
+        path
+        if is_uri(location) and not location.startswith("file://")
+        else (f"{path}.{uuid.uuid4().hex}.tmp")
+    )
+    with open(local, "rb") as source, fs.open_output_stream(target) as stream:
+        while chunk := source.read(1 << 24):
+            stream.write(chunk)
+    if target != path:
+        fs.move(target, path)
+
+
+def download(location: str, local: Path) -> bool:
+    """Copy the file at ``location`` to ``local`` (its folder is created); ``False`` if there is
+    no such file."""
+    if not exists(location):
+        return False
+    fs, path = filesystem(location)
+    local.parent.mkdir(parents=True, exist_ok=True)
+    with fs.open_input_stream(path) as stream, open(local, "wb") as target:
+        while chunk := stream.read(1 << 24):
+            target.write(chunk)
+    return True
+
+
+def delete(location: str) -> None:
+    """Delete the file at ``location`` if there is one."""
+    if exists(location):
+        fs, path = filesystem(location)
+        fs.delete_file(path)
+
+
+def delete_tree(location: str) -> None:
+    """Delete the folder at ``location`` and everything in it, if it exists."""
+    if exists(location):
+        fs, path = filesystem(location)
+        fs.delete_dir(path)

@@ -32,7 +32,7 @@ from dabench.data import get_task
 from dabench.data.registry import task_spec
 from dabench.methods import get_method
 from dabench.spaces import SearchSpace, load_space, space_path
-from dabench.trainable import MAIN_METRIC, resolve_config, run_trial
+from dabench.trainable import CHECKPOINT_FILE, MAIN_METRIC, resolve_config, run_trial
 from dabench.validators import VALIDATORS, validators_for
 
 STATE_FILE = "dabench_sweep.json"
@@ -181,7 +181,14 @@ def tune_trial(config: dict[str, Any]) -> None:
     ``config[INTERNAL]`` carries the tracking URI, experiment and parent run, the objective key
     and the resources (for CPU/GPU seconds). The child run is found again by trial id when a trial
     is resumed or retried, so a trial never has two runs, and a trial whose run says it already
-    finished is not trained again.
+    finished is not trained again. With ``config[INTERNAL]["checkpoints"]`` (a storage folder;
+    ``dabench benchmark`` sets it) the trial keeps its latest checkpoint there itself, at
+    ``<folder>/<trial id>.pt``, replaced whole at every evaluation, instead of handing it to
+    Tune: Tune deletes a trial's previous checkpoint before its next state snapshot names the new
+    one, so a driver killed in between would leave a restored trial pointing at a deleted
+    checkpoint. Every report also carries ``evaluation`` (its evaluation's number), the time
+    attribute of such a trial's ASHA: Tune's ``training_iteration`` restarts at 1 when a trial
+    without a Tune checkpoint is restored.
     """
     import torch
     from mlflow.tracking import MlflowClient
@@ -214,6 +221,7 @@ def tune_trial(config: dict[str, Any]) -> None:
             # the final result again instead of training again.
             final = dict(run.data.metrics)
             final.setdefault(objective, -sign * math.inf)
+            final["evaluation"] = evaluation(final.get("step", 0), config["eval_every"])
             tune.report(final)
             return
         if status == "failed" and not internal["max_failures"]:
@@ -224,33 +232,60 @@ def tune_trial(config: dict[str, Any]) -> None:
         client.update_run(run_id, status="RUNNING")
     cpus, gpus = internal["cpus_per_trial"], internal["gpus_per_trial"]
 
+    own = own_checkpoint(internal, trial_id)
     with tempfile.TemporaryDirectory() as work:
         checkpoints, resume = Path(work) / "checkpoints", None
         previous = tune.get_checkpoint()
-        if previous is not None:
+        if own is not None:
+            if storage.download(own, Path(work) / "resume" / CHECKPOINT_FILE):
+                resume = Path(work) / "resume"
+        elif previous is not None:
             with previous.as_directory() as directory:
                 resume = Path(work) / "resume"
                 shutil.copytree(directory, resume)
 
-        def report(metrics: dict[str, Any]) -> None:
+        reported = []
+
+        def report(metrics: dict[str, Any], log: bool = True) -> None:
+            reported.append(metrics["step"])
             numeric = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
             numeric["cpu_s"] = metrics["time_s"] * cpus
             numeric["gpu_s"] = metrics["time_s"] * gpus
-            tracking.log_metrics(client, run_id, numeric, step=metrics["step"])
+            if log:
+                tracking.log_metrics(client, run_id, numeric, step=metrics["step"])
             value = numeric.get(objective, math.nan)
             if not math.isfinite(value):  # Optuna leaves a NaN trial RUNNING for good
                 numeric[objective] = -sign * math.inf
-            tune.report(numeric, checkpoint=tune.Checkpoint.from_directory(checkpoints))
+            numeric["evaluation"] = evaluation(metrics["step"], config["eval_every"])
+            if own is not None and log:
+                storage.upload(checkpoints / CHECKPOINT_FILE, own)
+            if own is None and log:
+                tune.report(numeric, checkpoint=tune.Checkpoint.from_directory(checkpoints))
+            else:
+                tune.report(numeric)
 
         torch.set_num_threads(max(1, int(cpus)))  # a reused actor keeps its first count
         try:
-            run_trial(trial_config, report, checkpoint_dir=checkpoints, resume_from=resume)
+            final = run_trial(trial_config, report, checkpoint_dir=checkpoints, resume_from=resume)
+            if not reported and final:  # resumed from its last checkpoint: nothing left to train
+                report(final, log=False)  # (logged before); Tune gets the final result again
         except Exception as error:
             tracking.set_tags(
                 client, run_id, {tracking.STATUS: "failed", "error": repr(error)[:5000]}
             )
             client.set_terminated(run_id, "FAILED")
             raise
+
+
+def evaluation(step: int, eval_every: int) -> int:
+    """The number of the evaluation at ``step`` (the last one may come before a full interval)."""
+    return math.ceil(step / eval_every)
+
+
+def own_checkpoint(internal: dict[str, Any], trial_id: str) -> str | None:
+    """Where a trial keeps its own latest checkpoint (see :func:`tune_trial`), if it does."""
+    folder = internal.get("checkpoints")
+    return storage.join(folder, f"{trial_id}.pt") if folder else None
 
 
 class TrialMonitor(Callback):
@@ -484,16 +519,16 @@ def searcher(options: SweepOptions, space: SearchSpace, objective: str) -> Any:
                         sampler=sampler(options.searcher, options.seed))  # fmt: skip
 
 
-def asha(options: SweepOptions) -> Any | None:
-    """The sweep's ASHA scheduler over its evaluations (``None`` for ``--scheduler none``); the
-    objective is set by the Tuner (or ``set_search_properties``)."""
+def asha(options: SweepOptions, time_attr: str = "training_iteration") -> Any | None:
+    """The sweep's ASHA scheduler over its evaluations, counted by ``time_attr`` (``None`` for
+    ``--scheduler none``); the objective is set by the Tuner (or ``set_search_properties``)."""
     from ray.tune.schedulers import ASHAScheduler
 
     if options.scheduler != "asha":
         return None
-    evaluations = math.ceil(options.steps / options.eval_every)
+    evaluations = evaluation(options.steps, options.eval_every)
     return ASHAScheduler(
-        time_attr="training_iteration", max_t=evaluations,
+        time_attr=time_attr, max_t=evaluations,
         grace_period=min(options.grace_period, evaluations),
         reduction_factor=options.reduction_factor,
     )  # fmt: skip

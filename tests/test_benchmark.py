@@ -138,26 +138,26 @@ def test_a_benchmark_killed_with_sigkill_continues_without_rerunning_or_duplicat
     driver = subprocess.Popen([sys.executable, "-m", "dabench", *argv], start_new_session=True,
                               stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
 
-    def second_sweep_started() -> bool:
+    def first_finished_second_started() -> bool:
         try:
             _, _, runs = benchmark_runs(uri)
         except Exception:  # the store or the experiment does not exist yet
             return False
-        tags = [r.data.tags for r in runs]
-        return any(t.get(tracking.SWEEP) == "dann-moons-rot40" for t in tags) and any(
-            t.get(tracking.SWEEP, "").startswith("dann-moons-rot40") and t[tracking.KIND] == "trial"
-            for t in tags
+        kinds = {(r.data.tags.get(tracking.SWEEP), r.data.tags[tracking.KIND], r.info.status)
+                 for r in runs}  # fmt: skip
+        return ("source_only-moons-rot40", "sweep", "FINISHED") in kinds and any(
+            sweep == "dann-moons-rot40" and kind == "trial" for sweep, kind, _ in kinds
         )
 
     try:
-        wait_until(second_sweep_started, 300, "the second sweep's first trial", driver)
+        wait_until(first_finished_second_started, 300, "the second sweep's first trial", driver)
         os.kill(driver.pid, signal.SIGKILL)
         assert driver.wait(timeout=60) == -signal.SIGKILL
     finally:
         stop_session(driver)  # Ray's processes of the killed driver
     _, _, before = benchmark_runs(uri)
-    first = [r for r in before if r.data.tags.get(tracking.SWEEP) == "source_only-moons-rot40"]
-    assert first and first[0].info.status == "FINISHED"  # it finished before the kill
+    first = [r for r in before if r.data.tags.get(tracking.SWEEP) == "source_only-moons-rot40"
+             and r.data.tags[tracking.KIND] == "sweep"]  # fmt: skip
     first_trials = {r.info.run_id: r.data.metrics for r in before
                     if r.data.tags.get(tracking.PARENT_TAG) == first[0].info.run_id}  # fmt: skip
 
@@ -227,7 +227,7 @@ def test_the_progress_shows_each_sweep_its_pick_so_far_and_the_time_left(tmp_pat
     plan = benchmark.make_plan(benchmark.load_spec("tiny"), "tiny", "sqlite:///x.db",
                                str(tmp_path), None)  # fmt: skip
     jobs = [SweepJob(o, *validate(o), "validator_bnm", "target_val_acc") for o in plan.sweeps]
-    searcher = MultiSweepSearcher(jobs, 2, (), "tiny", "0", "sqlite:///x.db")
+    searcher = MultiSweepSearcher(jobs, 2, (), "tiny", "0", "sqlite:///x.db", str(tmp_path))
     assert work_left(searcher) is None  # nothing measured yet
     first = jobs[0]
     first.started = 0.0
