@@ -639,11 +639,13 @@ def best_checkpoint(results: Any, objective: str, mode: str) -> dict[str, Any]:
 
 def reported(row: Any) -> dict[str, float]:
     """The numbers a trial reported in one row of Ray's metrics table (without the keys Ray adds:
-    ``training_iteration``, ``timestamp``, ``config/...``, ...)."""
+    ``training_iteration``, ``timestamp``, ``config/...``, ..., nor ``evaluation``, which
+    :func:`tune_trial` adds for Tune)."""
     import numpy as np
     from ray.tune.result import AUTO_RESULT_KEYS
 
-    ray_keys = {*AUTO_RESULT_KEYS, "done", "trial_id", "experiment_tag", "should_checkpoint"}
+    ray_keys = {*AUTO_RESULT_KEYS, "done", "trial_id", "experiment_tag", "should_checkpoint",
+                "evaluation"}  # fmt: skip
     return {
         key: float(value)
         for key, value in row.items()
