@@ -1,5 +1,5 @@
-"""Command line: ``dabench demo | tasks | methods | train | sweep | rerun | validators |
-leaderboard | ui``."""
+"""Command line: ``dabench demo | tasks | methods | train | sweep | rerun | benchmark |
+validators | leaderboard | export | ui``."""
 
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(commands)
     add_sweep_parser(commands)
     add_rerun_parser(commands)
+    add_benchmark_parser(commands)
     validators = commands.add_parser(
         "validators",
         help="how well each label-free validator picked in a sweep (vs the oracle)",
@@ -67,6 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_tracking_uri(validators)
     validators.add_argument("--out", type=Path, help="also write the report to this file")
     add_leaderboard_parser(commands)
+    export = commands.add_parser(
+        "export",
+        help="write the runs the leaderboard reads to a CSV file (portable, committable)",
+        description="Write the runs of MLflow experiments that the leaderboard reads (sweeps, "
+        "trials, seeds groups: their tags, metrics and provenance) to a CSV file; "
+        "`dabench leaderboard --runs FILE` builds the same tables from it, with no MLflow store.",
+    )
+    where = export.add_mutually_exclusive_group()
+    where.add_argument("--experiment", action="append", help="MLflow experiment (repeatable; "
+                       "default dabench)")  # fmt: skip
+    where.add_argument("--all", action="store_true", help="every experiment of the store")
+    add_tracking_uri(export)
+    export.add_argument("--out", type=Path, required=True, help="the CSV file to write")
     ui = commands.add_parser(
         "ui",
         help="open the MLflow UI on the tracking store",
@@ -92,6 +106,8 @@ def add_leaderboard_parser(commands: argparse._SubParsersAction) -> None:
     where.add_argument("--experiment", action="append", help="MLflow experiment (repeatable; "
                        "default dabench)")  # fmt: skip
     where.add_argument("--all", action="store_true", help="every experiment of the store")
+    where.add_argument("--runs", type=Path, metavar="FILE", help="read the runs from a file of "
+                       "`dabench export` instead of an MLflow store")  # fmt: skip
     add_tracking_uri(board)
     board.add_argument("--select", default="auto", metavar="CRITERION", help="auto (default: "
                        "each sweep's label-free objective), source_val, a validator (bnm, im, ...), "
@@ -145,6 +161,57 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument("--resume", metavar="SWEEP", help="finish an interrupted sweep")
     sweep.add_argument("--seeds", type=int, default=0, metavar="N", help="then re-train the "
                        "label-free and the oracle pick with N fresh seeds (as `dabench rerun`)")  # fmt: skip
+
+
+def add_benchmark_parser(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser(
+        "benchmark",
+        help="a whole leaderboard: every sweep and its fresh seeds on one Ray cluster, resumable",
+        description="Search every method on every task (a sweep each, as `dabench sweep`), "
+        "re-train each sweep's picks with fresh seeds (as `dabench rerun`) and write the "
+        "leaderboard — all in one Ray Tune run that keeps the cluster's CPUs and GPUs busy until "
+        "the last trial. From a spec (benchmark_specs/*.yaml) and/or flags (flags win). Run the "
+        "same command again to continue an interrupted benchmark.",
+    )
+    bench.add_argument("--spec", help="a spec file, or the name of one in benchmark_specs/ "
+                       "(e.g. leaderboard, tiny)")  # fmt: skip
+    bench.add_argument("--tasks", nargs="+", help="default: every bundled task")
+    bench.add_argument("--methods", nargs="+", help="default: every method that applies")
+    bench.add_argument("--trials", type=positive_int, help="trials per sweep (default 12)")
+    bench.add_argument("--seeds", type=int, help="fresh seeds per pick (default 3; 0: none)")
+    bench.add_argument("--steps", type=positive_int, help="per trial, every task")
+    bench.add_argument("--eval-every", type=positive_int, help="every task")
+    bench.add_argument("--select", action="append", metavar="CRITERION", help="criteria whose "
+                       "picks get the seeds (default: each sweep's objective and the oracle)")  # fmt: skip
+    bench.add_argument("--max-concurrent", type=positive_int, help="trials of one sweep at a "
+                       "time (default 2)")  # fmt: skip
+    bench.add_argument("--metric", help="the sweeps' objective (as `dabench sweep --metric`)")
+    bench.add_argument("--scheduler", choices=("asha", "none"))
+    bench.add_argument("--searcher", choices=("tpe", "random"))
+    bench.add_argument("--grace-period", type=positive_int, help="in evaluations")
+    bench.add_argument("--reduction-factor", type=int)
+    bench.add_argument("--seed", type=int, help="the sweeps' training and TPE seed (default 0)")
+    bench.add_argument("--max-failures", type=int, help="retries per trial")
+    bench.add_argument("--set", action="append", metavar="KEY=VALUE", help="fixed "
+                       "hyperparameter of every trial (e.g. precision=bf16)")  # fmt: skip
+    bench.add_argument("--root", help="dataset folder (real-data tasks)")
+    bench.add_argument("--cpus-per-trial", type=float, help="default 1")
+    bench.add_argument("--gpus-per-trial", type=float, help="fractions allowed")
+    bench.add_argument("--name", help="the benchmark's name (default: the spec's, or benchmark)")
+    bench.add_argument("--experiment", help="MLflow experiment (default: the benchmark's name)")
+    add_tracking_uri(bench)
+    bench.add_argument("--storage", default="ray_results", help="where Ray keeps the state: a "
+                       "folder or a URI (file://, s3://, ...) every node can reach")  # fmt: skip
+    bench.add_argument("--address", help="an existing Ray cluster (default: a local one)")
+    bench.add_argument("--out", type=Path, help="write the leaderboard here (markdown; plots "
+                       "next to it)")  # fmt: skip
+    bench.add_argument("--plots", type=Path, help="folder for the plots")
+    bench.add_argument("--no-leaderboard", action="store_true", help="write no leaderboard "
+                       "(not even the spec's)")  # fmt: skip
+    bench.add_argument("--leaderboard-select", metavar="CRITERION", help="the leaderboard's "
+                       "--select (default auto)")  # fmt: skip
+    bench.add_argument("--plan", action="store_true", help="print the sweeps and how far each "
+                       "got, then stop")  # fmt: skip
 
 
 def add_rerun_parser(commands: argparse._SubParsersAction) -> None:
@@ -297,6 +364,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dabench.sweep_cli import run_leaderboard
 
         return run_leaderboard(args)
+    if args.command == "benchmark":
+        from dabench.sweep_cli import run_benchmark
+
+        return run_benchmark(args)
+    if args.command == "export":
+        from dabench.sweep_cli import run_export
+
+        return run_export(args)
     if args.command == "validators":
         from dabench.sweep_cli import run_validators
 

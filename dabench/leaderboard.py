@@ -121,6 +121,49 @@ def load_runs(tracking_uri: str, experiments: Sequence[str] | None) -> pd.DataFr
         mlflow.set_tracking_uri(previous)
 
 
+EXPORTED = [
+    "run_id", "experiment_id", "status", "start_time",
+    *(f"tags.{t}" for t in (tracking.KIND, tracking.SWEEP, "method", "task", "objective",
+                            tracking.STATUS, tracking.PARENT_TAG, "mlflow.runName", "searched",
+                            SELECTED_TRIAL)),
+    *(f"params.{p}" for p in ("command", "git_commit", "space_file", "machine")),
+]  # fmt: skip
+"""The columns of :func:`load_runs` the leaderboard reads (besides every ``metrics.*``)."""
+
+
+def save_runs(runs: pd.DataFrame, path: Path) -> None:
+    """Write what the leaderboard reads of ``runs`` (from :func:`load_runs`) to a CSV file:
+    the :data:`EXPORTED` columns and every metric, one row per run, in MLflow's order — a plain
+    file to commit, or to carry a benchmark to another machine. :func:`read_runs` reads it
+    back."""
+    columns = [c for c in EXPORTED if c in runs] + sorted(
+        c for c in runs if c.startswith("metrics.")
+    )
+    frame = runs[columns].copy()
+    frame["start_time"] = pd.to_datetime(frame["start_time"], utc=True).map(lambda t: t.isoformat())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+
+
+def read_runs(path: Path) -> pd.DataFrame:
+    """The runs of a :func:`save_runs` file, as :func:`load_runs` gives them (tags and params as
+    strings, metrics as floats, ``start_time`` as UTC timestamps)."""
+    if not path.is_file():
+        raise ValueError(f"--runs {path}: no such file")
+    try:
+        head = pd.read_csv(path, nrows=0)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise ValueError(f"--runs {path}: not a CSV file of `dabench export` ({error})") from None
+    missing = {"run_id", "status", "start_time", f"tags.{tracking.KIND}"} - set(head.columns)
+    if missing:
+        raise ValueError(f"--runs {path}: not a file of `dabench export` (no {sorted(missing)})")
+    text = {c: object for c in head.columns if not c.startswith("metrics.")}
+    frame = pd.read_csv(path, dtype={**text, **{c: float for c in head.columns
+                                                if c.startswith("metrics.")}})  # fmt: skip
+    frame["start_time"] = pd.to_datetime(frame["start_time"], utc=True, format="ISO8601")
+    return frame
+
+
 def _tag(name: str) -> str:
     return f"tags.{name}"
 
@@ -259,10 +302,9 @@ def cell(trials: pd.DataFrame, criterion: str, setting: str, test: str,
     if criterion not in ("oracle", "source_val") and setting not in VALIDATORS[criterion].settings:
         return {**empty, "note": f"{criterion} does not apply to {setting} tasks"}
     key = objective_key(criterion, setting)
-    candidates = selection.candidates(trials)
-    if candidates.empty or key not in candidates or candidates[key].isna().all():
+    pick = selection.pick(trials, key)
+    if pick is None:
         return {**empty, "note": f"no trial reported {key}"}
-    pick = selection.picks(candidates, key, n=1).iloc[0]
     values = seed_values.get(pick["run_id"], [])
     rerun = bool(values)
     if not rerun:

@@ -21,21 +21,23 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from dabench import selection, tracking
+from dabench import selection, storage, tracking
 from dabench.data.registry import task_spec
 from dabench.sweep import (
     INTERNAL,
     TrialMonitor,
+    close_children,
     init_ray,
     objective_key,
     provenance,
     sigterm_as_sigint,
     trial_dirname,
+    trial_internal,
     tune_trial,
 )
 
@@ -75,7 +77,7 @@ class Group:
     sweep_value: float
     """The picked trial's own target-test metric (one seed: the search's)."""
     values: list[float]
-    """Target-test metric of each finished seed run."""
+    """Target-test metric of each finished seed run, in seed order."""
     reused: bool
 
 
@@ -99,12 +101,11 @@ def picked_trials(frame: Any, criteria: dict[str, str]) -> dict[str, list[str]]:
     criteria's order; picks are made among :func:`~dabench.selection.candidates`. A criterion no
     trial reported is refused by name."""
     picked: dict[str, list[str]] = {}
-    frame = selection.candidates(frame)
     for name, key in criteria.items():
-        if frame.empty or key not in frame or frame[key].isna().all():
+        best = selection.pick(frame, key)
+        if best is None:
             raise ValueError(f"no trial of the sweep reported {key!r}, so --select {name} "
                              "cannot pick one")  # fmt: skip
-        best = selection.picks(frame, key, n=1).iloc[0]
         picked.setdefault(best["run_id"], []).append(name)
     return picked
 
@@ -118,33 +119,29 @@ def rerun(options: RerunOptions) -> list[Group]:
         raise ValueError(f"--seeds must be ≥ 1; got {options.seeds}")
     uri = options.tracking_uri or tracking.default_tracking_uri()
     tracking.check_reachable(uri)
+    options.tracking_uri = uri
     client = MlflowClient(uri)
     parent = selection.find_sweep(client, options.experiment, options.sweep)
     if parent.info.status != "FINISHED":
         raise ValueError(f"sweep {options.sweep!r} did not finish ({parent.info.status}); finish "
                          "it first (`dabench sweep --resume ...`)")  # fmt: skip
-    tags = parent.data.tags
-    setting = task_spec(tags["task"]).setting
-    names = list(dict.fromkeys(options.select or (criterion_name(tags["objective"]), "oracle")))
-    criteria = {name: objective_key(name, setting) for name in names}
-    frame = selection.trials(client, parent)
-    picked = picked_trials(frame, criteria)
-    seeds = fresh_seeds(int(parent.data.params.get("sweep.seed", 0)), options.seeds)
-    test = objective_key("oracle", setting).replace("target_val", "target_test")
+    frame, picked, seeds = picks(client, parent, options.select, options.seeds)
+    test = objective_key("oracle", task_spec(parent.data.tags["task"]).setting)
+    test = test.replace("target_val", "target_test")
     groups = []
     for run_id, selected_by in picked.items():
         row = frame[frame["run_id"] == run_id].iloc[0]
-        if not row["config"]:
-            raise ValueError(f"trial {row['trial']} of sweep {options.sweep!r} has no recorded "
-                             "config (made by an older dabench); run the sweep again")  # fmt: skip
-        group = finished_group(client, parent, run_id, seeds)
+        group = find_group(client, parent, run_id, seeds)
         reused = group is not None
         if group is None:
-            group = run_group(client, parent, row, selected_by, seeds, options, uri)
-        else:  # the same pick for more criteria now: say so on the group
-            union = list(dict.fromkeys([*json.loads(group.data.tags[SELECTED_BY]), *selected_by]))
-            tracking.set_tags(client, group.info.run_id, {SELECTED_BY: json.dumps(union)})
+            group = run_group(client, parent, row, selected_by, seeds, options)
+        else:
+            add_criteria(client, group, selected_by)
         runs = selection.trials(client, group)
+        if not runs.empty:  # in seed order, as the leaderboard lists them
+            runs = runs.sort_values(
+                "config", key=lambda c: c.map(lambda d: d["seed"]), kind="stable"
+            )
         values = [] if runs.empty or test not in runs else runs[test].dropna().tolist()
         groups.append(Group(
             group.data.tags[tracking.SWEEP], selected_by, row["trial"],
@@ -154,51 +151,112 @@ def rerun(options: RerunOptions) -> list[Group]:
     return groups
 
 
-def finished_group(client: Any, parent: Any, run_id: str, seeds: list[int]) -> Any | None:
-    """The finished seeds group of the sweep ``parent`` for trial ``run_id`` with these seeds."""
+def picks(client: Any, parent: Any, select: Sequence[str], n: int) -> tuple[Any, dict, list[int]]:
+    """What re-training the finished sweep ``parent`` involves: its trials (rows of
+    :func:`~dabench.selection.trials`), the picked trials (run id → the criteria that picked
+    it; ``select`` empty: the sweep's objective and the oracle) and the ``n`` fresh seeds."""
+    tags = parent.data.tags
+    setting = task_spec(tags["task"]).setting
+    names = list(dict.fromkeys(select or (criterion_name(tags["objective"]), "oracle")))
+    criteria = {name: objective_key(name, setting) for name in names}
+    frame = selection.trials(client, parent)
+    picked = picked_trials(frame, criteria)
+    for run_id in picked:
+        row = frame[frame["run_id"] == run_id].iloc[0]
+        if not row["config"]:
+            raise ValueError(f"trial {row['trial']} of sweep {tags[tracking.SWEEP]!r} has no "
+                             "recorded config (made by an older dabench); run the sweep again")  # fmt: skip
+    return frame, picked, fresh_seeds(int(parent.data.params.get("sweep.seed", 0)), n)
+
+
+def find_group(client: Any, parent: Any, run_id: str, seeds: list[int],
+               finished: bool = True) -> Any | None:  # fmt: skip
+    """The latest seeds group of the sweep ``parent`` for trial ``run_id`` with these seeds —
+    a finished one, or with ``finished=False`` one in any state."""
+    status = " and attributes.status = 'FINISHED'" if finished else ""
     runs = client.search_runs(
         [parent.info.experiment_id],
         filter_string=f"tags.`{tracking.KIND}` = '{KIND}' and tags.`{SELECTED_TRIAL}` = '{run_id}'"
-        f" and tags.`{SEEDS}` = '{json.dumps(seeds)}' and attributes.status = 'FINISHED'",
+        f" and tags.`{SEEDS}` = '{json.dumps(seeds)}'{status}",
         order_by=["attributes.start_time DESC"], max_results=1,
     )  # fmt: skip
     return runs[0] if runs else None
 
 
+def settled(client: Any, group: Any, seeds: int) -> bool:
+    """Whether the seeds group ``group`` needs no more running: it finished, or every one of its
+    ``seeds`` runs ended (some failed: the group is ``KILLED`` and the leaderboard leaves it out;
+    ``dabench rerun`` runs it again)."""
+    if group.info.status == "FINISHED":
+        return True
+    runs = tracking.children(client, group.info.experiment_id, group.info.run_id)
+    ended = [r for r in runs if r.data.tags.get(tracking.STATUS) in ("completed", "failed")]
+    return len(ended) == seeds
+
+
+def add_criteria(client: Any, group: Any, selected_by: list[str]) -> None:
+    """A group re-used for a pick: record the criteria that picked it now too."""
+    union = list(dict.fromkeys([*json.loads(group.data.tags[SELECTED_BY]), *selected_by]))
+    tracking.set_tags(client, group.info.run_id, {SELECTED_BY: json.dumps(union)})
+
+
+def open_group(client: Any, parent: Any, row: Any, selected_by: list[str], seeds: list[int],
+               options: Any, tags: dict[str, str] | None = None,
+               existing: Any | None = None) -> tuple[str, str, list[dict[str, Any]]]:  # fmt: skip
+    """Create the parent run of a seeds group for trial ``row`` of the sweep ``parent`` (tagged
+    also with ``tags``), or take over the unfinished group ``existing``; return its run id, its
+    name and the config of each seed run (``options``: resources, retries and tracking URI, as
+    :class:`RerunOptions` has them)."""
+    tags_of, config = parent.data.tags, dict(row["config"])
+    sweep, experiment = tags_of[tracking.SWEEP], parent.info.experiment_id
+    config["device"] = "cuda" if options.gpus_per_trial > 0 else "cpu"
+    if existing is not None:
+        group, name = existing.info.run_id, existing.data.tags[tracking.SWEEP]
+        add_criteria(client, existing, selected_by)
+        client.update_run(group, status="RUNNING")
+    else:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        name = f"{sweep}-seeds-{row['trial'].rsplit('_', 1)[-1]}-{stamp}"
+        group = tracking.start_run(
+            client, experiment, name,
+            {tracking.KIND: KIND, tracking.SWEEP: name, SOURCE_SWEEP: sweep,
+             SELECTED_BY: json.dumps(selected_by), SELECTED_TRIAL: row["run_id"],
+             SEEDS: json.dumps(seeds), "method": tags_of["method"], "task": tags_of["task"],
+             "objective": tags_of["objective"], **(tags or {})},
+            {"seeds": json.dumps(seeds), "selected_trial": row["trial"], **provenance()},
+        )  # fmt: skip
+    base = [k for k in config if k != "seed"]  # what the seed runs "searched": the seed
+    internal = trial_internal(options, experiment, group, name, tags_of["objective"], base)
+    return group, name, [{**config, "seed": seed, INTERNAL: internal} for seed in seeds]
+
+
+def close_group(client: Any, experiment: str, group: str, seeds: int, wall: float,
+                known: set[str] | None = None) -> int:  # fmt: skip
+    """End a seeds group's parent run: ``FINISHED`` when all ``seeds`` runs completed, else
+    ``KILLED`` (its runs closed as :func:`~dabench.sweep.close_children` says); the number of
+    completed runs."""
+    completed = close_children(client, experiment, group, known)["completed"]
+    tracking.log_metrics(client, group, {"wall_s": wall, "runs_completed": completed}, step=0)
+    client.set_terminated(group, "FINISHED" if completed == seeds else "KILLED")
+    return completed
+
+
 def run_group(client: Any, parent: Any, row: Any, selected_by: list[str], seeds: list[int],
-              options: RerunOptions, uri: str) -> Any:  # fmt: skip
+              options: RerunOptions) -> Any:  # fmt: skip
     """Train the config of trial ``row`` once per seed (a Ray Tune grid) under a new parent run;
     return that run."""
     from ray import tune
 
-    tags, config = parent.data.tags, dict(row["config"])
-    sweep, experiment = tags[tracking.SWEEP], parent.info.experiment_id
-    objective = tags["objective"]
-    setting = task_spec(tags["task"]).setting
-    oracle = objective_key("oracle", setting)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    name = f"{sweep}-seeds-{row['trial'].rsplit('_', 1)[-1]}-{stamp}"
-    config["device"] = "cuda" if options.gpus_per_trial > 0 else "cpu"
-    group = tracking.start_run(
-        client, experiment, name,
-        {tracking.KIND: KIND, tracking.SWEEP: name, SOURCE_SWEEP: sweep,
-         SELECTED_BY: json.dumps(selected_by), SELECTED_TRIAL: row["run_id"],
-         SEEDS: json.dumps(seeds), "method": tags["method"], "task": tags["task"],
-         "objective": objective},
-        {"seeds": json.dumps(seeds), "selected_trial": row["trial"], **provenance()},
-    )  # fmt: skip
-    internal = {
-        "tracking_uri": uri, "experiment_id": experiment, "parent_run_id": group, "sweep": name,
-        "objective": objective, "mode": "min" if "loss" in objective else "max",
-        "cpus_per_trial": options.cpus_per_trial, "gpus_per_trial": options.gpus_per_trial,
-        "max_failures": options.max_failures,
-        "base_keys": [*(k for k in config if k != "seed"), INTERNAL],  # "searched": the seed
-    }  # fmt: skip
+    experiment = parent.info.experiment_id
+    group, name, configs = open_group(client, parent, row, selected_by, seeds, options)
+    internal, config = configs[0][INTERNAL], configs[0]
+    oracle = objective_key("oracle", task_spec(config["task"]).setting)
+    monitor = TrialMonitor(internal, config["steps"], internal["objective"], oracle, len(seeds))
     init_ray(options.address)
     resources = {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial}
     tuner = tune.Tuner(
         tune.with_resources(tune_trial, resources),
-        param_space={**config, "seed": tune.grid_search(seeds), INTERNAL: internal},
+        param_space={**config, "seed": tune.grid_search(seeds)},
         tune_config=tune.TuneConfig(
             max_concurrent_trials=options.max_concurrent,
             reuse_actors=True,
@@ -206,25 +264,19 @@ def run_group(client: Any, parent: Any, row: Any, selected_by: list[str], seeds:
         ),
         run_config=tune.RunConfig(
             name=name,
-            storage_path=str(Path(options.storage).expanduser().resolve()),
+            storage_path=storage.resolve(options.storage),
             verbose=0,
-            callbacks=[TrialMonitor(internal, config["steps"], objective, oracle, len(seeds))],
+            callbacks=[monitor],
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
         ),
     )
-    print(f"{sweep}: re-training trial {row['trial']} (picked by {', '.join(selected_by)}) "
-          f"with seeds {seeds}", flush=True)  # fmt: skip
+    print(f"{parent.data.tags[tracking.SWEEP]}: re-training trial {row['trial']} (picked by "
+          f"{', '.join(selected_by)}) with seeds {seeds}", flush=True)  # fmt: skip
     start = time.perf_counter()
     with sigterm_as_sigint():
         tuner.fit()
-    wall = time.perf_counter() - start
-    statuses = [r.data.tags.get(tracking.STATUS) for r in
-                tracking.children(client, experiment, group)]  # fmt: skip
-    complete = statuses.count("completed") == len(seeds)
-    tracking.log_metrics(client, group, {"wall_s": wall, "runs_completed":
-                                         statuses.count("completed")}, step=0)  # fmt: skip
-    client.set_terminated(group, "FINISHED" if complete else "KILLED")
-    if not complete:
-        raise RuntimeError(f"seeds group {name}: {statuses.count('completed')} of {len(seeds)} "
-                           "runs completed; run `dabench rerun` again to retry it")  # fmt: skip
+    completed = close_group(client, experiment, group, len(seeds), time.perf_counter() - start)
+    if completed != len(seeds):
+        raise RuntimeError(f"seeds group {name}: {completed} of {len(seeds)} runs completed; "
+                           "run `dabench rerun` again to retry it")  # fmt: skip
     return client.get_run(group)

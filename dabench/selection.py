@@ -135,6 +135,24 @@ def candidates(frame: pd.DataFrame) -> pd.DataFrame:
     return completed if not completed.empty else frame
 
 
+TRIAL_COLUMNS = ("run_id", "trial", "status", "config", "searched")
+"""The columns of :func:`trials` that are not metrics."""
+
+
+def pick(frame: pd.DataFrame, key: str, mode: str = "max") -> pd.Series | None:
+    """The trial-level pick of ``key``: among the :func:`candidates` of ``frame`` (rows of
+    :func:`trials`), the trial with the best last value (highest, or lowest with ``mode="min"``;
+    ties to the earlier trial), the rule of every dabench pick — a sweep's best trial, the
+    configurations ``dabench rerun`` re-trains, a leaderboard cell. ``None`` when no candidate
+    reported ``key``."""
+    frame = candidates(frame)
+    if frame.empty or key not in frame or frame[key].isna().all():
+        return None
+    sign = -1 if mode == "min" else 1
+    best = picks(frame.assign(_key=sign * frame[key]), "_key", n=1).index[0]
+    return frame.loc[best]
+
+
 def weighted_spearman(scores: np.ndarray, truth: np.ndarray, power: float = 2.0) -> float:
     """Pearson correlation of the rankings of ``scores`` and ``truth``, each point weighted by
     ``max(r_s, r_t) ** power`` with ``r`` the rank divided by the number of points (ties share

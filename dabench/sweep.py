@@ -27,12 +27,12 @@ from typing import Any
 
 from ray.tune import Callback
 
-from dabench import __version__, selection
+from dabench import __version__, selection, storage
 from dabench.data import get_task
 from dabench.data.registry import task_spec
 from dabench.methods import get_method
 from dabench.spaces import SearchSpace, load_space, space_path
-from dabench.trainable import MAIN_METRIC, resolve_config, run_trial
+from dabench.trainable import CHECKPOINT_FILE, MAIN_METRIC, resolve_config, run_trial
 from dabench.validators import VALIDATORS, validators_for
 
 STATE_FILE = "dabench_sweep.json"
@@ -185,7 +185,14 @@ def tune_trial(config: dict[str, Any]) -> None:
     ``config[INTERNAL]`` carries the tracking URI, experiment and parent run, the objective key
     and the resources (for CPU/GPU seconds). The child run is found again by trial id when a trial
     is resumed or retried, so a trial never has two runs, and a trial whose run says it already
-    finished is not trained again.
+    finished is not trained again. With ``config[INTERNAL]["checkpoints"]`` (a storage folder;
+    ``dabench benchmark`` sets it) the trial keeps its latest checkpoint there itself, at
+    ``<folder>/<trial id>.pt``, replaced whole at every evaluation, instead of handing it to
+    Tune: Tune deletes a trial's previous checkpoint before its next state snapshot names the new
+    one, so a driver killed in between would leave a restored trial pointing at a deleted
+    checkpoint. Every report also carries ``evaluation`` (its evaluation's number), the time
+    attribute of such a trial's ASHA: Tune's ``training_iteration`` restarts at 1 when a trial
+    without a Tune checkpoint is restored.
     """
     import torch
     from mlflow.tracking import MlflowClient
@@ -218,6 +225,7 @@ def tune_trial(config: dict[str, Any]) -> None:
             # the final result again instead of training again.
             final = dict(run.data.metrics)
             final.setdefault(objective, -sign * math.inf)
+            final["evaluation"] = evaluation(final.get("step", 0), config["eval_every"])
             tune.report(final)
             return
         if status == "failed" and not internal["max_failures"]:
@@ -228,33 +236,60 @@ def tune_trial(config: dict[str, Any]) -> None:
         client.update_run(run_id, status="RUNNING")
     cpus, gpus = internal["cpus_per_trial"], internal["gpus_per_trial"]
 
+    own = own_checkpoint(internal, trial_id)
     with tempfile.TemporaryDirectory() as work:
         checkpoints, resume = Path(work) / "checkpoints", None
         previous = tune.get_checkpoint()
-        if previous is not None:
+        if own is not None:
+            if storage.download(own, Path(work) / "resume" / CHECKPOINT_FILE):
+                resume = Path(work) / "resume"
+        elif previous is not None:
             with previous.as_directory() as directory:
                 resume = Path(work) / "resume"
                 shutil.copytree(directory, resume)
 
-        def report(metrics: dict[str, Any]) -> None:
+        reported = []
+
+        def report(metrics: dict[str, Any], log: bool = True) -> None:
+            reported.append(metrics["step"])
             numeric = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
             numeric["cpu_s"] = metrics["time_s"] * cpus
             numeric["gpu_s"] = metrics["time_s"] * gpus
-            tracking.log_metrics(client, run_id, numeric, step=metrics["step"])
+            if log:
+                tracking.log_metrics(client, run_id, numeric, step=metrics["step"])
             value = numeric.get(objective, math.nan)
             if not math.isfinite(value):  # Optuna leaves a NaN trial RUNNING for good
                 numeric[objective] = -sign * math.inf
-            tune.report(numeric, checkpoint=tune.Checkpoint.from_directory(checkpoints))
+            numeric["evaluation"] = evaluation(metrics["step"], config["eval_every"])
+            if own is not None and log:
+                storage.upload(checkpoints / CHECKPOINT_FILE, own)
+            if own is None and log:
+                tune.report(numeric, checkpoint=tune.Checkpoint.from_directory(checkpoints))
+            else:
+                tune.report(numeric)
 
         torch.set_num_threads(max(1, int(cpus)))  # a reused actor keeps its first count
         try:
-            run_trial(trial_config, report, checkpoint_dir=checkpoints, resume_from=resume)
+            final = run_trial(trial_config, report, checkpoint_dir=checkpoints, resume_from=resume)
+            if not reported and final:  # resumed from its last checkpoint: nothing left to train
+                report(final, log=False)  # (logged before); Tune gets the final result again
         except Exception as error:
             tracking.set_tags(
                 client, run_id, {tracking.STATUS: "failed", "error": repr(error)[:5000]}
             )
             client.set_terminated(run_id, "FAILED")
             raise
+
+
+def evaluation(step: int, eval_every: int) -> int:
+    """The number of the evaluation at ``step`` (the last one may come before a full interval)."""
+    return math.ceil(step / eval_every)
+
+
+def own_checkpoint(internal: dict[str, Any], trial_id: str) -> str | None:
+    """Where a trial keeps its own latest checkpoint (see :func:`tune_trial`), if it does."""
+    folder = internal.get("checkpoints")
+    return storage.join(folder, f"{trial_id}.pt") if folder else None
 
 
 class TrialMonitor(Callback):
@@ -275,34 +310,43 @@ class TrialMonitor(Callback):
         self.finish(trial, trials, errored=True)
 
     def finish(self, trial: Any, trials: list, errored: bool) -> None:
-        from mlflow.tracking import MlflowClient
-
-        from dabench import tracking
-
         result = trial.last_result or {}
-        status = trial_status(result, self.steps, errored)
-        searched = searched_of(trial.config or {})
-        sweep = self.sweep
-        client = MlflowClient(sweep["tracking_uri"])
-        run_id = tracking.find_child(client, sweep["experiment_id"], sweep["parent_run_id"],
-                                     trial.trial_id)  # fmt: skip
-        if run_id is None:  # it failed before its run was opened: record it all the same
-            run_id = tracking.start_run(client, sweep["experiment_id"], str(trial), {
-                tracking.PARENT_TAG: sweep["parent_run_id"], tracking.KIND: "trial",
-                tracking.TRIAL_ID: trial.trial_id, tracking.SWEEP: sweep["sweep"],
-                "searched": json.dumps(searched, sort_keys=True)})  # fmt: skip
-        tracking.set_tags(client, run_id, {tracking.STATUS: status})
-        client.set_terminated(run_id, MLFLOW_STATUS[status])
+        status = record_trial_end(self.sweep, trial.trial_id, str(trial), trial.config or {},
+                                  result, self.steps, errored)  # fmt: skip
         finished = 1 + sum(t.is_finished() for t in trials if t is not trial)
         value, oracle = result.get(self.objective, math.nan), result.get(self.oracle, math.nan)
         searched_text = " ".join(
-            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in searched.items()
+            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in searched_of(trial.config or {}).items()
         )
         shown = f"{self.objective} {value:7.4g}  "
         if self.oracle != self.objective:
             shown += f"{self.oracle} {oracle:7.4g}  "
         print(f"[{finished}/{self.num_samples}] {trial.trial_id} {status:9s} {shown}{searched_text}",
               flush=True)  # fmt: skip
+
+
+def record_trial_end(internal: dict[str, Any], trial_id: str, name: str, config: dict[str, Any],
+                     result: dict[str, Any], steps: int, errored: bool) -> str:  # fmt: skip
+    """Record in MLflow how a trial ended (``completed``, ``pruned`` by ASHA, ``failed``) the
+    moment Tune knows it, on the trial's child run of the parent ``internal["parent_run_id"]``
+    (opened here if the trial failed before opening it); return that status."""
+    from mlflow.tracking import MlflowClient
+
+    from dabench import tracking
+
+    status = trial_status(result, steps, errored)
+    client = MlflowClient(internal["tracking_uri"])
+    experiment, parent = internal["experiment_id"], internal["parent_run_id"]
+    run_id = tracking.find_child(client, experiment, parent, trial_id)
+    if run_id is None:  # it failed before its run was opened: record it all the same
+        run_id = tracking.start_run(client, experiment, name, {
+            tracking.PARENT_TAG: parent, tracking.KIND: "trial", tracking.TRIAL_ID: trial_id,
+            tracking.SWEEP: internal["sweep"],
+            "searched": json.dumps(searched_of(config), sort_keys=True)})  # fmt: skip
+    tracking.set_tags(client, run_id, {tracking.STATUS: status})
+    client.set_terminated(run_id, MLFLOW_STATUS[status])
+    return status
 
 
 def searched_of(config: dict[str, Any]) -> dict[str, Any]:
@@ -363,8 +407,6 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
     import optuna
     from mlflow.tracking import MlflowClient
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
-    from ray.tune.search.optuna import OptunaSearch
 
     from dabench import tracking
 
@@ -376,14 +418,15 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
     space, base = validate(options)
     setting = task_spec(options.task).setting
     objective, oracle = objective_key(options.metric, setting), objective_key("oracle", setting)
-    mode = "min" if "loss" in objective else "max"
-    storage = Path(options.storage).expanduser().resolve()
+    mode = objective_mode(objective)
+    root = storage.resolve(options.storage)
     if resume is None:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         options.name = options.name or f"{options.method}-{options.task.replace('/', '-')}-{stamp}"
-        if (storage / options.name).exists():
-            raise ValueError(f"a sweep named {options.name!r} exists in {storage}; use --resume")
-    check_writable(storage)
+        if storage.exists(storage.join(root, options.name)):
+            raise ValueError(f"a sweep named {options.name!r} exists in {root}; use --resume")
+    storage.check_writable(root)
+    where = storage.join(root, options.name)
     uri = options.tracking_uri or tracking.default_tracking_uri()
     tracking.check_reachable(uri)
     if options.address:
@@ -395,14 +438,8 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
     client = MlflowClient(uri)
     experiment = tracking.experiment_id(client, options.experiment or "dabench")
     if resume is None:
-        parent = tracking.start_run(
-            client, experiment, options.name,
-            {tracking.KIND: "sweep", tracking.SWEEP: options.name, "method": options.method,
-             "task": options.task, "objective": objective},
-            {**{f"sweep.{k}": v for k, v in asdict(options).items()}, "space_file": space.source,
-             "space": json.dumps([p.name for p in space.parameters]), **provenance()},
-        )  # fmt: skip
-        save_state(storage / options.name, options, parent, experiment)
+        parent = open_parent(client, experiment, options, space, objective)
+        save_state(where, options, parent, experiment)
     else:
         parent = state["parent_run_id"]
         client.update_run(parent, status="RUNNING")
@@ -412,40 +449,21 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
     )
     start = time.perf_counter()
     if resume is not None:
-        tuner = tune.Tuner.restore(str(storage / options.name), trainable, resume_errored=False)
+        tuner = tune.Tuner.restore(where, trainable, resume_errored=False)
     else:
-        internal = {
-            "tracking_uri": uri, "experiment_id": experiment, "parent_run_id": parent,
-            "sweep": options.name, "objective": objective, "mode": mode,
-            "cpus_per_trial": options.cpus_per_trial, "gpus_per_trial": options.gpus_per_trial,
-            "max_failures": options.max_failures, "base_keys": [*base, INTERNAL],
-        }  # fmt: skip
+        internal = trial_internal(options, experiment, parent, options.name, objective, [*base])
         monitor = TrialMonitor(internal, options.steps, objective, oracle, options.num_samples)
-        evaluations = math.ceil(options.steps / options.eval_every)
-        scheduler = (
-            ASHAScheduler(
-                time_attr="training_iteration",
-                max_t=evaluations,
-                grace_period=min(options.grace_period, evaluations),
-                reduction_factor=options.reduction_factor,
-            )
-            if options.scheduler == "asha"
-            else None
-        )
-        search = OptunaSearch(
-            space=space.suggest, metric=objective, mode=mode,
-            sampler=sampler(options.searcher, options.seed),
-        )  # fmt: skip
         tuner = tune.Tuner(
             trainable,
             param_space={**base, INTERNAL: internal},
             tune_config=tune.TuneConfig(
-                search_alg=search, scheduler=scheduler, metric=objective, mode=mode,
+                search_alg=searcher(options, space, objective), scheduler=asha(options),
+                metric=objective, mode=mode,
                 num_samples=options.num_samples, max_concurrent_trials=options.max_concurrent,
                 reuse_actors=True, trial_dirname_creator=trial_dirname,
             ),
             run_config=tune.RunConfig(
-                name=options.name, storage_path=str(storage), verbose=0, callbacks=[monitor],
+                name=options.name, storage_path=root, verbose=0, callbacks=[monitor],
                 failure_config=tune.FailureConfig(max_failures=options.max_failures),
                 checkpoint_config=tune.CheckpointConfig(
                     num_to_keep=1, checkpoint_score_attribute=objective,
@@ -456,64 +474,151 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
     with sigterm_as_sigint():
         results = tuner.fit()
     wall = time.perf_counter() - start + (state.get("wall_s", 0.0) if resume else 0.0)
-    save_state(storage / options.name, options, parent, experiment, wall_s=wall)
+    save_state(where, options, parent, experiment, wall_s=wall)
     return summarize(results, options, client, experiment, parent, objective, oracle, mode, wall)
+
+
+def objective_mode(objective: str) -> str:
+    """Whether a sweep maximises its objective or, for a loss, minimises it."""
+    return "min" if "loss" in objective else "max"
+
+
+def open_parent(client: Any, experiment: str, options: SweepOptions, space: SearchSpace,
+                objective: str, tags: dict[str, str] | None = None) -> str:  # fmt: skip
+    """Create the parent MLflow run of a sweep (kind ``sweep``, tagged with its name, method,
+    task and objective, and ``tags``; every option as a ``sweep.*`` param, the search space and
+    the provenance); return its id."""
+    from dabench import tracking
+
+    return tracking.start_run(
+        client, experiment, options.name or "",
+        {tracking.KIND: "sweep", tracking.SWEEP: options.name or "", "method": options.method,
+         "task": options.task, "objective": objective, **(tags or {})},
+        {**{f"sweep.{k}": v for k, v in asdict(options).items()}, "space_file": space.source,
+         "space": json.dumps([p.name for p in space.parameters]), **provenance()},
+    )  # fmt: skip
+
+
+def trial_internal(options: Any, experiment: str, parent: str, name: str, objective: str,
+                   base_keys: list[str]) -> dict[str, Any]:  # fmt: skip
+    """What :func:`tune_trial` needs besides a trial's config (``config[INTERNAL]``): where to
+    log (``options.tracking_uri``, the experiment, the parent run, the sweep or group ``name``),
+    the objective, the resources and retries (from ``options``, a :class:`SweepOptions` or
+    :class:`~dabench.seeds.RerunOptions`) and which config keys are fixed (the rest was
+    searched)."""
+    return {
+        "tracking_uri": options.tracking_uri, "experiment_id": experiment,
+        "parent_run_id": parent, "sweep": name, "objective": objective,
+        "mode": objective_mode(objective), "cpus_per_trial": options.cpus_per_trial,
+        "gpus_per_trial": options.gpus_per_trial, "max_failures": options.max_failures,
+        "base_keys": [*base_keys, INTERNAL],
+    }  # fmt: skip
+
+
+def searcher(options: SweepOptions, space: SearchSpace, objective: str) -> Any:
+    """The sweep's Optuna searcher (define-by-run over ``space``, seeded)."""
+    from ray.tune.search.optuna import OptunaSearch
+
+    return OptunaSearch(space=space.suggest, metric=objective, mode=objective_mode(objective),
+                        sampler=sampler(options.searcher, options.seed))  # fmt: skip
+
+
+def asha(options: SweepOptions, time_attr: str = "training_iteration") -> Any | None:
+    """The sweep's ASHA scheduler over its evaluations, counted by ``time_attr`` (``None`` for
+    ``--scheduler none``); the objective is set by the Tuner (or ``set_search_properties``)."""
+    from ray.tune.schedulers import ASHAScheduler
+
+    if options.scheduler != "asha":
+        return None
+    evaluations = evaluation(options.steps, options.eval_every)
+    return ASHAScheduler(
+        time_attr=time_attr, max_t=evaluations,
+        grace_period=min(options.grace_period, evaluations),
+        reduction_factor=options.reduction_factor,
+    )  # fmt: skip
 
 
 def summarize(results: Any, options: SweepOptions, client: Any, experiment: str, parent: str,
               objective: str, oracle: str, mode: str, wall: float) -> SweepSummary:  # fmt: skip
     """Counts, the best trial (by the objective, never by the oracle unless it is the objective),
     and the parent run's final params, metrics and status."""
+    known = {Path(result.path).name.removeprefix("trial_") for result in results}
+    checkpoint = best_checkpoint(results, objective, mode)
+    closed = close_parent(client, experiment, parent, options.num_samples, objective, mode, wall,
+                          known, {f"best_checkpoint.{k}": v
+                                  for k, v in checkpoint.get("metrics", {}).items()})  # fmt: skip
+    return SweepSummary(
+        options.name or "", storage.join(storage.resolve(options.storage), options.name or ""),
+        options.tracking_uri or "", options.experiment or "dabench", parent, objective, oracle,
+        closed.counts, wall, closed.best_config, closed.best_metrics, closed.interrupted,
+        checkpoint, selection.source_only_baseline(client, experiment, options.task),
+    )  # fmt: skip
+
+
+@dataclass
+class Closed:
+    """What :func:`close_parent` recorded: trial counts by final status, the trial-level pick's
+    config and metrics (empty if no trial was scored), and whether trials are missing."""
+
+    counts: dict[str, int]
+    best_config: dict[str, Any]
+    best_metrics: dict[str, float]
+    interrupted: bool
+
+
+def close_parent(client: Any, experiment: str, parent: str, num_samples: int, objective: str,
+                 mode: str, wall: float, known: set[str] | None,
+                 metrics: dict[str, float] | None = None) -> Closed:  # fmt: skip
+    """Close the parent run of a sweep: every child run gets its final status
+    — a run still ``running`` was ``interrupted`` (it continues when the sweep resumes); a run
+    whose trial id is not in ``known`` (the trials Ray's state knows; ``None``: do not judge)
+    was ``superseded`` (started after the driver's last state snapshot; its configuration ran
+    again as a new trial) — then the counts and, once all ``num_samples`` trials ran, the
+    trial-level pick (:func:`dabench.selection.pick` on ``objective``) as ``best.*`` params and
+    metrics, with ``metrics``. The run ends ``FINISHED``, or ``KILLED`` when trials are
+    missing."""
     from dabench import tracking
 
-    counts = {"completed": 0, "pruned": 0, "failed": 0, "interrupted": 0}
-    known = {Path(result.path).name.removeprefix("trial_") for result in results}
-    for run in tracking.children(client, experiment, parent):
-        status = run.data.tags.get(tracking.STATUS, "running")
-        if run.data.tags.get(tracking.TRIAL_ID) not in known:
-            # The driver was killed before Ray's state recorded this trial: the resumed sweep
-            # ran its configuration again as a new trial. Close this run; do not count it.
-            status = "superseded"
-        elif status == "running":  # stopped by Ctrl-C/SIGTERM: --resume continues it
-            status = "interrupted"
-        if run.info.status == "RUNNING":
-            tracking.set_tags(client, run.info.run_id, {tracking.STATUS: status})
-            client.set_terminated(run.info.run_id, "KILLED")
-        counts[status] = counts.get(status, 0) + 1
-    ran = sum(v for k, v in counts.items() if k != "superseded")
-    counts["not run"] = max(options.num_samples - ran, 0)
-    interrupted = counts["interrupted"] + counts["not run"] > 0
+    counts = close_children(client, experiment, parent, known)
+    ran = sum(counts[k] for k in ("completed", "pruned", "failed"))
+    counts["not run"] = max(num_samples - ran - counts["interrupted"], 0)
+    interrupted = ran < num_samples
+    best = selection.pick(selection.trials(client, client.get_run(parent)), objective, mode)
     best_config: dict[str, Any] = {}
-    best_metrics: dict[str, Any] = {}
-    best = best_trial(results, objective, mode, options.steps)
+    best_metrics: dict[str, float] = {}
     if best is not None:
-        best_config = {k: v for k, v in best.config.items() if k != INTERNAL}
-        best_metrics = dict(best.metrics)
-    checkpoint = best_checkpoint(results, objective, mode)
+        best_config = dict(best["config"])
+        best_metrics = {k: float(v) for k, v in best.items() if k not in selection.TRIAL_COLUMNS
+                        and isinstance(v, int | float) and math.isfinite(v)}  # fmt: skip
     numeric = {f"trials_{k.replace(' ', '_')}": v for k, v in counts.items()}
     if not interrupted:  # params cannot change in MLflow: the best config only once, at the end
         tracking.log_params(client, parent, {f"best.{k}": v for k, v in best_config.items()
                                              if k not in ("method", "task")})  # fmt: skip
-        numeric |= {f"best.{k}": v for k, v in best_metrics.items() if isinstance(v, int | float)}
-        numeric |= {f"best_checkpoint.{k}": v for k, v in checkpoint.get("metrics", {}).items()}
+        numeric |= {f"best.{k}": v for k, v in best_metrics.items()} | (metrics or {})
     tracking.log_metrics(client, parent, {**numeric, "wall_s": wall}, step=0)
     client.set_terminated(parent, "KILLED" if interrupted else "FINISHED")
-    return SweepSummary(
-        options.name or "", str(Path(options.storage).expanduser().resolve() / (options.name or "")),
-        options.tracking_uri or "", options.experiment or "dabench", parent, objective, oracle,
-        counts, wall, best_config, best_metrics, interrupted, checkpoint,
-        selection.source_only_baseline(client, experiment, options.task),
-    )  # fmt: skip
+    return Closed(counts, best_config, best_metrics, interrupted)
 
 
-def best_trial(results: Any, objective: str, mode: str, steps: int) -> Any | None:
-    """Trial-level pick: the best last result by ``objective`` among the trials that completed
-    (ASHA's survivors, all scored at the last step), or among all trials if none completed — the
-    rule of :func:`dabench.selection.candidates`; ties go to the earlier trial."""
-    sign = 1 if mode == "max" else -1
-    scored = [r for r in results if r.metrics and math.isfinite(r.metrics.get(objective, math.nan))]
-    completed = [r for r in scored if r.metrics.get("step", 0) >= steps]
-    return max(completed or scored, key=lambda r: sign * r.metrics[objective], default=None)
+def close_children(client: Any, experiment: str, parent: str, known: set[str] | None) -> dict:
+    """Give every child run of ``parent`` its final status (see :func:`close_parent`) and end
+    the ones still open; the number of runs by status."""
+    from dabench import tracking
+
+    counts = {"completed": 0, "pruned": 0, "failed": 0, "interrupted": 0}
+    for run in tracking.children(client, experiment, parent):
+        tagged = run.data.tags.get(tracking.STATUS, "running")
+        status = tagged
+        if known is not None and run.data.tags.get(tracking.TRIAL_ID) not in known:
+            status = "superseded"
+        elif status == "running":  # stopped by Ctrl-C/SIGTERM: resuming continues it
+            status = "interrupted"
+        if status != tagged:
+            tracking.set_tags(client, run.info.run_id, {tracking.STATUS: status})
+        if run.info.status == "RUNNING":
+            client.set_terminated(run.info.run_id, "KILLED")
+        counts[status] = counts.get(status, 0) + 1
+    return counts
 
 
 def best_checkpoint(results: Any, objective: str, mode: str) -> dict[str, Any]:
@@ -538,11 +643,13 @@ def best_checkpoint(results: Any, objective: str, mode: str) -> dict[str, Any]:
 
 def reported(row: Any) -> dict[str, float]:
     """The numbers a trial reported in one row of Ray's metrics table (without the keys Ray adds:
-    ``training_iteration``, ``timestamp``, ``config/...``, ...)."""
+    ``training_iteration``, ``timestamp``, ``config/...``, ..., nor ``evaluation``, which
+    :func:`tune_trial` adds for Tune)."""
     import numpy as np
     from ray.tune.result import AUTO_RESULT_KEYS
 
-    ray_keys = {*AUTO_RESULT_KEYS, "done", "trial_id", "experiment_tag", "should_checkpoint"}
+    ray_keys = {*AUTO_RESULT_KEYS, "done", "trial_id", "experiment_tag", "should_checkpoint",
+                "evaluation"}  # fmt: skip
     return {
         key: float(value)
         for key, value in row.items()
@@ -593,17 +700,6 @@ def init_ray(address: str | None) -> None:
                  log_to_driver=False)  # fmt: skip
 
 
-def check_writable(storage: Path) -> None:
-    """Ray keeps the sweep's state and checkpoints under ``storage``: refuse a folder that cannot
-    be written (read-only, no permission, disk full) before anything runs."""
-    try:
-        storage.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=storage, prefix=".dabench-probe-"):
-            pass
-    except OSError as error:
-        raise ValueError(f"--storage {storage}: cannot write there ({error})") from None
-
-
 def check_address(address: str) -> None:
     """Fail fast when nothing listens at a ``host:port`` cluster address (``ray.init`` would
     retry for about a minute and then fail with a long traceback)."""
@@ -634,27 +730,26 @@ def check_resources(options: SweepOptions) -> None:
             )
 
 
-def save_state(directory: Path, options: SweepOptions, parent: str, experiment: str,
+def save_state(directory: str, options: SweepOptions, parent: str, experiment: str,
                wall_s: float = 0.0) -> None:  # fmt: skip
     """What ``--resume`` needs besides Ray's own state: the options, the parent MLflow run, and
-    the wall time of the sessions that ended."""
-    directory.mkdir(parents=True, exist_ok=True)
+    the wall time of the sessions that ended (``directory``: a path or a storage URI)."""
     state = {"options": asdict(options), "parent_run_id": parent, "experiment_id": experiment,
              "wall_s": wall_s}  # fmt: skip
-    (directory / STATE_FILE).write_text(json.dumps(state, indent=2))
+    storage.write_text(storage.join(directory, STATE_FILE), json.dumps(state, indent=2))
 
 
-def load_state(name: str, storage: str) -> dict[str, Any]:
-    """The saved state of sweep ``name`` (a path, or a name under ``storage``)."""
-    candidates = [Path(name).expanduser(), Path(storage).expanduser() / name]
+def load_state(name: str, where: str) -> dict[str, Any]:
+    """The saved state of sweep ``name`` (a path or URI, or a name under the storage
+    ``where``)."""
+    candidates = [storage.resolve(name), storage.join(storage.resolve(where or "."), name)]
     for directory in candidates:
-        if (directory / STATE_FILE).is_file():
-            state = json.loads((directory / STATE_FILE).read_text())
-            state["options"]["storage"] = str(directory.resolve().parent)
+        text = storage.read_text(storage.join(directory, STATE_FILE))
+        if text is not None:
+            state = json.loads(text)
+            state["options"]["storage"] = storage.parent(directory)
             return state
-    raise ValueError(
-        f"no sweep to resume at {' or '.join(str(c) for c in candidates)} (looked for {STATE_FILE})"
-    )
+    raise ValueError(f"no sweep to resume at {' or '.join(candidates)} (looked for {STATE_FILE})")
 
 
 def machine() -> str:

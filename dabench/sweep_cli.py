@@ -1,4 +1,5 @@
-"""``dabench sweep`` and ``dabench ui`` on the command line."""
+"""``dabench sweep``, ``rerun``, ``benchmark``, ``validators``, ``leaderboard``, ``export`` and
+``ui`` on the command line."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -180,9 +182,13 @@ def run_leaderboard(args: argparse.Namespace) -> int:
         plots = args.out.with_suffix("")
     source = f"MLflow {uri}, " + ("every experiment" if experiments is None else
                                   "experiment " + ", ".join(experiments))  # fmt: skip
+    if args.runs:
+        source = f"the runs in {args.runs} (`dabench export`)"
     try:
         leaderboard.check_select(args.select)
-        board = leaderboard.build(leaderboard.load_runs(uri, experiments), args.select)
+        runs = (leaderboard.read_runs(args.runs) if args.runs
+                else leaderboard.load_runs(uri, experiments))  # fmt: skip
+        board = leaderboard.build(runs, args.select)
         command = shlex.join(["dabench", *args.argv])
         text = leaderboard.render(board, args.format, source, command, args.out, plots)
     except ValueError as error:
@@ -195,6 +201,95 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     else:
         print(text)
     return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """``dabench export``: the runs the leaderboard reads, as a CSV file."""
+    from dabench import leaderboard
+    from dabench.tracking import default_tracking_uri
+
+    err = Console(stderr=True, soft_wrap=True)
+    uri = args.tracking_uri or default_tracking_uri()
+    try:
+        runs = leaderboard.load_runs(uri, None if args.all else (args.experiment or ["dabench"]))
+    except ValueError as error:
+        err.print(f"[red]dabench export: error:[/red] {error}")
+        return 2
+    leaderboard.save_runs(runs, args.out)
+    err.print(f"wrote {len(runs)} runs to {args.out}")
+    return 0
+
+
+def run_benchmark(args: argparse.Namespace) -> int:
+    """``dabench benchmark``: the plan from the spec and flags, checked; then run it (or, with
+    ``--plan``, show it)."""
+    from dabench import benchmark
+    from dabench.tracking import default_tracking_uri
+
+    err = Console(stderr=True, soft_wrap=True)
+    flags = {
+        "tasks": args.tasks, "methods": args.methods, "trials": args.trials, "seeds": args.seeds,
+        "steps": args.steps, "eval_every": args.eval_every, "select": args.select,
+        "max_concurrent": args.max_concurrent, "metric": args.metric,
+        "scheduler": args.scheduler, "searcher": args.searcher,
+        "grace_period": args.grace_period, "reduction_factor": args.reduction_factor,
+        "seed": args.seed, "max_failures": args.max_failures, "root": args.root,
+        "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
+        "experiment": args.experiment,
+    }  # fmt: skip
+    uri = args.tracking_uri or default_tracking_uri()
+    try:
+        spec = benchmark.load_spec(args.spec) if args.spec else benchmark.BenchmarkSpec()
+        if args.set:
+            flags["set"] = {**spec.set, **parse_assignments(args.set)}
+        spec = benchmark.with_flags(spec, flags)
+        name = args.name or (benchmark.spec_path(args.spec).stem if args.spec else "benchmark")
+        plan = benchmark.make_plan(spec, name, uri, args.storage, args.address)
+        if args.plan:
+            Console().print(plan_table(plan, spec, benchmark.progress_of(plan, uri)))
+            return 0
+        board = spec.leaderboard
+        out, plots = args.out, args.plots
+        if out is None and "out" in board:  # the spec's leaderboard, with the spec's plots
+            out = Path(board["out"])
+            plots = plots or (Path(board["plots"]) if "plots" in board else None)
+        if plots is None and out is not None:
+            plots = out.with_suffix("")  # next to --out, as `dabench leaderboard` does
+        if args.no_leaderboard:
+            out = None
+        select = args.leaderboard_select or board.get("select", "auto")
+        command = shlex.join(["dabench", *args.argv])
+        outcome = benchmark.run_benchmark(plan, uri, args.storage, args.address, out, plots,
+                                          select, command)  # fmt: skip
+    except (ValueError, SearchSpaceError) as error:
+        err.print(f"[red]dabench benchmark: error:[/red] {error}")
+        return 2
+    minutes = outcome.wall_s / 60
+    if not outcome.finished:
+        err.print(f"benchmark {outcome.name} stopped after {minutes:.1f} min of wall time; run "
+                  "the same command again to continue it")  # fmt: skip
+        return 130
+    err.print(f"benchmark {outcome.name} finished ({minutes:.1f} min of wall time); runs in "
+              f"{outcome.tracking_uri}, experiment {outcome.experiment!r}"
+              + (f"; leaderboard: {outcome.leaderboard}" if outcome.leaderboard else ""))  # fmt: skip
+    return 0
+
+
+def plan_table(plan: Any, spec: Any, status: dict[str, str]) -> Table:
+    """The sweeps of a benchmark plan, one row each, with how far each got."""
+    from dabench.data.registry import task_spec
+    from dabench.sweep import objective_key
+
+    table = Table(title=f"benchmark {plan.name}: {len(plan.sweeps)} sweeps, each pick re-trained "
+                  f"with {spec.seeds} fresh seeds")  # fmt: skip
+    for column in ("sweep", "trials", "steps", "eval every", "objective", "status"):
+        table.add_column(column)
+    for options in plan.sweeps:
+        table.add_row(options.name, str(options.num_samples), str(options.steps),
+                      str(options.eval_every),
+                      objective_key(options.metric, task_spec(options.task).setting),
+                      status[options.name])  # fmt: skip
+    return table
 
 
 def run_ui(args: argparse.Namespace) -> int:

@@ -28,6 +28,8 @@ from dabench.data.registry import task_spec
 from dabench.data.task import IGNORE_INDEX, Task
 from dabench.methods import Batch, Recipe, get_method
 from dabench.methods.base import COMMON_DEFAULTS, FAMILY_DEFAULTS, SETTING_DEFAULTS, Stage
+from dabench.precision import PRECISIONS
+from dabench.precision import prepare as prepare_precision
 
 Report = Callable[[dict[str, Any]], None]
 
@@ -43,9 +45,12 @@ LOOP_DEFAULTS: dict[str, Any] = {
     "device": "auto",
     "num_workers": 0,
     "pretrained": False,
+    "precision": "fp32",
+    "channels_last": False,
 }
 """Keys every trial accepts besides the method's hyperparameters. ``seed`` drives initialisation
-and batch order; ``data_seed`` the generated data and the splits (fixed across seeds by default)."""
+and batch order; ``data_seed`` the generated data and the splits (fixed across seeds by default);
+``precision`` and ``channels_last``: see :mod:`dabench.precision`."""
 
 MAIN_METRIC = {"closed": "acc", "partial": "acc", "open_set": "h_score", "segmentation": "miou"}
 """The headline target metric of each setting (reported as ``target_test_<metric>``)."""
@@ -72,7 +77,7 @@ RANGES: dict[str, tuple[float | None, float | None, str]] = {
 }
 """Accepted ranges of the loop's and the common keys (recipes add theirs in ``Recipe.ranges``)."""
 
-CHOICES: dict[str, tuple[str, ...]] = {"lr_schedule": ("inverse", "poly")}
+CHOICES: dict[str, tuple[str, ...]] = {"lr_schedule": ("inverse", "poly"), "precision": PRECISIONS}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -191,6 +196,7 @@ def run_trial(
     task = get_task(cfg["task"], cfg["root"], seed=cfg["data_seed"])
     torch.manual_seed(cfg["seed"])
     recipe: Recipe = get_method(cfg["method"])(task, cfg, device)
+    scaler = prepare_precision(recipe, device, cfg)
     stages = recipe.stages(cfg["steps"])
 
     generator = torch.Generator().manual_seed(cfg["seed"])
@@ -213,7 +219,7 @@ def run_trial(
             continue
         recipe.begin_stage(stage)
         optimizers = recipe.optimizers(stage)
-        loop = LoopState(recipe, optimizers, generator, source, target, clock)
+        loop = LoopState(recipe, optimizers, generator, source, target, clock, scaler)
         if saved is not None:  # resume: the state of the checkpoint, then its stage's optimisers
             loop.load_state_dict(saved, same_stage=saved["stage"] == stage.name)
             saved = None
@@ -237,10 +243,11 @@ def run_trial(
                 ) from error
             for optimizer, _ in optimizers:
                 optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler.scale(loss).backward()  # fp16: scaled (see dabench.precision); else as is
             for optimizer, scheduler in optimizers:
-                optimizer.step()
+                scaler.step(optimizer)
                 scheduler.step()
+            scaler.update()
             for key, value in {"train_loss": loss.detach(), **stats}.items():
                 sums[key] = sums.get(key, 0.0) + value.float()
             since += 1
@@ -319,6 +326,7 @@ class LoopState:
     source: InfiniteBatches
     target: InfiniteBatches | None
     clock: dict[str, float]
+    scaler: torch.amp.GradScaler | None = None
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -334,6 +342,7 @@ class LoopState:
             "source_batches": self.source.state_dict(),
             "target_batches": None if self.target is None else self.target.state_dict(),
             "clock": dict(self.clock),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
         }
 
     def load_state_dict(self, state: dict[str, Any], same_stage: bool) -> None:
@@ -356,6 +365,8 @@ class LoopState:
         if self.target is not None and state["target_batches"] is not None:
             self.target.load_state_dict(state["target_batches"])
         self.clock.update(state["clock"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
 
 
 def save_checkpoint(

@@ -68,26 +68,35 @@ def parent_ids(client: MlflowClient, summary) -> tuple[str, str]:
 
 
 @pytest.mark.slow
-def test_two_sweeps_at_once_share_one_sqlite_store_without_mixing_runs(tmp_path):
-    """(The same on one MLflow server and one `ray start` cluster: ``test_sweep_ray.py``.)"""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"  # new: both drivers create it at once
-    drivers = {name: start_tiny_sweep(tmp_path, uri, name, seed)
-               for seed, name in enumerate(("left", "right"))}  # fmt: skip
+def test_four_sweeps_at_once_share_one_sqlite_store_and_lose_no_write(ray_local, tmp_path):
+    """Four ``dabench sweep`` drivers on one Ray cluster, a trial of each running at once, all
+    writing to one new sqlite store. (The same on one MLflow server and one ``ray start``
+    cluster: ``test_sweep_ray.py``.)"""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"  # new: the four drivers create it at once
+    address = ray_local.get_runtime_context().gcs_address
+    names = ["a", "b", "c", "d"]
+    drivers = {name: start_tiny_sweep(tmp_path, uri, name, seed, address)
+               for seed, name in enumerate(names)}  # fmt: skip
     for name, driver in drivers.items():
         _, err = driver.communicate(timeout=600)
         assert driver.returncode == 0, f"{name}: {err[-3000:]}"
-    assert_sweeps_apart(uri, "dabench", ["left", "right"], trials=3)
+        assert "database is locked" not in err
+    assert_sweeps_apart(uri, "dabench", names, trials=3)
     client = MlflowClient(uri)
-    for name in drivers:  # every evaluation of every trial reads back
-        assert len(checkpoints(client, find_sweep(client, "dabench", name))) == 3 * 2
+    for name in drivers:  # every evaluation of every trial reads back, every metric of it
+        frame = checkpoints(client, find_sweep(client, "dabench", name))
+        assert len(frame) == 3 * 2 and not frame.isna().any().any()
 
 
-def start_tiny_sweep(directory: Path, uri: str, name: str, seed: int) -> subprocess.Popen:
-    """``dabench sweep`` of 3 DANN trials of 40 steps in a subprocess, state under
-    ``directory/name``."""
+def start_tiny_sweep(directory: Path, uri: str, name: str, seed: int,
+                     address: str) -> subprocess.Popen:  # fmt: skip
+    """``dabench sweep`` of 3 DANN trials of 40 steps in a subprocess on the cluster at
+    ``address``, a trial on half a CPU (so four sweeps run a trial each at once on 2 CPUs),
+    state under ``directory/name``."""
     argv = [*TINY, "--num-samples", "3", "--steps", "40", "--eval-every", "20",
-            "--max-concurrent", "1", "--seed", str(seed), "--storage", str(directory / name),
-            "--tracking-uri", uri, "--name", name]  # fmt: skip
+            "--max-concurrent", "1", "--cpus-per-trial", "0.5", "--seed", str(seed),
+            "--storage", str(directory / name), "--tracking-uri", uri, "--name", name,
+            "--address", address]  # fmt: skip
     return subprocess.Popen(
         sweep_command(*argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )

@@ -179,7 +179,9 @@ def test_resume_after_the_driver_is_stopped_loses_and_repeats_nothing(ray_local,
 
 
 @pytest.mark.slow
-def test_two_sweeps_at_once_on_a_ray_start_head_log_apart_to_one_tracking_server(tmp_path):
+def test_four_sweeps_at_once_on_a_ray_start_head_log_apart_to_one_tracking_server(tmp_path):
+    """Two ``dabench sweep`` drivers and a ``dabench benchmark`` of two sweeps at once, on one
+    ``ray start`` head (``--address``, token auth) and one MLflow server."""
     server, url = mlflow_server(tmp_path)
     temp = Path(f"/tmp/dabench-test-{os.getpid()}")  # short: Ray's socket paths must fit
     token = tmp_path / "token"
@@ -193,17 +195,23 @@ def test_two_sweeps_at_once_on_a_ray_start_head_log_apart_to_one_tracking_server
              "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
             env={**env, "RAY_AUTH_MODE": "token"}, check=True, capture_output=True, timeout=120,
         )  # fmt: skip
+        common = ["--steps", "40", "--eval-every", "20", "--scheduler", "none",
+                  "--cpus-per-trial", "0.5", "--address", f"127.0.0.1:{port}",
+                  "--tracking-uri", url, "--storage", str(tmp_path / "ray")]  # fmt: skip
         drivers = [
             subprocess.Popen(
-                sweep_command("--method", "dann", "--task", "moons/rot40", "--steps", "40",
-                              "--eval-every", "20", "--num-samples", "2", "--scheduler", "none",
-                              "--seed", str(seed), "--name", name, "--address", f"127.0.0.1:{port}",
-                              "--tracking-uri", url, "--experiment", "cluster",
-                              "--storage", str(tmp_path / "ray")),
+                sweep_command("--method", "dann", "--task", "moons/rot40", "--num-samples", "2",
+                              "--seed", str(seed), "--name", name, "--experiment", "cluster",
+                              *common),
                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             )
             for seed, name in enumerate(("left", "right"))
         ]  # fmt: skip
+        drivers.append(subprocess.Popen(
+            [sys.executable, "-m", "dabench", "benchmark", "--tasks", "moons/rot40", "--methods",
+             "source_only", "dann", "--trials", "2", "--seeds", "0", "--name", "bench", *common],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        ))  # fmt: skip
         for driver in drivers:
             _, err = driver.communicate(timeout=600)
             assert driver.returncode == 0, err[-3000:]
@@ -212,6 +220,8 @@ def test_two_sweeps_at_once_on_a_ray_start_head_log_apart_to_one_tracking_server
         board = leaderboard.build(leaderboard.load_runs(url, ["cluster"]))  # from the server
         assert board.cost[["completed", "pruned", "failed"]].values.tolist() == [[2, 0, 0]]
         assert len(board.left_out) == 1 and "a later sweep replaced it" in board.left_out[0]
+        bench = leaderboard.build(leaderboard.load_runs(url, ["bench"]))
+        assert bench.cost[["completed", "pruned", "failed"]].values.tolist() == [[2, 0, 0]] * 2
     finally:
         kill_all(with_descendants(processes_matching(str(temp))))  # never `ray stop`
         stop_session(server)

@@ -1,7 +1,10 @@
 """Batches for the training loop and for evaluation.
 
 In-memory datasets (the bundled tasks) are batched by indexing their tensors — no DataLoader, no
-per-sample Python. Other datasets (real images on disk) go through a ``DataLoader``.
+per-sample Python; on a GPU they are copied to it once, so a training step copies nothing from
+the host. Other datasets (real images on disk) go through a ``DataLoader``: ``num_workers``
+processes decode images while the model trains (kept alive across epochs), into pinned memory on
+a GPU, whence batches are copied without blocking the host.
 """
 
 from __future__ import annotations
@@ -11,15 +14,46 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from dabench.data.task import batchable
 
 
 def _to(batch: Tensor | tuple | list, device: torch.device) -> Tensor | tuple:
+    """``batch`` on ``device``; from pinned memory the copy does not block the host (CUDA
+    orders it before any kernel that reads it)."""
     if isinstance(batch, Tensor):
         return batch.to(device, non_blocking=True)
     return tuple(b.to(device, non_blocking=True) for b in batch)
+
+
+def resident(dataset: Dataset, device: torch.device) -> Dataset:
+    """An in-memory dataset (or an unlabelled view of one) with its tensors on ``device``,
+    copied once (bundled tasks are a few MB); any other dataset unchanged."""
+    from dabench.data.task import InMemoryDataset, Unlabelled
+
+    if device.type == "cpu":
+        return dataset
+    if isinstance(dataset, InMemoryDataset):
+        return InMemoryDataset(dataset.inputs.to(device), dataset.labels.to(device))
+    if isinstance(dataset, Unlabelled) and isinstance(dataset.dataset, InMemoryDataset):
+        return Unlabelled(resident(dataset.dataset, device))
+    return dataset
+
+
+class _RestOfEpoch(Sampler[int]):
+    """The indices an :class:`InfiniteBatches` still has to yield in its current epoch, read
+    when its ``DataLoader`` starts iterating (so one loader, and its workers, serve every
+    epoch)."""
+
+    def __init__(self, batches: InfiniteBatches) -> None:
+        self.batches = batches
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.batches._order[self.batches._loader_start :].tolist())
+
+    def __len__(self) -> int:
+        return len(self.batches._order) - self.batches._loader_start
 
 
 class InfiniteBatches:
@@ -29,8 +63,9 @@ class InfiniteBatches:
     resumable: :meth:`state_dict` holds the epoch's order and position (the generator's own state
     is the caller's to save, as several iterators may share it).
 
-    In-memory datasets are batched by indexing; others through a ``DataLoader`` over the epoch's
-    remaining order (``num_workers`` processes).
+    In-memory datasets are batched by indexing (on a GPU, from a copy of the dataset on it);
+    others through one ``DataLoader`` over each epoch's remaining order, whose ``num_workers``
+    processes persist across epochs.
     """
 
     def __init__(
@@ -44,9 +79,13 @@ class InfiniteBatches:
         n = len(dataset)  # type: ignore[arg-type]
         if n < batch_size:
             raise ValueError(f"batch_size {batch_size} is larger than the dataset ({n} samples)")
+        self._in_memory = batchable(dataset)
+        if self._in_memory:
+            dataset = resident(dataset, device)
         self.dataset, self.batch_size, self.generator = dataset, batch_size, generator
         self.device, self.num_workers = device, num_workers
-        self._in_memory = batchable(dataset)
+        self._loader: DataLoader | None = None
+        self._loader_start = 0  # where in the epoch's order the loader's iterator began
         self._order: Tensor = torch.empty(0, dtype=torch.long)
         self._position = 0
         self._iterator: Iterator | None = None
@@ -64,11 +103,14 @@ class InfiniteBatches:
             index = self._order[start : self._position]
             return _to(self.dataset.batch(index), self.device)  # type: ignore[attr-defined]
         if self._iterator is None:
-            loader = DataLoader(
-                self.dataset, self.batch_size, sampler=self._order[start:].tolist(),
-                drop_last=True, num_workers=self.num_workers, pin_memory=self.device.type == "cuda",
-            )  # fmt: skip
-            self._iterator = iter(loader)
+            if self._loader is None:
+                self._loader = DataLoader(
+                    self.dataset, self.batch_size, sampler=_RestOfEpoch(self), drop_last=True,
+                    num_workers=self.num_workers, pin_memory=self.device.type == "cuda",
+                    persistent_workers=self.num_workers > 0,
+                )  # fmt: skip
+            self._loader_start = start
+            self._iterator = iter(self._loader)
         return _to(next(self._iterator), self.device)
 
     def state_dict(self) -> dict[str, Any]:
@@ -97,7 +139,9 @@ class EvalBatches:
                 index = torch.arange(start, min(start + size, n))
                 yield _to(dataset.batch(index), self.device)  # type: ignore[attr-defined]
             return
-        for batch in DataLoader(dataset, size, num_workers=self.num_workers):
+        loader = DataLoader(dataset, size, num_workers=self.num_workers,
+                            pin_memory=self.device.type == "cuda")  # fmt: skip
+        for batch in loader:
             yield _to(batch, self.device)
 
 

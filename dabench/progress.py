@@ -1,0 +1,228 @@
+"""The progress of a ``dabench benchmark``: sweeps done / running / waiting, seeds groups and
+trials done, the best label-free pick so far per (method, task), elapsed time and an estimate of
+the time left.
+
+On a terminal it is a live ``rich`` display (a bar of the estimated work done, a status line and
+one row per sweep); otherwise (a log file, CI) one line per finished sweep or seeds group, each
+followed by the status line. The searcher of the benchmark (:mod:`dabench.multiplex`) reports to
+the display that is active in this process (:func:`notify`): Ray Tune unpickles the searcher
+when a benchmark resumes, so the display cannot be handed to it.
+
+**Time left** is the remaining work divided by this session's rate. Work is counted in trial
+seconds (each trial's ``time_s``). A sweep's trials still to run are expected to take as long
+as its finished ones on average (so ASHA's pruning is counted), or, before any finished, their
+steps at the seconds per step measured for the sweep, its task or the whole benchmark; each
+sweep still to finish is expected to add as many seeds groups as the finished sweeps did on
+average (at most one per selection criterion), each of full-length runs. An estimate, shown with
+``≈``; it settles as sweeps finish.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from dabench.seeds import criterion_name
+
+_active: BenchmarkProgress | None = None
+
+
+def notify(searcher: Any) -> None:
+    """Show the state of ``searcher`` (a :class:`~dabench.multiplex.MultiSweepSearcher`) on the
+    active display, if any."""
+    if _active is not None:
+        _active.update(searcher)
+
+
+def duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class BenchmarkProgress:
+    """The display of benchmark ``name``; ``previous_s``: wall time of earlier sessions;
+    ``on_event(elapsed)`` is called whenever a sweep or group finishes (to record the wall time
+    so far). Use as a context manager: it is active (receives :func:`notify`) inside the
+    ``with`` block."""
+
+    def __init__(self, name: str, previous_s: float = 0.0, console: Console | None = None,
+                 refresh_s: float = 1.0,
+                 on_event: Callable[[float], None] | None = None) -> None:  # fmt: skip
+        self.name, self.previous_s, self.refresh_s = name, previous_s, refresh_s
+        self.on_event = on_event
+        self.console = console or Console(stderr=True, soft_wrap=True)
+        self.start = time.time()
+        self.shown: int | None = None  # events of earlier sessions are not shown again
+        self.work_at_start: float | None = None
+        self.last_render = 0.0
+        self.live = (
+            Live(console=self.console, refresh_per_second=2, transient=False)
+            if self.console.is_terminal
+            else None
+        )
+
+    def __enter__(self) -> BenchmarkProgress:
+        global _active
+        _active = self
+        if self.live is not None:
+            self.live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _active
+        _active = None
+        if self.live is not None:
+            self.live.stop()
+
+    def update(self, searcher: Any) -> None:
+        if self.shown is None:
+            self.shown = len(searcher.events)
+        new, self.shown = searcher.events[self.shown :], len(searcher.events)
+        now = time.time()
+        if not new and now - self.last_render < self.refresh_s:
+            return
+        self.last_render = now
+        state = self.state(searcher)
+        printer = self.live.console if self.live is not None else self.console
+        for event in new:
+            printer.print(f"[{time.strftime('%H:%M:%S')}] {event}", markup=False)
+        if self.live is not None:
+            self.live.update(self.render(searcher, state))
+        elif new:
+            printer.print(f"[{time.strftime('%H:%M:%S')}] {state['line']}", markup=False)
+        if new and self.on_event is not None:
+            self.on_event(now - self.start)
+
+    # --- what is shown -----------------------------------------------------------------------
+
+    def state(self, searcher: Any) -> dict[str, Any]:
+        """Counts, elapsed time, work done and left (trial seconds), time left and the status
+        line."""
+        sweeps, groups = searcher.sweeps, searcher.groups
+        done = sum(job.done for job in sweeps)
+        running = sum(not job.done and job.started is not None for job in sweeps)
+        trials = [s for job in [*sweeps, *groups] for s in job.trials.values()]
+        finished_trials = sum(s is not None for s in trials)
+        elapsed = time.time() - self.start
+        work, left = work_done(searcher), work_left(searcher)
+        if self.work_at_start is None:
+            self.work_at_start = work
+        rate = (work - self.work_at_start) / elapsed if elapsed > 0 else 0.0
+        eta = left / rate if left is not None and rate > 0 else None
+        line = (
+            f"{self.name}: sweeps {done} done, {running} running, "
+            f"{len(sweeps) - done - running} waiting · seeds groups "
+            f"{sum(g.done for g in groups)}/{len(groups)} done · trials {finished_trials} done, "
+            f"{len(trials) - finished_trials} running · elapsed "
+            f"{duration(self.previous_s + elapsed)} · left "
+            + (f"≈ {duration(eta)}" if eta is not None else "(estimating)")
+        )  # fmt: skip
+        return {"line": line, "work": work, "left": left, "eta": eta}
+
+    def render(self, searcher: Any, state: dict[str, Any]) -> Group:
+        work, left = state["work"], state["left"]
+        bar = ProgressBar(total=max(work + (left or 0.0), 1e-9), completed=work, width=60)
+        table = Table(box=None, pad_edge=False)
+        for column in ("task", "method", "sweep", "trials", "best label-free pick so far",
+                       "its target-test", "seeds"):  # fmt: skip
+            table.add_column(column)
+        for job in searcher.sweeps:
+            pick = best_so_far(job)
+            test = job.oracle.replace("target_val", "target_test")
+            groups = [g for g in searcher.groups if g.sweep.name == job.name]
+            status = "done" if job.done else "running" if job.started is not None else "waiting"
+            table.add_row(
+                job.options.task, job.options.method, status,
+                f"{sum(s is not None for s in job.trials.values())}/{job.total}",
+                f"{criterion_name(job.objective)} {pick[job.objective]:.4g}" if pick else "–",
+                f"{pick[test]:.2f}" if pick and test in pick else "–",
+                f"{sum(g.done for g in groups)}/{len(groups)}" if groups else "–",
+            )  # fmt: skip
+        row = Table.grid()  # a bar alone does not end its line
+        row.add_row(bar)
+        return Group(row, Text(state["line"], overflow="fold"), table)
+
+
+def best_so_far(job: Any) -> dict[str, float] | None:
+    """The latest results of the sweep's current label-free pick: the trial-level rule
+    (:func:`dabench.selection.pick`) on what has been reported so far — the best last value of
+    the objective among the completed trials, or among all if none completed."""
+    scored = {t: r for t, r in job.results.items() if math.isfinite(r.get(job.objective, math.nan))}
+    completed = {t: r for t, r in scored.items() if job.trials.get(t) == "completed"}
+    pool = completed or scored
+    if not pool:
+        return None
+    sign = -1 if "loss" in job.objective else 1
+    return max(pool.values(), key=lambda r: sign * r[job.objective])
+
+
+def work_done(searcher: Any) -> float:
+    """Trial seconds run so far: every trial's latest ``time_s``."""
+    jobs = [*searcher.sweeps, *searcher.groups]
+    return sum(r.get("time_s", 0.0) for job in jobs for r in job.results.values())
+
+
+def work_left(searcher: Any) -> float | None:
+    """Trial seconds still to run (see the module doc); ``None`` before any measurement."""
+    per_step = _seconds_per_step(searcher)
+    if not per_step:
+        return None
+    everywhere = statistics.mean(per_step.values())
+
+    def full(job: Any) -> float:  # one trial of the sweep to its last step
+        options = job.options
+        rate = per_step.get((options.method, options.task))
+        if rate is None:
+            same_task = [v for (_, task), v in per_step.items() if task == options.task]
+            rate = statistics.mean(same_task) if same_task else everywhere
+        return options.steps * rate
+
+    closed = [job for job in searcher.sweeps if job.done and job.trials]
+    groups_per_sweep = (
+        sum(g.sweep.name in {j.name for j in closed} for g in searcher.groups) / len(closed)
+        if closed
+        else float(len(searcher.select) or 2)
+    )
+    left = 0.0
+    for job in searcher.sweeps:
+        if job.done:
+            continue
+        ended = [job.results.get(t, {}).get("time_s", 0.0) for t, s in job.trials.items()
+                 if s is not None]  # fmt: skip
+        typical = statistics.mean(ended) if ended else full(job)
+        left += (job.total - len(job.trials)) * typical
+        for trial, status in job.trials.items():
+            if status is None:
+                left += max(typical - job.results.get(trial, {}).get("time_s", 0.0), 0.0)
+        left += searcher.seeds * groups_per_sweep * full(job)
+    for group in searcher.groups:
+        if group.done:
+            continue
+        length = full(group.sweep)
+        left += len(group.pending) * length
+        for trial, status in group.trials.items():
+            if status is None:
+                left += max(length - group.results.get(trial, {}).get("time_s", 0.0), 0.0)
+    return left
+
+
+def _seconds_per_step(searcher: Any) -> dict[tuple[str, str], float]:
+    """Measured training seconds per step, per (method, task)."""
+    totals: dict[tuple[str, str], list[float]] = {}
+    for job in [*searcher.sweeps, *searcher.groups]:
+        sweep = getattr(job, "sweep", job)
+        key = (sweep.options.method, sweep.options.task)
+        for result in job.results.values():
+            if result.get("step", 0) > 0 and "time_s" in result:
+                seconds, steps = totals.setdefault(key, [0.0, 0.0])
+                totals[key] = [seconds + result["time_s"], steps + result["step"]]
+    return {key: seconds / steps for key, (seconds, steps) in totals.items() if steps > 0}

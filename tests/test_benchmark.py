@@ -1,0 +1,252 @@
+"""``dabench benchmark``: what is checked before anything runs, the committed leaderboard's spec,
+and one benchmark end to end on a real local Ray cluster with MLflow on sqlite — its driver
+killed with SIGKILL mid-run, the same command continuing it, and its runs exported to a file
+that rebuilds the same leaderboard. Nothing is mocked."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from sweep_helpers import stop_session, wait_until
+
+from dabench import benchmark, leaderboard, seeds, tracking
+from dabench.cli import build_parser, main
+from dabench.multiplex import BENCHMARK
+from dabench.selection import quality_report
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_leaderboard_spec_is_what_the_committed_leaderboard_ran(tmp_path):
+    spec = benchmark.load_spec("leaderboard")
+    plan = benchmark.make_plan(spec, "leaderboard", "sqlite:///x.db", str(tmp_path), None)
+    sweeps = {options.name: options for options in plan.sweeps}
+    assert len(sweeps) == 36 and spec.seeds == 3 and spec.leaderboard["select"] == "all"
+    assert {o.experiment for o in plan.sweeps} == {"leaderboard"}
+    budget = {name: (o.num_samples, o.steps, o.eval_every) for name, o in sweeps.items()}
+    assert budget["dann-digits-hand2synth"] == (12, 300, 100)
+    assert budget["target_oracle-digits-hand2synth"] == (6, 300, 100)
+    assert budget["cdan-moons-rot40"] == (12, 600, 150)
+    assert budget["advent-shapes-flat2textured"] == (12, 60, 30)
+    assert all(o.scheduler == "asha" and o.max_concurrent == 2 for o in plan.sweeps)
+    # the same sweeps as the committed report (its commands name each one)
+    report = (ROOT / "reports" / "leaderboard.md").read_text()
+    assert set(sweeps) == set(re.findall(r"--name (\S+)", report))
+
+
+def test_bad_specs_and_options_are_refused_before_anything_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("dabench.sweep.init_ray", lambda *a: pytest.fail("Ray was started"))
+
+    def refused(text: str | None, *flags: str) -> str:
+        spec = tmp_path / "spec.yaml"
+        if text is not None:
+            spec.write_text(text)
+        argv = ["benchmark", "--spec", str(spec), "--storage", str(tmp_path / "ray"),
+                "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", *flags]  # fmt: skip
+        assert main(argv) == 2
+        return " ".join(capsys.readouterr().err.split())
+
+    assert f"{tmp_path / 'spec.yaml'}: unknown key 'trails'; accepted: experiment, tasks" in (
+        refused("trails: 3\n")
+    )
+    assert "trials must be an integer ≥ 1 (trials per sweep); got 'x'" in refused("trials: x\n")
+    assert "scheduler must be one of asha, none; got 'hyperband'" in refused("scheduler: hyperband")
+    assert "not valid YAML" in refused("tasks: [moons/rot40\n")
+    assert "expected a mapping of keys" in refused("- moons/rot40\n")
+    assert "unknown task 'nope'" in refused("tasks: [nope]\n")
+    assert "methods: 'osbp' applies to none of the tasks" in refused(
+        "tasks: [moons/rot40]\nmethods: [osbp]\n"
+    )
+    assert "budgets: unknown task 'digits/nope'" in refused(
+        "tasks: [moons/rot40]\nbudgets: {digits/nope: {steps: 10}}\n"
+    )
+    assert "trials_by_method: unknown method(s) ['dan']" in refused("trials_by_method: {dan: 3}")
+    assert "budgets: moons/rot40: must be {steps: N, eval_every: N}" in refused(
+        "budgets: {moons/rot40: {steps: 0}}\n"
+    )
+    assert "select: 'snd' is no criterion for digits-openset/synth2blend (open_set)" in refused(
+        "tasks: [digits-openset/synth2blend]\nselect: [snd]\n"
+    )
+    assert "leaderboard: unknown key(s) ['format']" in refused("leaderboard: {format: csv}\n")
+    assert "sweep dann-moons-rot40: --set ['lr'] fixes searched parameter(s)" in refused(
+        "tasks: [moons/rot40]\nmethods: [dann]\nset: {lr: 0.1}\n"
+    )
+    tiny = "tasks: [moons/rot40]\nmethods: [dann]\n"
+    assert "--storage foo://bucket/x: Unrecognized filesystem type" in refused(
+        tiny, "--storage", "foo://bucket/x"
+    )
+    # a benchmark continues only with the plan it started with
+    spec = benchmark.load_spec(str(tmp_path / "spec.yaml"))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    plan = benchmark.make_plan(spec, "spec", uri, str(tmp_path / "ray"), None)
+    benchmark.save_state(str(tmp_path / "ray" / "spec"), plan, 0.0)
+    assert "was started with another plan (dann-moons-rot40: num_samples changed)" in refused(
+        tiny, "--trials", "5"
+    )
+    assert not (tmp_path / "mlflow.db").exists()  # nothing was recorded
+
+
+def test_flags_override_the_spec_and_each_sweep_is_the_dabench_sweep_it_replaces(tmp_path):
+    spec = benchmark.with_flags(benchmark.load_spec("leaderboard"),
+                                {"tasks": ["moons/rot40"], "steps": 50, "trials": None})  # fmt: skip
+    only = benchmark.with_flags(benchmark.load_spec("leaderboard"),
+                                {"tasks": ["digits/hand2synth"], "methods": ["dann"]})  # fmt: skip
+    (alone,) = benchmark.make_plan(only, "x", "sqlite:///x.db", str(tmp_path), None).sweeps
+    assert (alone.name, alone.steps, alone.eval_every) == ("dann-digits-hand2synth", 300, 100)
+    plan = benchmark.make_plan(spec, "x", "sqlite:///x.db", str(tmp_path), None)
+    assert [o.name for o in plan.sweeps] == [
+        "source_only-moons-rot40", "dann-moons-rot40", "cdan-moons-rot40", "adda-moons-rot40",
+        "bsp-moons-rot40", "target_oracle-moons-rot40",
+    ]  # fmt: skip
+    assert {(o.steps, o.eval_every) for o in plan.sweeps} == {(50, 100)}  # flags: every task
+    assert [o.num_samples for o in plan.sweeps] == [12] * 5 + [6]
+    options = plan.sweeps[1]
+    options.overrides = {"precision": "bf16"}
+    argv = benchmark.sweep_argv(options, spec.seeds)
+    args = build_parser().parse_args(argv[1:])
+    assert (args.method, args.task, args.num_samples, args.steps, args.seeds) == (
+        "dann", "moons/rot40", 12, 50, 3,
+    )  # fmt: skip
+    assert (args.storage, args.name, args.set) == (str(tmp_path), "dann-moons-rot40",
+                                                   ['precision="bf16"'])  # fmt: skip
+
+
+def benchmark_runs(uri: str, name: str = "tiny") -> tuple[MlflowClient, str, list]:
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(name).experiment_id
+    return client, experiment, client.search_runs([experiment], "", max_results=5000)
+
+
+@pytest.mark.slow
+def test_a_benchmark_killed_with_sigkill_continues_without_rerunning_or_duplicating(
+    ray_local, tmp_path, capsys
+):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    board = tmp_path / "board.md"
+    argv = ["benchmark", "--spec", "tiny", "--steps", "60", "--tracking-uri", uri,
+            "--storage", f"file://{tmp_path}/ray", "--out", str(board)]  # fmt: skip
+    log = (tmp_path / "driver.log").open("w")
+    driver = subprocess.Popen([sys.executable, "-m", "dabench", *argv], start_new_session=True,
+                              stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+
+    def first_finished_second_started() -> bool:
+        try:
+            _, _, runs = benchmark_runs(uri)
+        except Exception:  # the store or the experiment does not exist yet
+            return False
+        kinds = {(r.data.tags.get(tracking.SWEEP), r.data.tags[tracking.KIND], r.info.status)
+                 for r in runs}  # fmt: skip
+        return ("source_only-moons-rot40", "sweep", "FINISHED") in kinds and any(
+            sweep == "dann-moons-rot40" and kind == "trial" for sweep, kind, _ in kinds
+        )
+
+    try:
+        wait_until(first_finished_second_started, 300, "the second sweep's first trial", driver)
+        os.kill(driver.pid, signal.SIGKILL)
+        assert driver.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        stop_session(driver)  # Ray's processes of the killed driver
+    _, _, before = benchmark_runs(uri)
+    first = [r for r in before if r.data.tags.get(tracking.SWEEP) == "source_only-moons-rot40"
+             and r.data.tags[tracking.KIND] == "sweep"]  # fmt: skip
+    first_trials = {r.info.run_id: r.data.metrics for r in before
+                    if r.data.tags.get(tracking.PARENT_TAG) == first[0].info.run_id}  # fmt: skip
+
+    capsys.readouterr()
+    assert main(argv) == 0  # the same command continues it (on this process's cluster)
+    err = capsys.readouterr().err
+    assert "sweep dann-moons-rot40 finished" in err and "sweep source_only" not in err
+    assert "benchmark tiny finished" in err
+
+    client, _, runs = benchmark_runs(uri)
+    parents = {r.info.run_id: r for r in runs if r.data.tags[tracking.KIND] in ("sweep", "seeds")}
+    assert all(r.data.tags[BENCHMARK] == "tiny" for r in parents.values())
+    sweeps = [r for r in parents.values() if r.data.tags[tracking.KIND] == "sweep"]
+    assert sorted(r.data.tags[tracking.SWEEP] for r in sweeps) == [
+        "dann-moons-rot40", "source_only-moons-rot40",
+    ]  # fmt: skip
+    assert all(r.info.status == "FINISHED" for r in parents.values())
+    for parent in parents.values():
+        children = [r for r in runs if r.data.tags.get(tracking.PARENT_TAG) == parent.info.run_id]
+        kept = [r for r in children if r.data.tags[tracking.STATUS] != "superseded"]
+        assert all(r.info.status == "KILLED" for r in children if r not in kept)
+        expected = 3 if parent.data.tags[tracking.KIND] == "sweep" else 2
+        assert len(kept) == expected and all(r.info.status == "FINISHED" for r in kept)
+        assert len({r.data.tags[tracking.TRIAL_ID] for r in kept}) == expected
+    # the sweep that had finished was not run again
+    assert {r.info.run_id: r.data.metrics for r in runs
+            if r.data.tags.get(tracking.PARENT_TAG) == first[0].info.run_id} == first_trials  # fmt: skip
+    # one seeds group per pick, each with the fresh seeds, none duplicated
+    groups = [r for r in parents.values() if r.data.tags[tracking.KIND] == "seeds"]
+    picked = [g.data.tags[seeds.SELECTED_TRIAL] for g in groups]
+    assert len(picked) == len(set(picked)) and 2 <= len(groups) <= 4
+    assert all(json.loads(g.data.tags[seeds.SEEDS]) == [1, 2] for g in groups)
+
+    # the leaderboard, and `dabench rerun` and `validators` work on the benchmark's sweeps as-is
+    text = board.read_text()
+    assert "| source_only" in text and "| dann" in text and "moons/rot40" in text
+    assert all(g.reused for g in seeds.rerun(seeds.RerunOptions(
+        sweep="dann-moons-rot40", seeds=2, tracking_uri=uri, experiment="tiny")))  # fmt: skip
+    assert "3 trials" in quality_report(client, "tiny", "dann-moons-rot40")
+    assert main(argv) == 0  # a finished benchmark: nothing runs again
+    assert len(benchmark_runs(uri)[2]) == len(runs)
+
+    # portable: the runs exported to a CSV file build the same tables with no store
+    exported = tmp_path / "runs.csv"
+    assert main(["export", "--tracking-uri", uri, "--experiment", "tiny", "--out",
+                 str(exported)]) == 0  # fmt: skip
+    from_store = leaderboard.build(leaderboard.load_runs(uri, ["tiny"]), "all")
+    from_file = leaderboard.build(leaderboard.read_runs(exported), "all")
+    assert leaderboard.to_csv(from_file) == leaderboard.to_csv(from_store)
+    for table in (leaderboard.main_table, leaderboard.realistic_vs_oracle):
+        pd.testing.assert_frame_equal(table(from_file, "closed"), table(from_store, "closed"))
+    pd.testing.assert_frame_equal(leaderboard.cost_table(from_file),
+                                  leaderboard.cost_table(from_store))  # fmt: skip
+    out = tmp_path / "from-file.md"
+    assert main(["leaderboard", "--runs", str(exported), "--select", "all", "--out",
+                 str(out)]) == 0  # fmt: skip
+    assert "| dann" in out.read_text() and (tmp_path / "from-file" / "moons-rot40.png").is_file()
+
+
+def test_the_progress_shows_each_sweep_its_pick_so_far_and_the_time_left(tmp_path):
+    from rich.console import Console
+
+    from dabench.multiplex import MultiSweepSearcher, SweepJob
+    from dabench.progress import BenchmarkProgress, work_left
+    from dabench.sweep import validate
+
+    plan = benchmark.make_plan(benchmark.load_spec("tiny"), "tiny", "sqlite:///x.db",
+                               str(tmp_path), None)  # fmt: skip
+    jobs = [SweepJob(o, *validate(o), "validator_bnm", "target_val_acc") for o in plan.sweeps]
+    searcher = MultiSweepSearcher(jobs, 2, (), "tiny", "0", "sqlite:///x.db", str(tmp_path))
+    assert work_left(searcher) is None  # nothing measured yet
+    first = jobs[0]
+    first.started = 0.0
+    first.trials = {"a": "completed", "b": "pruned", "c": None}
+    first.results = {
+        "a": {"step": 40, "time_s": 4.0, "validator_bnm": 0.5, "target_test_acc": 80.0},
+        "b": {"step": 20, "time_s": 2.0, "validator_bnm": 0.9, "target_test_acc": 60.0},
+        "c": {"step": 20, "time_s": 2.0, "validator_bnm": 0.7, "target_test_acc": 70.0},
+    }
+    # 0.1 s a step measured. Left: c's rest (3 − 2 s: the sweep's trials took 3 s on average),
+    # the second sweep's 3 trials of 40 steps, and for each sweep 2 seeds × 2 groups (one per
+    # criterion) of 40 steps
+    assert work_left(searcher) == pytest.approx(1.0 + 3 * 4.0 + 2 * (2 * 2 * 4.0))
+    console = Console(record=True, width=160, force_terminal=False)
+    display = BenchmarkProgress("tiny", console=console)
+    state = display.state(searcher)
+    assert "sweeps 0 done, 1 running, 1 waiting" in state["line"]
+    assert "trials 2 done, 1 running" in state["line"]
+    console.print(display.render(searcher, state))
+    text = console.export_text()
+    assert "bnm 0.5" in text and "80.00" in text  # the completed trial is the pick, not b
+    assert "waiting" in text and "running" in text
