@@ -39,7 +39,8 @@ def test_the_objective_is_label_free_unless_the_oracle_is_asked_for():
     assert objective_key("oracle", "open_set") == "target_val_h_score"
     # the defaults are label-free, per setting
     assert objective_key(None, "closed") == "validator_bnm"
-    assert objective_key(None, "partial") == objective_key(None, "open_set") == "source_val_acc"
+    assert objective_key(None, "partial") == "validator_guarded_source_val"
+    assert objective_key(None, "open_set") == "validator_h_proxy"
     assert objective_key(None, "segmentation") == "source_val_miou"
     assert objective_key("im", "closed") == "validator_im"
     assert objective_key("known_im", "open_set") == "validator_known_im"
