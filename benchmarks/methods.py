@@ -76,7 +76,7 @@ def main() -> None:
         run_pending(configs, args.raw, args.jobs, records)
     runs = [
         {**r["config"], "setting": task_spec(r["config"]["task"]).setting, "final": r["final"],
-         "wall_s": r["wall_s"]}
+         "wall_s": r["wall_s"], "reused_from": r.get("reused_from")}
         for r in records.values() if "error" not in r
     ]  # fmt: skip
     order = [s.name for s in list_tasks()]
@@ -124,12 +124,21 @@ def write_report(args: argparse.Namespace, names: list[str], runs: list[dict]) -
                 key_defaults(method, name),
             ]
             lines.append("| " + " | ".join(cells) + " |")
+        reused = sorted({f"{r['method']} seed {r['seed']}" for r in runs
+                         if r["task"] == name and r.get("reused_from")})  # fmt: skip
+        notes = {r["reused_from"] for r in runs if r["task"] == name and r.get("reused_from")}
         sections.append(
             f"### {name} ({setting}, {chosen[0]['steps']} steps)\n\n"
             f"{task.description}. Splits: {sizes['source_train']}/{sizes['source_val']} source "
             f"train/val, {sizes['target_adapt']}/{sizes['target_val']}/{sizes['target_test']} "
             f"target adapt/val/test; generated in {fresh_build_seconds(name):.1f} s.\n\n"
             + "\n".join(lines)
+            + (
+                f"\n\nRuns reused from an earlier benchmark ({'; '.join(sorted(notes))}): "
+                f"{', '.join(reused)}."
+                if reused
+                else ""
+            )
         )
     methods = [m for m in (*ORDER, ORACLE) if any(k[0] == m for k in matrix)]
     overview = ["| method | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
