@@ -68,7 +68,8 @@ class BenchmarkSpec:
     metric: str | None = None
     scheduler: str = "asha"
     searcher: str = "tpe"
-    grace_period: int = 1
+    grace_period: int | None = None
+    """ASHA's first rung in evaluations (default: the setting's, as ``dabench sweep``)."""
     reduction_factor: int = 2
     seed: int = 0
     max_failures: int = 0
@@ -170,7 +171,7 @@ def _valid(key: str, value: Any) -> bool:
         return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
     if value is None:
-        return key in ("experiment", "tasks", "methods", "metric", "root")
+        return key in ("experiment", "tasks", "methods", "metric", "root", "grace_period")
     checks = {
         "experiment": lambda v: isinstance(v, str) and v != "",
         "tasks": names, "methods": names, "select": names,
@@ -317,11 +318,11 @@ def sweep_argv(options: SweepOptions, seeds: int) -> list[str]:
         "--gpus-per-trial", f"{options.gpus_per_trial:g}", "--steps", str(options.steps),
         "--eval-every", str(options.eval_every), "--seed", str(options.seed),
         "--scheduler", options.scheduler, "--searcher", options.searcher,
-        "--grace-period", str(options.grace_period),
         "--reduction-factor", str(options.reduction_factor),
         "--max-failures", str(options.max_failures), "--seeds", str(seeds),
     ]  # fmt: skip
     for key, value in (("--metric", options.metric), ("--root", options.root),
+                       ("--grace-period", options.grace_period),
                        ("--address", options.address), ("--tracking-uri", options.tracking_uri),
                        ("--experiment", options.experiment), ("--storage", options.storage),
                        ("--name", options.name)):  # fmt: skip

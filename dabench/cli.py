@@ -147,7 +147,10 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument(
         "--searcher", choices=("tpe", "random"), default="tpe", help="random: a baseline"
     )
-    sweep.add_argument("--grace-period", type=positive_int, default=1, help="in evaluations")
+    sweep.add_argument(
+        "--grace-period", type=positive_int,
+        help="ASHA's first rung, in evaluations (default: the setting's; reports/selection.md)",
+    )  # fmt: skip
     sweep.add_argument("--reduction-factor", type=int, default=2)
     sweep.add_argument("--max-failures", type=int, default=0, help="retries per trial")
     sweep.add_argument("--space", help="a search-space YAML (default search_spaces/<method>.yaml)")

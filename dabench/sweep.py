@@ -58,7 +58,8 @@ class SweepOptions:
     metric: str | None = None
     scheduler: str = "asha"
     searcher: str = "tpe"
-    grace_period: int = 1
+    grace_period: int | None = None
+    """ASHA's first rung, in evaluations; ``None``: the setting's (:func:`grace_period`)."""
     reduction_factor: int = 2
     max_failures: int = 0
     space: str | None = None
@@ -116,7 +117,7 @@ def validate(options: SweepOptions) -> tuple[SearchSpace, dict[str, Any]]:
     """Check everything that can be checked before Ray starts; return the space and the base
     config of every trial. Raises ``ValueError`` (or ``SearchSpaceError``) naming what is wrong."""
     for key in ("num_samples", "max_concurrent", "steps", "eval_every", "grace_period"):
-        if getattr(options, key) < 1:
+        if getattr(options, key) is not None and getattr(options, key) < 1:
             raise ValueError(f"--{key.replace('_', '-')} must be ≥ 1; got {getattr(options, key)}")
     if options.reduction_factor < 2:
         raise ValueError(f"--reduction-factor must be ≥ 2; got {options.reduction_factor}")
@@ -532,10 +533,25 @@ def asha(options: SweepOptions, time_attr: str = "training_iteration") -> Any | 
         return None
     evaluations = evaluation(options.steps, options.eval_every)
     return ASHAScheduler(
-        time_attr=time_attr, max_t=evaluations,
-        grace_period=min(options.grace_period, evaluations),
+        time_attr=time_attr, max_t=evaluations, grace_period=grace_period(options),
         reduction_factor=options.reduction_factor,
     )  # fmt: skip
+
+
+FIRST_RUNG = {"closed": 0.0, "partial": 0.0, "open_set": 0.0, "segmentation": 0.0}
+"""ASHA's first rung per setting, as a share of a trial's evaluations (at least the first): where
+the setting's default objective, early in a trial, does not predict how the trial ends, ASHA
+must not prune on it there (``reports/selection.md``, "early agreement")."""
+
+
+def grace_period(options: SweepOptions) -> int:
+    """ASHA's grace period in evaluations: ``--grace-period`` when given, else the setting's
+    :data:`FIRST_RUNG` share of the trial's evaluations; at most all of them."""
+    evaluations = evaluation(options.steps, options.eval_every)
+    if options.grace_period is not None:
+        return min(options.grace_period, evaluations)
+    share = FIRST_RUNG[task_spec(options.task).setting]
+    return min(evaluations, max(1, math.ceil(share * evaluations)))
 
 
 def summarize(results: Any, options: SweepOptions, client: Any, experiment: str, parent: str,
