@@ -16,7 +16,7 @@ source-only baseline, as JSON — is written to ``reports/selection/``, so the r
 (``--report-only``) on a machine without the MLflow store.
 
 A study whose sweeps finished is not run again (its sweep names are looked up in the store), so
-an interrupted run loses at most the sweep in progress.
+an interrupted sweep is resumed (``dabench sweep --resume``): a rerun repeats no finished trial.
 """
 
 from __future__ import annotations
@@ -82,6 +82,8 @@ def run_study(study: Study, work: Path) -> None:
             print(f"{name}: done before, kept", flush=True)
             continue
         command = sweep_command(study, method, trials, work)
+        if (work / "ray_results" / name).exists():  # interrupted: continue it, lose nothing
+            command = [*command[:-2], "--resume", name]
         print("$", shlex.join(command), flush=True)
         subprocess.run(command, check=True)
 

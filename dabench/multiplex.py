@@ -71,6 +71,9 @@ class SweepJob:
     started: float | None = None
     ended: float | None = None
     done: bool = False
+    closed: bool = False
+    """Its parent run was closed by a session that stopped before Ray's last state snapshot
+    knew it: it gets no new trials, only the ones Ray restarts finish."""
 
     @property
     def name(self) -> str:
@@ -148,7 +151,7 @@ class MultiSweepSearcher(Searcher):
                 group.started = group.started or time.time()
                 return self._assign(group, trial_id, config)
         for job in self.sweeps:
-            if job.done or len(job.trials) >= job.total:
+            if job.done or job.closed or len(job.trials) >= job.total:
                 continue
             if job.running() >= job.options.max_concurrent:
                 continue
@@ -253,8 +256,10 @@ class MultiSweepSearcher(Searcher):
 
     def _resume_runs(self) -> None:
         """Once per driver session: the sweeps and groups under way were closed as ``KILLED``
-        when the last session stopped; they run again. (One that finished after Ray's last
-        state snapshot stays ``FINISHED``: its trials only report their final results again.)"""
+        when the last session stopped; they run again. One that finished after Ray's last
+        state snapshot stays ``FINISHED`` and gets no new trials — the snapshot may predate
+        some of its trials, which must not run a second time — while the trials Ray restarts
+        only report their final results again."""
         if self._resumed:
             return
         self._resumed = True
@@ -262,8 +267,17 @@ class MultiSweepSearcher(Searcher):
         self._slots = slots(options.cpus_per_trial, options.gpus_per_trial)
         for job in [*self.sweeps, *self.groups]:
             run = job.parent if isinstance(job, SweepJob) else job.run_id
-            if run is not None and not job.done and not self._finished(run):
+            if run is None or job.done:
+                continue
+            if not self._finished(run):
                 self.client.update_run(run, status="RUNNING")
+            elif isinstance(job, GroupJob):
+                job.pending.clear()
+                job.done = not job.running()
+            else:
+                job.closed = True
+                if not job.running():
+                    self._close_sweep(job)
 
     def _finished(self, run_id: str) -> bool:
         return self.client.get_run(run_id).info.status == "FINISHED"

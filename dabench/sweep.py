@@ -403,8 +403,10 @@ class SweepSummary:
         return self.best_metrics[test] < self.baseline[0]
 
 
-def run_sweep(options: SweepOptions | None = None, resume: str | None = None) -> SweepSummary:
-    """Run (or, with ``resume`` = a sweep's name or path, finish) a sweep; see the module doc."""
+def run_sweep(options: SweepOptions | None = None, resume: str | None = None,
+              resume_under: str = "ray_results") -> SweepSummary:  # fmt: skip
+    """Run (or, with ``resume`` = a sweep's name or path, finish) a sweep; see the module doc.
+    A sweep resumed by name is looked for under ``resume_under`` (its ``--storage``)."""
     import optuna
     from mlflow.tracking import MlflowClient
     from ray import tune
@@ -413,7 +415,7 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None) ->
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if resume is not None:
-        state = load_state(resume, options.storage if options else "ray_results")
+        state = load_state(resume, options.storage if options else resume_under)
         options = SweepOptions(**state["options"])
     assert options is not None
     space, base = validate(options)

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     err = Console(stderr=True, soft_wrap=True)
     try:
         if args.resume:
-            summary = run_sweep(resume=args.resume, options=None)
+            summary = run_sweep(resume=args.resume, resume_under=args.storage)
         else:
             if not args.method or not args.task:
                 raise ValueError("--method and --task are required (or --resume SWEEP)")

@@ -217,6 +217,37 @@ def test_a_benchmark_killed_with_sigkill_continues_without_rerunning_or_duplicat
     assert "| dann" in out.read_text() and (tmp_path / "from-file" / "moons-rot40.png").is_file()
 
 
+def test_a_sweep_closed_after_rays_last_snapshot_gets_no_new_trials(ray_local, tmp_path):
+    """A driver killed after a sweep's last trial was suggested, run and closed in MLflow, but
+    before Ray's next state snapshot: the restored searcher thinks the sweep still lacks that
+    trial. It must not run another one (the sweep would end with one trial too many)."""
+    from dabench.multiplex import MultiSweepSearcher, SweepJob
+    from dabench.sweep import INTERNAL, objective_mode, open_parent, searcher, validate
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("tiny")
+    plan = benchmark.make_plan(benchmark.load_spec("tiny"), "tiny", uri, str(tmp_path), None)
+    jobs = [SweepJob(o, *validate(o), "validator_bnm", "target_val_acc") for o in plan.sweeps]
+    first, second = jobs
+    first.parent = open_parent(client, experiment, first.options, first.space, first.objective,
+                               {BENCHMARK: "tiny"})  # fmt: skip
+    client.set_terminated(first.parent, "FINISHED")  # closed by the killed session
+    first.search = searcher(first.options, first.space, first.objective)
+    first.search.set_search_properties(first.objective, objective_mode(first.objective), {})
+    first.trials = {"a": "completed", "b": "completed"}  # Ray's snapshot: 2 of its 3 trials
+    multi = MultiSweepSearcher(jobs, 2, (), "tiny", experiment, uri, str(tmp_path))
+    snapshot = tmp_path / "searcher.pkl"
+    multi.save(str(snapshot))
+    restored = MultiSweepSearcher([], 0, (), "", "", "", "")
+    restored.restore(str(snapshot))
+
+    config = restored.suggest("c")
+    assert config[INTERNAL]["sweep"] == second.name
+    assert restored.sweeps[0].done and restored.sweeps[0].closed
+    assert len(restored.sweeps[0].trials) == 2
+
+
 def test_the_progress_shows_each_sweep_its_pick_so_far_and_the_time_left(tmp_path):
     from rich.console import Console
 

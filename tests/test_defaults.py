@@ -109,4 +109,6 @@ def test_methods_command_shows_which_defaults_apply_to_which_task(capsys):
     out = capsys.readouterr().out
     assert "scratch defaults" in out and out.count("\n") == 1 + 5  # the partial methods
     expected = default_config("iwan", "digits-partial/synth2blend")["lr"]
-    assert f"lr={expected:.4g}" in next(line for line in out.splitlines() if line.startswith("iwan"))
+    assert f"lr={expected:.4g}" in next(
+        line for line in out.splitlines() if line.startswith("iwan")
+    )

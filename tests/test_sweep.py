@@ -27,6 +27,9 @@ def test_bad_input_is_refused_before_ray_starts(tmp_path, capsys, monkeypatch):
     assert "does not support the 'closed' setting" in capsys.readouterr().err
     assert main([*argv, "--set", "lr=0.1"]) == 2
     assert "fixes searched parameter(s)" in capsys.readouterr().err
+    # a sweep resumed by name is looked for under its --storage, not under ./ray_results
+    assert main(["sweep", "--resume", "gone", "--storage", str(tmp_path / "sweeps")]) == 2
+    assert str(tmp_path / "sweeps" / "gone") in " ".join(capsys.readouterr().err.split())
     with pytest.raises(ValueError, match="--searcher must be tpe or random; got 'grid'"):
         validate(SweepOptions(method="dann", task="moons/rot40", searcher="grid"))
     with pytest.raises(ValueError, match="--num-samples must be ≥ 1; got 0"):

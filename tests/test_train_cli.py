@@ -45,7 +45,7 @@ def test_train_prints_a_table_of_final_metrics(capsys):
 def test_train_json_is_machine_readable(capsys):
     assert main(["train", "--method", "bsp", *MOONS, "--json", "--quiet", "--seed", "2"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["config"]["seed"] == 2 and result["config"]["trade_off_bsp"] == 2e-4
+    assert result["config"]["seed"] == 2 and result["config"]["trade_off_bsp"] == 1e-4
     assert result["metrics"]["step"] == 40 and result["metrics"]["stage"] == "adapt"
     assert 0 <= result["metrics"]["target_test_acc"] <= 100
 
