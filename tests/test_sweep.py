@@ -8,7 +8,7 @@ import time
 import pytest
 
 from dabench.cli import main
-from dabench.sweep import SweepOptions, objective_key, validate
+from dabench.sweep import FIRST_RUNG, SweepOptions, grace_period, objective_key, validate
 
 
 def test_bad_input_is_refused_before_ray_starts(tmp_path, capsys, monkeypatch):
@@ -58,6 +58,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_ashas_first_rung_is_a_share_of_the_trials_evaluations_unless_given(monkeypatch):
+    closed = SweepOptions(method="dann", task="moons/rot40", steps=1000, eval_every=100)
+    open_set = SweepOptions(method="osbp", task="digits-openset/synth2blend", steps=1000,
+                            eval_every=100)  # fmt: skip
+    monkeypatch.setitem(FIRST_RUNG, "closed", 0.0)
+    monkeypatch.setitem(FIRST_RUNG, "open_set", 0.35)
+    assert grace_period(closed) == 1  # at least the first evaluation
+    assert grace_period(open_set) == 4  # ceil(0.35 × 10 evaluations)
+    open_set.grace_period = 2
+    assert grace_period(open_set) == 2  # --grace-period wins
+    open_set.grace_period = 50
+    assert grace_period(open_set) == 10  # at most all of them
+    monkeypatch.setitem(FIRST_RUNG, "open_set", 1.0)
+    open_set.grace_period, open_set.steps = None, 1050
+    assert grace_period(open_set) == 11  # the last, shorter interval counts
 
 
 def test_an_unreachable_tracking_server_or_cluster_fails_fast(tmp_path, capsys, monkeypatch):
