@@ -75,8 +75,9 @@ def sweep_status(client: Any, experiment: str, name: str) -> str | None:
 def checkpoints(client: Any, parent: Any) -> pd.DataFrame:
     """One row per evaluation point of every trial of the sweep ``parent``: ``run_id``,
     ``trial`` (run name), ``status``, ``step``, ``last`` (the trial's last evaluation point) and
-    every evaluation metric at that step. Failed trials are left out, and so are runs superseded
-    by a resumed sweep that ran their configuration again."""
+    every evaluation metric at that step (the label-free diagnostics ``predicted_*_pct`` and
+    ``dev_ess`` included). Failed trials are left out, and so are runs superseded by a resumed
+    sweep that ran their configuration again."""
     experiment = parent.info.experiment_id
     rows: list[dict[str, Any]] = []
     runs = tracking.children(client, experiment, parent.info.run_id)
@@ -85,8 +86,9 @@ def checkpoints(client: Any, parent: Any) -> pd.DataFrame:
         if status in ("failed", "superseded"):
             continue
         keys = [
-            k for k in run.data.metrics if k.startswith(("source_val", "target_", "validator_"))
-        ]
+            k for k in run.data.metrics
+            if k.startswith(("source_val", "target_", "validator_", "predicted_", "dev_ess"))
+        ]  # fmt: skip
         by_step: dict[int, dict[str, Any]] = {}
         for key in keys:
             for point in client.get_metric_history(run.info.run_id, key):

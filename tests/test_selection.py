@@ -116,6 +116,7 @@ def test_a_sweep_is_read_back_from_mlflow_with_its_baseline(tmp_path):
                 for row in group.to_dict("records")]
         for trial, group in frame.groupby("trial")
     }  # fmt: skip
+    trials["a"][0] |= {"predicted_top_class_pct": 85.0, "dev_ess": 40.0}  # diagnostics too
     for left_out in ("failed-c", "superseded-d"):
         trials[left_out] = [{"step": 1, "source_val_acc": 100, "target_val_acc": 0,
                              "target_test_acc": 0}]  # fmt: skip
@@ -124,6 +125,8 @@ def test_a_sweep_is_read_back_from_mlflow_with_its_baseline(tmp_path):
     assert len(read) == 6 and set(read["trial"]) == {"a", "b"}  # failed, superseded: left out
     assert read.groupby("trial")["last"].sum().to_dict() == {"a": 1, "b": 1}
     assert read.set_index(["trial", "step"]).loc[("b", 2), "validator_im"] == 0.9
+    first = read.set_index(["trial", "step"]).loc[("a", 1)]
+    assert first["predicted_top_class_pct"] == 85.0 and first["dev_ess"] == 40.0
 
     assert selection.source_only_baseline(client, experiment, "moons/rot40") is None
     log_sweep(client, experiment, "so-old", "source_only", "moons/rot40", {}, best_test=75)
