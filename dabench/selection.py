@@ -253,8 +253,9 @@ def early_agreement(frame: pd.DataFrame, setting: str) -> pd.DataFrame:
             at = frame[frame["step"] == step].set_index("run_id")[key].dropna()
             at = at[np.isfinite(at)]
             both = pd.concat([at, final], axis=1, join="inner").dropna()
+            varies = len(both) > 2 and (both.nunique() > 1).all()  # else: undefined
             row[int(step)] = (
-                spearmanr(both.iloc[:, 0], both.iloc[:, 1]).statistic if len(both) > 2 else math.nan
+                spearmanr(both.iloc[:, 0], both.iloc[:, 1]).statistic if varies else math.nan
             )
         table[name] = row
     return pd.DataFrame.from_dict(table, orient="index")
