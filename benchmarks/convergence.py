@@ -27,7 +27,6 @@ import statistics
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from methods import DEFAULT_STEPS as METHODS_STEPS
@@ -107,8 +106,13 @@ def table(runs: list[dict[str, Any]], tasks: list[str]) -> tuple[list[str], dict
             rows.append(f"| {task} | {method} | " + " | ".join(cells) + f" | {wall} |")
         last = budgets(task)[-1]
         if all((m, last) in means for m in methods):
-            enough[task] = next(s for s in budgets(task) if all(
-                (m, s) in means and means[m, s] >= means[m, last] - TOLERANCE for m in methods))
+            enough[task] = next(
+                s
+                for s in budgets(task)
+                if all(
+                    (m, s) in means and means[m, s] >= means[m, last] - TOLERANCE for m in methods
+                )
+            )
     return rows, enough
 
 
@@ -146,7 +150,7 @@ def plot(runs: list[dict[str, Any]], tasks: list[str]) -> None:
         axis.set_xlabel("step")
         axis.set_ylabel(key.replace("target_val_", "target-val "))
         axis.legend(fontsize=6)
-    for axis in list(axes.flat)[len(tasks):]:
+    for axis in list(axes.flat)[len(tasks) :]:
         axis.set_visible(False)
     figure.tight_layout()
     figure.savefig(PLOT, dpi=80)
@@ -160,7 +164,7 @@ def write_report(runs: list[dict[str, Any]], tasks: list[str], command: str) -> 
     rows, enough = table(runs, done)
     reading = ""
     if OUT.exists() and READING in (previous := OUT.read_text()):
-        reading = previous[previous.index(READING):]
+        reading = previous[previous.index(READING) :]
     hours = sum(r["wall_s"] for r in runs) / 3600
     verdict = "\n".join(f"* `{t}`: {s} steps" for t, s in enough.items()) or "* (none complete)"
     plot(runs, done)

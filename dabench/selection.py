@@ -311,17 +311,18 @@ def quality_markdown(frame: pd.DataFrame, task: str, method: str, sweep: str,
                      "picks below it are marked **negative transfer**.")  # fmt: skip
     flagged = frame.apply(failure_mode, axis=1, setting=setting)
     working = frame[flagged == ""]
-    if baseline is not None:
-        working = working[working[f"target_test_{metric}"] >= baseline[0]]
     if setting != "segmentation":  # no failure mode is defined for segmentation
         never = int((flagged == "never rejects").sum())
+        above = ""
+        if baseline is not None:
+            count = int((working[f"target_test_{metric}"] >= baseline[0]).sum())
+            above = f", {count} of them at or above source-only"
         lines.append(
             f"Failure modes (label-free diagnostics): {int((flagged == 'collapsed').sum())} "
             f"checkpoints collapsed (≥ {COLLAPSED_PCT:.0f} % of target-val decisions in one class)"
             + (f", {never} never reject (< {NEVER_REJECTS_PCT:.0f} % rejected)"
                if setting == "open_set" else "")
-            + f"; {len(working)} checkpoints work (no failure mode"
-            + (", at or above source-only)." if baseline is not None else ").")
+            + f"; {len(working)} checkpoints have no failure mode{above}."
         )  # fmt: skip
     for level in LEVELS:
         table = validator_quality(frame, setting, level)
