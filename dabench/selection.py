@@ -261,6 +261,20 @@ def early_agreement(frame: pd.DataFrame, setting: str) -> pd.DataFrame:
     return pd.DataFrame.from_dict(table, orient="index")
 
 
+def first_reliable_step(early: pd.DataFrame, criterion: str) -> int | None:
+    """The earliest evaluation step at which ``criterion``'s early agreement (its row of
+    :func:`early_agreement`) reaches half its agreement at the last step: where ASHA's first
+    rung may prune on it (:data:`dabench.sweep.FIRST_RUNG` is set from these). ``None`` when the
+    criterion is not in the table or its final agreement is not positive."""
+    if criterion not in early.index:
+        return None
+    row = early.loc[criterion]
+    final = row.iloc[-1]
+    if not final > 0:
+        return None
+    return int(next(step for step, value in row.items() if value >= final / 2))
+
+
 def source_only_baseline(client: Any, experiment: str, task: str) -> tuple[float, str] | None:
     """The target-test metric of the label-free pick of the most recent finished ``source_only``
     sweep of ``task`` in ``experiment`` (an id), and that sweep's name; ``None`` if there is
@@ -338,6 +352,15 @@ def quality_markdown(frame: pd.DataFrame, task: str, method: str, sweep: str,
     lines += ["", "Early agreement (what ASHA prunes on): Spearman correlation over trials of each "
               "criterion at an evaluation step (columns) with the trial's final oracle value:", "",
               early.to_markdown(floatfmt=".2f")]  # fmt: skip
+    from dabench.sweep import DEFAULT_METRIC  # (sweep imports this module)
+
+    default = DEFAULT_METRIC[setting]
+    step = first_reliable_step(early, default)
+    if step is not None:
+        last = int(early.columns[-1])
+        lines += ["", f"The {setting} default criterion, `{default}`, first agrees half as well "
+                  f"as at the end at step {step} of {last} ({step / last:.0%} of the trial): "
+                  "where ASHA's first rung may start pruning on it."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -162,3 +162,19 @@ def test_a_sweep_is_read_back_from_mlflow_with_its_baseline(tmp_path):
         selection.find_sweep(client, "exp", "nope")
     with pytest.raises(ValueError, match="no MLflow experiment 'other'"):
         selection.find_sweep(client, "other", "dann-1")
+
+
+def test_early_agreement_and_where_asha_may_start_pruning():
+    """Four trials whose final oracle ranks them d > c > b > a; IM ranks them backwards at step
+    1, half-right at step 2 and right at step 3."""
+    im = {1: [4, 3, 2, 1], 2: [1, 3, 2, 4], 3: [1, 2, 3, 4]}
+    oracle = [10, 20, 30, 40]
+    rows = [{"run_id": t, "trial": t, "status": "completed", "step": step, "validator_im": im[step][i],
+             "source_val_acc": 50.0, "target_val_acc": oracle[i] if step == 3 else 0.0,
+             "last": step == 3} for step in im for i, t in enumerate("abcd")]  # fmt: skip
+    early = selection.early_agreement(pd.DataFrame(rows), "closed")
+    assert early.loc["im"].tolist() == pytest.approx([-1.0, 0.8, 1.0])
+    assert math.isnan(early.loc["source_val", 1])  # constant: no correlation, no warning
+    assert selection.first_reliable_step(early, "im") == 2
+    assert selection.first_reliable_step(early, "source_val") is None
+    assert selection.first_reliable_step(early, "bnm") is None  # not in the table
