@@ -540,10 +540,14 @@ def asha(options: SweepOptions, time_attr: str = "training_iteration") -> Any | 
     )  # fmt: skip
 
 
-FIRST_RUNG = {"closed": 0.0, "partial": 0.0, "open_set": 0.0, "segmentation": 0.0}
+FIRST_RUNG = {"closed": 0.3, "partial": 0.3, "open_set": 0.7, "segmentation": 0.0}
 """ASHA's first rung per setting, as a share of a trial's evaluations (at least the first): where
 the setting's default objective, early in a trial, does not predict how the trial ends, ASHA
-must not prune on it there (``reports/selection.md``, "early agreement")."""
+must not prune on it there. Measured in ``reports/selection.md`` ("early agreement"): the first
+evaluation at which the default criterion's Spearman correlation with the trial's final oracle
+reaches half its value at the end (:func:`dabench.selection.first_reliable_step`) — BNM at 10 %
+(moons) and 30 % (digits) of the trial, the guarded source-val accuracy at 30 % (partial), the
+H-score proxy at 70 % (open-set: OSBP starts rejecting late; before that every trial scores 0)."""
 
 
 def grace_period(options: SweepOptions) -> int:
