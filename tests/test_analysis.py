@@ -25,12 +25,15 @@ def gaussians(n_s: int, n_t: int, shift: float, seed: int = 0) -> tuple[np.ndarr
 def test_a_distance_is_near_0_for_one_distribution_and_2_for_separable_ones():
     same = [a_distance(*gaussians(600, 600, 0.0, seed)) for seed in range(3)]
     assert all(0 <= d < 0.2 for d in same), same
+    errors = [domain_error(*gaussians(600, 600, 0.0, seed)) for seed in range(3)]
+    assert all(0.45 < e < 0.56 for e in errors), errors  # chance, before the clip at 1/2
     assert a_distance(*gaussians(600, 600, 4.0)) == 2.0  # every held-out sample told apart
     between = a_distance(*gaussians(600, 600, 0.25))
     assert 0.3 < between < 1.9  # a partial overlap: in between
     # unequal sizes are balanced before fitting: predicting the larger domain everywhere would
     # otherwise give an error of 1/6 and a distance of 1.33 for one distribution
     assert a_distance(*gaussians(300, 1500, 0.0)) < 0.2
+    assert 0.45 < domain_error(*gaussians(300, 1500, 0.0)) < 0.56
     # seeded: the same sample, folds and fit
     assert domain_error(*gaussians(200, 300, 0.5), seed=3) == domain_error(
         *gaussians(200, 300, 0.5), seed=3
