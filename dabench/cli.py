@@ -1,5 +1,5 @@
 """Command line: ``dabench demo | tasks | methods | train | sweep | rerun | benchmark |
-validators | leaderboard | export | ui``."""
+validators | analyze | leaderboard | export | ui``."""
 
 from __future__ import annotations
 
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     validators.add_argument("--experiment", default="dabench", help="MLflow experiment")
     add_tracking_uri(validators)
     validators.add_argument("--out", type=Path, help="also write the report to this file")
+    add_analyze_parser(commands)
     add_leaderboard_parser(commands)
     export = commands.add_parser(
         "export",
@@ -215,6 +216,36 @@ def add_benchmark_parser(commands: argparse._SubParsersAction) -> None:
                        "--select (default auto)")  # fmt: skip
     bench.add_argument("--plan", action="store_true", help="print the sweeps and how far each "
                        "got, then stop")  # fmt: skip
+
+
+def add_analyze_parser(commands: argparse._SubParsersAction) -> None:
+    analyze = commands.add_parser(
+        "analyze",
+        help="A-distance and t-SNE of a pick's features, beside the task's source-only pick",
+        description="For a sweep's pick (or a checkpoint) and the same task's source-only pick "
+        "when the experiment has one: the features of source-val and target inputs, their proxy "
+        "A-distance (a linear domain classifier's held-out error) and t-SNE plots coloured by "
+        "domain and by class; printed, logged to the sweep's MLflow run, written to --out. A "
+        "pick whose checkpoint the sweep did not keep is trained again from its config and seed.",
+    )
+    which = analyze.add_mutually_exclusive_group(required=True)
+    which.add_argument("--sweep", help="a sweep's name: analyse its pick")
+    which.add_argument("--checkpoint", help="a trial.pt (or a folder holding one), e.g. from "
+                       "`dabench train --checkpoint-dir`")  # fmt: skip
+    analyze.add_argument("--select", metavar="CRITERION", help="source_val, a validator (bnm, "
+                         "im, ...) or oracle (default: the sweep's objective)")  # fmt: skip
+    analyze.add_argument("--experiment", default="dabench", help="MLflow experiment")
+    add_tracking_uri(analyze)
+    analyze.add_argument("--storage", help="where the sweep's Ray state is (default: the "
+                         "--storage it was run with)")  # fmt: skip
+    analyze.add_argument("--target-split", choices=("target_val", "target_test"),
+                         default="target_val", help="the target inputs (default target_val)")  # fmt: skip
+    analyze.add_argument("--samples", type=positive_int, default=500, help="t-SNE samples per "
+                         "domain (default 500)")  # fmt: skip
+    analyze.add_argument("--seed", type=int, default=0, help="sampling and t-SNE seed")
+    analyze.add_argument("--device", help="cpu, cuda, ... (default: the trial's)")
+    analyze.add_argument("--root", help="dataset folder (real-data tasks)")
+    analyze.add_argument("--out", type=Path, help="also write tsne.png and analysis.json here")
 
 
 def add_rerun_parser(commands: argparse._SubParsersAction) -> None:
@@ -379,6 +410,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dabench.sweep_cli import run_validators
 
         return run_validators(args)
+    if args.command == "analyze":
+        from dabench.sweep_cli import run_analyze
+
+        return run_analyze(args)
     {"demo": run_demo, "tasks": run_tasks, "methods": run_methods}[args.command](args)
     return 0
 

@@ -275,10 +275,10 @@ def first_reliable_step(early: pd.DataFrame, criterion: str) -> int | None:
     return int(next(step for step, value in row.items() if value >= final / 2))
 
 
-def source_only_baseline(client: Any, experiment: str, task: str) -> tuple[float, str] | None:
-    """The target-test metric of the label-free pick of the most recent finished ``source_only``
-    sweep of ``task`` in ``experiment`` (an id), and that sweep's name; ``None`` if there is
-    none."""
+def source_only_sweep(client: Any, experiment: str, task: str) -> Any | None:
+    """The parent run of the most recent finished ``source_only`` sweep of ``task`` in
+    ``experiment`` (an id) that selected on a label-free objective and recorded its pick; ``None``
+    if there is none. Its pick is the task's source-only baseline."""
     metric = MAIN_METRIC[task_spec(task).setting]
     runs = client.search_runs(
         [experiment],
@@ -290,8 +290,19 @@ def source_only_baseline(client: Any, experiment: str, task: str) -> tuple[float
         objective = run.data.tags.get("objective", "")
         value = run.data.metrics.get(f"best.target_test_{metric}")
         if value is not None and not objective.startswith("target_"):
-            return value, run.data.tags[tracking.SWEEP]
+            return run
     return None
+
+
+def source_only_baseline(client: Any, experiment: str, task: str) -> tuple[float, str] | None:
+    """The target-test metric of the label-free pick of the task's source-only sweep
+    (:func:`source_only_sweep`) in ``experiment`` (an id), and that sweep's name; ``None`` if
+    there is none."""
+    run = source_only_sweep(client, experiment, task)
+    if run is None:
+        return None
+    metric = MAIN_METRIC[task_spec(task).setting]
+    return run.data.metrics[f"best.target_test_{metric}"], run.data.tags[tracking.SWEEP]
 
 
 def quality_report(client: Any, experiment: str, sweep: str) -> str:

@@ -1,5 +1,5 @@
-"""``dabench sweep``, ``rerun``, ``benchmark``, ``validators``, ``leaderboard``, ``export`` and
-``ui`` on the command line."""
+"""``dabench sweep``, ``rerun``, ``benchmark``, ``validators``, ``analyze``, ``leaderboard``,
+``export`` and ``ui`` on the command line."""
 
 from __future__ import annotations
 
@@ -166,6 +166,48 @@ def run_validators(args: argparse.Namespace) -> int:
     print(report)
     if args.out:
         args.out.write_text(report)
+    return 0
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    """``dabench analyze``: A-distance and t-SNE of a pick (or a checkpoint) and its source-only
+    baseline."""
+    from dabench.analyze import AnalyzeOptions, analyze
+
+    err = Console(stderr=True, soft_wrap=True)
+    options = AnalyzeOptions(
+        sweep=args.sweep, checkpoint=args.checkpoint, select=args.select,
+        tracking_uri=args.tracking_uri, experiment=args.experiment, storage=args.storage,
+        target_split=args.target_split, samples=args.samples, seed=args.seed, device=args.device,
+        root=args.root, out=str(args.out) if args.out else None,
+    )  # fmt: skip
+    try:
+        result = analyze(options)
+    except ValueError as error:
+        err.print(f"[red]dabench analyze: error:[/red] {error}")
+        return 2
+    first = result.results[0]
+    table = Table(title=f"features: source_val vs {options.target_split} ("
+                  f"{first.per_domain} per domain for the A-distance)")  # fmt: skip
+    for column in ("model", "sweep / trial"):
+        table.add_column(column, overflow="fold")
+    for column in ("step", "weights", first.target_metric, "A-distance", "ε"):
+        table.add_column(column, no_wrap=True)
+    for r in result.results:
+        m = r.model
+        trial = f"{m.sweep} / {m.trial}" if m.sweep else "-"
+        table.add_row(m.label, trial, str(m.step), m.origin, f"{r.target_value:.2f}",
+                      f"{r.a_distance:.3f}", f"{r.domain_error:.3f}")  # fmt: skip
+    Console().print(table)
+    for r in result.results:
+        err.print(f"{r.model.label}: weights from {r.model.location}")
+    for note in result.notes:
+        err.print(f"note: {note}")
+    if result.parent_run_id:
+        err.print(f"logged to MLflow run {result.parent_run_id} (metrics a_distance.*, artifacts "
+                  f"analysis/{result.criterion}/)")  # fmt: skip
+    if result.files:
+        err.print("wrote " + ", ".join(str(p) for p in result.files))
     return 0
 
 

@@ -47,10 +47,13 @@ LOOP_DEFAULTS: dict[str, Any] = {
     "pretrained": False,
     "precision": "fp32",
     "channels_last": False,
+    "a_distance": False,
 }
 """Keys every trial accepts besides the method's hyperparameters. ``seed`` drives initialisation
 and batch order; ``data_seed`` the generated data and the splits (fixed across seeds by default);
-``precision`` and ``channels_last``: see :mod:`dabench.precision`."""
+``precision`` and ``channels_last``: see :mod:`dabench.precision`; ``a_distance``: also report the
+proxy A-distance between the source-val and target-val features at every evaluation
+(:func:`dabench.analysis.a_distance`; classification only; its cost: ``reports/analysis.md``)."""
 
 MAIN_METRIC = {"closed": "acc", "partial": "acc", "open_set": "h_score", "segmentation": "miou"}
 """The headline target metric of each setting (reported as ``target_test_<metric>``)."""
@@ -125,6 +128,9 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
             check_range(key, value, *ranges[key])
         if key in choices and value not in choices[key]:
             raise ValueError(f"config key {key!r} must be one of {choices[key]}; got {value!r}")
+    if resolved["a_distance"] and task_spec(resolved["task"]).setting == "segmentation":
+        raise ValueError("config key 'a_distance' needs a feature vector per sample; a "
+                         "segmentation model has none (closed, partial and open-set tasks do)")  # fmt: skip
     return resolved
 
 
@@ -303,7 +309,8 @@ def _evaluation(
     if coefficient is not None:
         metrics["grl_coeff"] = coefficient
     start = time.perf_counter()
-    metrics.update(evaluate(recipe, task, cfg["eval_batch_size"], device, cfg["num_workers"]))
+    metrics.update(evaluate(recipe, task, cfg["eval_batch_size"], device, cfg["num_workers"],
+                            a_distance=cfg["a_distance"]))  # fmt: skip
     recipe.train(True)
     clock["eval_s"] += time.perf_counter() - start
     metrics["time_s"] = clock["train_s"] + clock["eval_s"]
@@ -312,7 +319,7 @@ def _evaluation(
 
 
 CHECKPOINT_FILE = "trial.pt"
-RUNTIME_KEYS = ("device", "num_workers", "eval_batch_size", "root")
+RUNTIME_KEYS = ("device", "num_workers", "eval_batch_size", "root", "a_distance")
 """Config keys a resumed trial may change: they do not alter what is trained."""
 
 
@@ -389,12 +396,25 @@ def save_checkpoint(
     return path
 
 
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The state :func:`save_checkpoint` wrote, from its file or the directory holding
+    ``trial.pt`` (loaded with ``weights_only=True``: tensors and plain containers only).
+    ``FileNotFoundError`` naming the path when there is none."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path} (a {CHECKPOINT_FILE} file, or a folder "
+                                "holding one, as `dabench train --checkpoint-dir` writes)")  # fmt: skip
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def load_checkpoint(directory: str | Path, cfg: dict[str, Any]) -> dict[str, Any]:
     """The checkpoint in ``directory``, checked to belong to a trial of the same config."""
     path = Path(directory) / CHECKPOINT_FILE
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint to resume from: {path} does not exist")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_checkpoint(path)
     differ = sorted(
         key
         for key in set(cfg) | set(state["config"])
@@ -406,6 +426,25 @@ def load_checkpoint(directory: str | Path, cfg: dict[str, Any]) -> dict[str, Any
             f"(only {', '.join(RUNTIME_KEYS)} may change on resume)"
         )
     return state
+
+
+def restore(state: dict[str, Any], **runtime: Any) -> tuple[Recipe, Task]:
+    """The trained recipe of a checkpoint's ``state`` (:func:`read_checkpoint`), in evaluation
+    mode, and its task: the task and recipe built from the saved config — with the
+    :data:`RUNTIME_KEYS` given in ``runtime`` (e.g. ``device="cpu"``, ``root=...``) replaced —
+    the saved stage entered, then every module's weights and the recipe's extra state loaded."""
+    unknown = sorted(set(runtime) - set(RUNTIME_KEYS))
+    if unknown:
+        raise ValueError(f"only {', '.join(RUNTIME_KEYS)} may change on restore; got {unknown}")
+    cfg = resolve_config({**state["config"], **runtime})
+    task = get_task(cfg["task"], cfg["root"], seed=cfg["data_seed"])
+    recipe: Recipe = get_method(cfg["method"])(task, cfg, resolve_device(cfg["device"]))
+    recipe.begin_stage(next(s for s in recipe.stages(cfg["steps"]) if s.name == state["stage"]))
+    for name, module in recipe.modules().items():
+        module.load_state_dict(state["modules"][name])
+    recipe.load_extra_state(state["extra"])
+    recipe.train(False)
+    return recipe, task
 
 
 VALIDATOR_ROWS = 2000
@@ -420,7 +459,12 @@ VALIDATOR_SPLITS = {"source_val": True, "target_val": False}
 
 
 def evaluate(
-    recipe: Recipe, task: Task, batch_size: int, device: torch.device, workers: int = 0
+    recipe: Recipe,
+    task: Task,
+    batch_size: int,
+    device: torch.device,
+    workers: int = 0,
+    a_distance: bool = False,
 ) -> dict[str, float]:
     """Source-val accuracy (mIoU), the setting's metrics on target-val and target-test (labels:
     reported, never used to train or select unless asked for) and every label-free validator of
@@ -430,7 +474,10 @@ def evaluate(
     Open-set source-val accuracy is the accuracy of the best known class, whether or not the
     model rejects the sample: source-val holds known classes only, and counting each rejection as
     an error would prefer models that never reject (measured: ``reports/selection.md``). How much
-    a model rejects is judged by the ``h_proxy`` validator."""
+    a model rejects is judged by the ``h_proxy`` validator.
+
+    With ``a_distance``, also ``a_distance``: the proxy A-distance between the features of those
+    same source-val and target-val rows (:func:`dabench.analysis.a_distance`, seed 0)."""
     recipe.train(False)
     results: dict[str, float] = {}
     rows: dict[str, validators.Outputs | None] = {}
@@ -448,6 +495,10 @@ def evaluate(
     source, target_inputs = rows["source_val"], rows["target_val"]
     assert source is not None and target_inputs is not None
     results.update(validators.score(task.setting, source, target_inputs))
+    if a_distance and source.features is not None and target_inputs.features is not None:
+        from dabench.analysis import a_distance as distance
+
+        results["a_distance"] = distance(source.features, target_inputs.features)
     return results
 
 
