@@ -547,7 +547,8 @@ must not prune on it there. Measured in ``reports/selection.md`` ("early agreeme
 evaluation at which the default criterion's Spearman correlation with the trial's final oracle
 reaches half its value at the end (:func:`dabench.selection.first_reliable_step`) — BNM at 10 %
 (moons) and 30 % (digits) of the trial, the guarded source-val accuracy at 30 % (partial), the
-H-score proxy at 70 % (open-set: OSBP starts rejecting late; before that every trial scores 0)."""
+H-score proxy at 70 % (open-set: OSBP starts rejecting late; before that every trial scores 0),
+source-val mIoU at the first evaluation (segmentation)."""
 
 
 def grace_period(options: SweepOptions) -> int:
