@@ -197,7 +197,7 @@ class MultiSweepSearcher(Searcher):
         job.trials[trial_id] = status
         if isinstance(job, SweepJob):
             job.search.on_trial_complete(trial_id, result=result, error=error)
-            if len(job.trials) >= job.total and not job.running():
+            if (len(job.trials) >= job.total or job.closed) and not job.running():
                 self._close_sweep(job)
         elif not job.pending and not job.running():
             self._close_group(job)

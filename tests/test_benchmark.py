@@ -222,7 +222,9 @@ def test_a_sweep_closed_after_rays_last_snapshot_gets_no_new_trials(ray_local, t
     before Ray's next state snapshot: the restored searcher thinks the sweep still lacks that
     trial. It must not run another one (the sweep would end with one trial too many)."""
     from dabench.multiplex import MultiSweepSearcher, SweepJob
-    from dabench.sweep import INTERNAL, objective_mode, open_parent, searcher, validate
+    from dabench.sweep import (
+        INTERNAL, objective_mode, open_parent, searcher, trial_internal, validate,
+    )  # fmt: skip
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)
@@ -246,6 +248,22 @@ def test_a_sweep_closed_after_rays_last_snapshot_gets_no_new_trials(ray_local, t
     assert config[INTERNAL]["sweep"] == second.name
     assert restored.sweeps[0].done and restored.sweeps[0].closed
     assert len(restored.sweeps[0].trials) == 2
+
+    # the same, with the snapshot's second trial still running: Ray restarts it, it reports its
+    # final result again (its run says completed), and then the sweep is done
+    first.trials = {"a": "completed", "b": None}
+    first.search.suggest("b")
+    internal = trial_internal(first.options, experiment, first.parent, first.name,
+                              first.objective, [*first.base])  # fmt: skip
+    first.configs = {"b": {**first.base, INTERNAL: internal}}
+    multi.owner = {"b": first.name}
+    multi.save(str(snapshot))
+    restored = MultiSweepSearcher([], 0, (), "", "", "", "")
+    restored.restore(str(snapshot))
+    assert restored.suggest("d")[INTERNAL]["sweep"] == second.name
+    assert restored.sweeps[0].closed and not restored.sweeps[0].done
+    restored.on_trial_complete("b", {"step": 40, "validator_bnm": 0.5})
+    assert restored.sweeps[0].done and len(restored.sweeps[0].trials) == 2
 
 
 def test_the_progress_shows_each_sweep_its_pick_so_far_and_the_time_left(tmp_path):
