@@ -192,8 +192,11 @@ def add_benchmark_parser(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--metric", help="the sweeps' objective (as `dabench sweep --metric`)")
     bench.add_argument("--scheduler", choices=("asha", "none"))
     bench.add_argument("--searcher", choices=("tpe", "random"))
-    bench.add_argument("--grace-period", type=positive_int,
-                       help="ASHA's first rung, in evaluations (default: the setting's)")
+    bench.add_argument(
+        "--grace-period",
+        type=positive_int,
+        help="ASHA's first rung, in evaluations (default: the setting's)",
+    )
     bench.add_argument("--reduction-factor", type=int)
     bench.add_argument("--seed", type=int, help="the sweeps' training and TPE seed (default 0)")
     bench.add_argument("--max-failures", type=int, help="retries per trial")
