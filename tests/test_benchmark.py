@@ -223,7 +223,12 @@ def test_a_sweep_closed_after_rays_last_snapshot_gets_no_new_trials(ray_local, t
     trial. It must not run another one (the sweep would end with one trial too many)."""
     from dabench.multiplex import MultiSweepSearcher, SweepJob
     from dabench.sweep import (
-        INTERNAL, objective_mode, open_parent, searcher, trial_internal, validate,
+        INTERNAL,
+        objective_mode,
+        open_parent,
+        searcher,
+        trial_internal,
+        validate,
     )  # fmt: skip
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
