@@ -74,6 +74,12 @@ def metric(task: str) -> str:
     return MAIN_METRIC[task_spec(task).setting]
 
 
+def runs_of(runs: list[dict[str, Any]], task: str, method: str, steps: int) -> list[dict]:
+    """The runs of ``method`` on ``task`` at a budget of ``steps``."""
+    return [r for r in runs if (r["config"]["task"], r["config"]["method"],
+                                r["config"]["steps"]) == (task, method, steps)]  # fmt: skip
+
+
 def table(runs: list[dict[str, Any]], tasks: list[str]) -> tuple[list[str], dict[str, int]]:
     """Markdown rows (task, method, per budget: target-val mean ± std [target-test]) and, per
     task, the smallest budget within :data:`TOLERANCE` of the longest for both methods."""
@@ -89,8 +95,7 @@ def table(runs: list[dict[str, Any]], tasks: list[str]) -> tuple[list[str], dict
         for method in methods:
             cells = []
             for steps in budgets(task):
-                done = [r for r in runs if (r["config"]["task"], r["config"]["method"],
-                                            r["config"]["steps"]) == (task, method, steps)]  # fmt: skip
+                done = runs_of(runs, task, method, steps)
                 if not done:
                     cells.append(f"{steps}: –")
                     continue
@@ -100,8 +105,7 @@ def table(runs: list[dict[str, Any]], tasks: list[str]) -> tuple[list[str], dict
                 spread = f" ± {statistics.stdev(val):.1f}" if len(val) > 1 else ""
                 cells.append(f"{steps}: **{statistics.mean(val):.1f}**{spread} "
                              f"[{statistics.mean(test):.1f}] ({len(val)})")  # fmt: skip
-            longest = [r["wall_s"] for r in runs if (r["config"]["task"], r["config"]["method"],
-                       r["config"]["steps"]) == (task, method, budgets(task)[-1])]  # fmt: skip
+            longest = [r["wall_s"] for r in runs_of(runs, task, method, budgets(task)[-1])]
             wall = f"{statistics.median(longest):.0f}" if longest else "–"
             rows.append(f"| {task} | {method} | " + " | ".join(cells) + f" | {wall} |")
         last = budgets(task)[-1]

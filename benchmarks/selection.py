@@ -55,14 +55,17 @@ STUDIES = (
 DATA = REPORT.parent / "selection"
 
 
-def sweep_command(study: Study, method: str, trials: int, work: Path) -> list[str]:
+def sweep_command(study: Study, method: str, trials: int, work: Path,
+                  resume: bool = False) -> list[str]:  # fmt: skip
+    """The study's ``dabench sweep`` of ``method``; with ``resume``, the command that finishes it
+    after an interruption."""
     name = f"{study.name}-{method}"
     return [
         "dabench", "sweep", "--method", method, "--task", study.task,
         "--num-samples", str(trials), "--steps", str(study.steps),
         "--eval-every", str(study.eval_every), "--searcher", "random", "--scheduler", "none",
         "--tracking-uri", f"sqlite:///{work}/mlflow.db", "--storage", f"{work}/ray_results",
-        "--experiment", "selection", "--name", name,
+        "--experiment", "selection", "--resume" if resume else "--name", name,
     ]  # fmt: skip
 
 
@@ -81,9 +84,8 @@ def run_study(study: Study, work: Path) -> None:
         if finished(work, name):
             print(f"{name}: done before, kept", flush=True)
             continue
-        command = sweep_command(study, method, trials, work)
-        if (work / "ray_results" / name).exists():  # interrupted: continue it, lose nothing
-            command = [*command[:-2], "--resume", name]
+        interrupted = (work / "ray_results" / name).exists()  # continue it, lose nothing
+        command = sweep_command(study, method, trials, work, resume=interrupted)
         print("$", shlex.join(command), flush=True)
         subprocess.run(command, check=True)
 

@@ -43,7 +43,8 @@ from scipy.stats import t as student_t
 from dabench import __version__, selection, tracking
 from dabench.data.registry import task_spec
 from dabench.seeds import SELECTED_TRIAL, criterion_name
-from dabench.sweep import DEFAULT_METRIC, objective_key, provenance
+from dabench.selection import DEFAULT_METRIC
+from dabench.sweep import objective_key, provenance
 from dabench.trainable import MAIN_METRIC
 from dabench.validators import VALIDATORS
 

@@ -37,6 +37,17 @@ from dabench.validators import validators_for
 LEVELS = ("checkpoint", "trial")
 
 
+DEFAULT_METRIC = {"closed": "bnm", "partial": "guarded_source_val", "open_set": "h_proxy",
+                  "segmentation": "source_val"}  # fmt: skip
+"""The label-free criterion a sweep selects on when ``--metric`` is not given, per setting,
+chosen on the measurements of ``reports/selection.md``: on closed-set tasks BNM ranks
+checkpoints near the best of all validators where source-val accuracy is blind to the shift; on
+partial tasks plain source-val accuracy cannot see a model collapse onto one target class, so
+the collapse-guarded source-val accuracy; on open-set tasks source-val accuracy, DEV, ClassAMI
+and known-IM all prefer models that never reject, so the H-score proxy; segmentation keeps
+source-val mIoU."""
+
+
 def criteria(setting: str) -> dict[str, str]:
     """Label-free criterion name → reported metric key, for ``setting``."""
     source = "source_val_miou" if setting == "segmentation" else "source_val_acc"
@@ -363,8 +374,6 @@ def quality_markdown(frame: pd.DataFrame, task: str, method: str, sweep: str,
     lines += ["", "Early agreement (what ASHA prunes on): Spearman correlation over trials of each "
               "criterion at an evaluation step (columns) with the trial's final oracle value:", "",
               early.to_markdown(floatfmt=".2f")]  # fmt: skip
-    from dabench.sweep import DEFAULT_METRIC  # (sweep imports this module)
-
     default = DEFAULT_METRIC[setting]
     step = first_reliable_step(early, default)
     if step is not None:

@@ -72,23 +72,14 @@ class SweepOptions:
     name: str | None = None
 
 
-DEFAULT_METRIC = {"closed": "bnm", "partial": "guarded_source_val", "open_set": "h_proxy",
-                  "segmentation": "source_val"}  # fmt: skip
-"""The label-free objective of a sweep when ``--metric`` is not given, per setting, chosen on the
-measurements of ``reports/selection.md``: BNM ranked checkpoints best on both closed-set tasks;
-on partial tasks IM/BNM reward predicting the source's outlier classes and plain source-val
-accuracy cannot see a model collapse onto one target class, so the collapse-guarded source-val
-accuracy; on open-set tasks source-val accuracy cannot see a model that never rejects, so the
-H-score proxy; segmentation keeps source-val mIoU."""
-
-
 def objective_key(metric: str | None, setting: str) -> str:
-    """The reported metric a sweep optimises. ``None``: the setting's :data:`DEFAULT_METRIC`;
-    ``source_val``: source-val accuracy (mIoU for segmentation); a validator's name (``im``,
-    ``class_ami``, ...: :data:`dabench.validators.VALIDATORS`); ``oracle``: the setting's
+    """The reported metric a sweep optimises. ``None``: the setting's
+    :data:`dabench.selection.DEFAULT_METRIC`; ``source_val``: source-val accuracy (mIoU for
+    segmentation); a validator's name (``im``, ``class_ami``, ...:
+    :data:`dabench.validators.VALIDATORS`); ``oracle``: the setting's
     target-val metric (uses target labels, so only when asked for); or any reported key by name.
     Raises ``ValueError`` for a validator that does not apply to the setting."""
-    metric = metric or DEFAULT_METRIC[setting]
+    metric = metric or selection.DEFAULT_METRIC[setting]
     if metric == "oracle":
         return f"target_val_{MAIN_METRIC[setting]}"
     if metric == "source_val":
