@@ -84,13 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, required=True, help="the CSV file to write")
     ui = commands.add_parser(
         "ui",
-        help="open the MLflow UI on the tracking store",
+        help="open the MLflow UI on the tracking store, on the latest sweep's trials",
         description="Start the MLflow UI (mlflow server) on 127.0.0.1 for the tracking store the "
-        "sweeps wrote to, and print its URL.",
+        "sweeps wrote to, and print the URL of a sweep's trials (objective, oracle and status "
+        "as columns; docs/dashboard.md). Ctrl-C or SIGTERM stops the whole server.",
     )
     add_tracking_uri(ui)
     ui.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only)")
-    ui.add_argument("--port", type=positive_int, default=5000)
+    ui.add_argument("--port", type=positive_int, default=5000, help="default 5000")
+    ui.add_argument("--sweep", help="the sweep to show (default: the latest)")
+    ui.add_argument("--experiment", help="look for the sweep in this experiment only")
+    ui.add_argument("--open", action="store_true", help="also open the URL in a web browser")
     return parser
 
 
@@ -165,6 +169,7 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument("--resume", metavar="SWEEP", help="finish an interrupted sweep")
     sweep.add_argument("--seeds", type=int, default=0, metavar="N", help="then re-train the "
                        "label-free and the oracle pick with N fresh seeds (as `dabench rerun`)")  # fmt: skip
+    add_verbose(sweep)
 
 
 def add_benchmark_parser(commands: argparse._SubParsersAction) -> None:
@@ -273,6 +278,12 @@ def add_rerun_parser(commands: argparse._SubParsersAction) -> None:
     rerun.add_argument("--max-failures", type=int, default=0, help="retries per run")
     rerun.add_argument("--address", help="an existing Ray cluster (default: a local one)")
     rerun.add_argument("--storage", default="ray_results", help="where Ray keeps its state")
+    add_verbose(rerun)
+
+
+def add_verbose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--verbose", action="store_true", help="show Ray's, Tune's and MLflow's "
+                        "logs (default: only in a log file in the sweep's folder)")  # fmt: skip
 
 
 def add_tracking_uri(parser: argparse.ArgumentParser) -> None:

@@ -189,8 +189,9 @@ class MultiSweepSearcher(Searcher):
             self._record(job, trial_id, result)
         config = job.configs.get(trial_id, {})
         steps = config.get("steps", 0)
-        status = record_trial_end(config[INTERNAL], trial_id, trial_id, config, result or {},
-                                  steps, error)  # fmt: skip
+        name = config[INTERNAL].get("run_name", trial_id)
+        status = record_trial_end(config[INTERNAL], trial_id, name, config, result or {}, steps,
+                                  error)  # fmt: skip
         own = own_checkpoint(config[INTERNAL], trial_id)
         if own is not None:  # recorded in MLflow: a restarted trial now reports its end without
             storage.delete(own)  # training, so its checkpoint is not needed any more
@@ -235,6 +236,8 @@ class MultiSweepSearcher(Searcher):
 
     def _assign(self, job: SweepJob | GroupJob, trial_id: str, config: dict) -> dict:
         self.owner[trial_id] = job.name
+        run_name = f"{job.name}-trial-{len(job.trials) + 1}"  # the MLflow run's name
+        config = {**config, INTERNAL: {**config[INTERNAL], "run_name": run_name}}
         job.trials[trial_id] = None
         job.configs[trial_id] = config
         return config

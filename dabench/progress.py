@@ -31,8 +31,6 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from dabench.seeds import criterion_name
-
 _active: BenchmarkProgress | None = None
 
 
@@ -129,6 +127,8 @@ class BenchmarkProgress:
         return {"line": line, "work": work, "left": left, "eta": eta}
 
     def render(self, searcher: Any, state: dict[str, Any]) -> Group:
+        from dabench.seeds import criterion_name
+
         work, left = state["work"], state["left"]
         bar = ProgressBar(total=max(work + (left or 0.0), 1e-9), completed=work, width=60)
         table = Table(box=None, pad_edge=False)
@@ -226,3 +226,149 @@ def _seconds_per_step(searcher: Any) -> dict[tuple[str, str], float]:
                 seconds, steps = totals.setdefault(key, [0.0, 0.0])
                 totals[key] = [seconds + result["time_s"], steps + result["step"]]
     return {key: seconds / steps for key, (seconds, steps) in totals.items() if steps > 0}
+
+
+# --- one sweep (or one rerun's seeds group) -----------------------------------------------------
+
+_sweep_active: SweepProgress | None = None
+
+
+def trials_changed(monitor: Any, trials: list, line: str | None = None,
+                   ending: tuple[Any, bool] | None = None) -> None:  # fmt: skip
+    """Show ``line`` (a finished trial) and the state of ``trials`` (Ray Tune's ``Trial``
+    objects; ``ending``: the one finishing now, which Tune still shows as running, and whether
+    it failed) on the active sweep display; with none active, print ``line`` only. ``monitor``:
+    the sweep's :class:`~dabench.sweep.TrialMonitor` (objective, oracle, steps, number of
+    trials)."""
+    if _sweep_active is not None:
+        _sweep_active.update(monitor, trials, line, ending)
+    elif line is not None:
+        print(line, flush=True)
+
+
+class SweepProgress:
+    """The live display of a sweep ``title`` while its trials run: trials running, completed,
+    pruned and failed out of the total, the best objective so far with its oracle, elapsed time
+    and an estimate of the time left, on one status line under the finished trials' lines.
+
+    On a terminal it is a ``rich`` live line (with a spinner until the first trial reports);
+    otherwise (a log file, CI) the status line is printed after each finished trial. **Time left**
+    counts the steps still to train — every trial to its last step, so it is an upper bound when
+    ASHA prunes (shown with ``≤``) — at the rate of steps trained in this session. Use as a
+    context manager: it is active (receives :func:`trials_changed`) inside the ``with`` block."""
+
+    def __init__(self, title: str, console: Console | None = None,
+                 refresh_s: float = 1.0) -> None:  # fmt: skip
+        self.title, self.refresh_s = title, refresh_s
+        self.console = console or Console(stderr=True, soft_wrap=True)
+        self.start = time.time()
+        self.first_steps: float | None = None  # steps trained when the first report came
+        self.first_time = 0.0
+        self.last_render = 0.0
+        self.text = Text(f"{title}: starting Ray and the first trials …")
+        self.live = (
+            Live(self.text, console=self.console, refresh_per_second=4, transient=True)
+            if self.console.is_terminal
+            else None
+        )
+
+    def __enter__(self) -> SweepProgress:
+        global _sweep_active
+        _sweep_active = self
+        if self.live is not None:
+            self.live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _sweep_active
+        _sweep_active = None
+        if self.live is not None:
+            self.live.stop()
+
+    def update(self, monitor: Any, trials: list, line: str | None = None,
+               ending: tuple[Any, bool] | None = None) -> None:  # fmt: skip
+        now = time.time()
+        if line is None and now - self.last_render < self.refresh_s:
+            return
+        self.last_render = now
+        status = self.status_line(monitor, trials, now, ending)
+        if self.live is not None:
+            if line is not None:
+                self.live.console.print(line, markup=False, highlight=False)
+            self.live.update(Text(status))
+        elif line is not None:
+            self.console.print(line, markup=False, highlight=False)
+            self.console.print(status, markup=False, highlight=False)
+
+    def status_line(
+        self, monitor: Any, trials: list, now: float, ending: tuple[Any, bool] | None = None
+    ) -> str:
+        """``title: 2 running · 3 completed · 1 pruned · 0 failed of 8 · best <objective> …
+        (<oracle> …) · elapsed 0:01:10 · left ≤ 0:02:00``."""
+        from dabench.seeds import criterion_name
+
+        counts = trial_counts(trials, monitor.steps, ending)
+        best = best_trial(trials, monitor.objective)
+        shown = "best: –"
+        if best is not None:
+            shown = f"best {criterion_name(monitor.objective)} {best[monitor.objective]:.4g}"
+            if monitor.oracle != monitor.objective and monitor.oracle in best:
+                shown += f" ({monitor.oracle} {best[monitor.oracle]:.4g})"
+        trained = sum((t.last_result or {}).get("step", 0) for t in trials)
+        if self.first_steps is None and trained > 0:
+            self.first_steps, self.first_time = trained, now
+        eta = "(estimating)"
+        if self.first_steps is not None and trained > self.first_steps:
+            rate = (trained - self.first_steps) / (now - self.first_time)
+            left = steps_left(trials, monitor.steps, monitor.num_samples, ending)
+            eta = f"≤ {duration(left / rate)}" if left else "≈ 0:00:00"
+        return (
+            f"{self.title}: {counts['running']} running · {counts['completed']} completed · "
+            f"{counts['pruned']} pruned · {counts['failed']} failed of {monitor.num_samples} · "
+            f"{shown} · elapsed {duration(now - self.start)} · left {eta}"
+        )
+
+
+def _state(trial: Any, ending: tuple[Any, bool] | None) -> str:
+    """Tune's status of ``trial``; ``TERMINATED`` or ``ERROR`` if it is the trial ending now
+    (``ending``: that trial and whether it failed)."""
+    if ending is None or trial is not ending[0]:
+        return trial.status
+    return "ERROR" if ending[1] else "TERMINATED"
+
+
+def trial_counts(
+    trials: list, steps: int, ending: tuple[Any, bool] | None = None
+) -> dict[str, int]:
+    """Tune's trials by state: running (or pending), completed (to the last step), pruned
+    (stopped earlier without an error) and failed."""
+    counts = {"running": 0, "completed": 0, "pruned": 0, "failed": 0}
+    for trial in trials:
+        state = _state(trial, ending)
+        if state == "ERROR":
+            counts["failed"] += 1
+        elif state == "TERMINATED":
+            done = (trial.last_result or {}).get("step", 0) >= steps
+            counts["completed" if done else "pruned"] += 1
+        else:
+            counts["running"] += 1
+    return counts
+
+
+def best_trial(trials: list, objective: str) -> dict[str, Any] | None:
+    """The latest result of the trial with the best latest objective (minimised for a loss)."""
+    sign = -1 if "loss" in objective else 1
+    results = [t.last_result for t in trials if t.last_result
+               and math.isfinite(t.last_result.get(objective, math.nan))]  # fmt: skip
+    return max(results, key=lambda r: sign * r[objective]) if results else None
+
+
+def steps_left(
+    trials: list, steps: int, total: int, ending: tuple[Any, bool] | None = None
+) -> float:
+    """Steps still to train if every unfinished trial ran to its last step."""
+    running = [t for t in trials if _state(t, ending) not in ("TERMINATED", "ERROR")]
+    unstarted = max(total - len(trials), 0)
+    return unstarted * steps + sum(
+        max(steps - (t.last_result or {}).get("step", 0), 0) for t in running
+    )

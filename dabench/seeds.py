@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dabench import selection, storage, tracking
+from dabench import logs, progress, selection, storage, tracking
 from dabench.data.registry import task_spec
 from dabench.sweep import (
     INTERNAL,
     TrialMonitor,
+    TrialName,
     close_children,
     init_ray,
     objective_key,
@@ -63,6 +64,8 @@ class RerunOptions:
     tracking_uri: str | None = None
     experiment: str = "dabench"
     storage: str = "ray_results"
+    verbose: bool = False
+    """Show the engines' logs (default: in a file in the group's folder, :mod:`dabench.logs`)."""
 
 
 @dataclass
@@ -252,29 +255,34 @@ def run_group(client: Any, parent: Any, row: Any, selected_by: list[str], seeds:
     internal, config = configs[0][INTERNAL], configs[0]
     oracle = objective_key("oracle", task_spec(config["task"]).setting)
     monitor = TrialMonitor(internal, config["steps"], internal["objective"], oracle, len(seeds))
-    init_ray(options.address)
-    resources = {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial}
-    tuner = tune.Tuner(
-        tune.with_resources(tune_trial, resources),
-        param_space={**config, "seed": tune.grid_search(seeds)},
-        tune_config=tune.TuneConfig(
-            max_concurrent_trials=options.max_concurrent,
-            reuse_actors=True,
-            trial_dirname_creator=trial_dirname,
-        ),
-        run_config=tune.RunConfig(
-            name=name,
-            storage_path=storage.resolve(options.storage),
-            verbose=0,
-            callbacks=[monitor],
-            failure_config=tune.FailureConfig(max_failures=options.max_failures),
-        ),
-    )
+    folder = storage.join(storage.resolve(options.storage), name)
     print(f"{parent.data.tags[tracking.SWEEP]}: re-training trial {row['trial']} (picked by "
-          f"{', '.join(selected_by)}) with seeds {seeds}", flush=True)  # fmt: skip
-    start = time.perf_counter()
-    with sigterm_as_sigint():
-        tuner.fit()
+          f"{', '.join(selected_by)}) with seeds {seeds}; Ray's and MLflow's logs: "
+          f"{logs.log_path(folder)}", flush=True)  # fmt: skip
+    with logs.engine_logs(logs.log_path(folder), options.verbose) as engines:
+        init_ray(options.address)
+        engines.apply()
+        resources = {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial}
+        tuner = tune.Tuner(
+            tune.with_resources(tune_trial, resources),
+            param_space={**config, "seed": tune.grid_search(seeds)},
+            tune_config=tune.TuneConfig(
+                max_concurrent_trials=options.max_concurrent,
+                reuse_actors=True,
+                trial_dirname_creator=trial_dirname,
+                trial_name_creator=TrialName(name, key="seed"),
+            ),
+            run_config=tune.RunConfig(
+                name=name,
+                storage_path=storage.resolve(options.storage),
+                verbose=0,
+                callbacks=[monitor],
+                failure_config=tune.FailureConfig(max_failures=options.max_failures),
+            ),
+        )
+        start = time.perf_counter()
+        with progress.SweepProgress(f"seeds group {name}"), sigterm_as_sigint():
+            tuner.fit()
     completed = close_group(client, experiment, group, len(seeds), time.perf_counter() - start)
     if completed != len(seeds):
         raise RuntimeError(f"seeds group {name}: {completed} of {len(seeds)} runs completed; "

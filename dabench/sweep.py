@@ -27,11 +27,12 @@ from typing import Any
 
 from ray.tune import Callback
 
-from dabench import __version__, selection, storage
+from dabench import __version__, logs, progress, selection, storage
 from dabench.data import get_task
 from dabench.data.registry import task_spec
 from dabench.methods import get_method
 from dabench.spaces import SearchSpace, load_space, space_path
+from dabench.suggest import did_you_mean
 from dabench.trainable import CHECKPOINT_FILE, MAIN_METRIC, resolve_config, run_trial
 from dabench.validators import VALIDATORS, validators_for
 
@@ -143,8 +144,10 @@ def validate(options: SweepOptions) -> tuple[SearchSpace, dict[str, Any]]:
     key = objective_key(options.metric, setting)
     known = reported_keys(setting)
     if key not in known:
+        names = ["source_val", "oracle", *(v.name for v in validators_for(setting)), *known]
         raise ValueError(
-            f"--metric {options.metric!r}: {key!r} is not reported for {setting} tasks; use "
+            f"--metric {options.metric!r}{did_you_mean(options.metric, names)}: {key!r} is not "
+            f"reported for {setting} tasks; use "
             f"source_val, {', '.join(v.name for v in validators_for(setting))}, oracle or a "
             f"reported key: {', '.join(sorted(known))}"
         )
@@ -198,11 +201,11 @@ def tune_trial(config: dict[str, Any]) -> None:
     client = MlflowClient(internal["tracking_uri"])
     experiment, parent = internal["experiment_id"], internal["parent_run_id"]
     objective, sign = internal["objective"], 1 if internal["mode"] == "max" else -1
-    run_id = tracking.find_child(client, experiment, parent, trial_id)
+    run_id, logged = tracking.find_child(client, experiment, parent, trial_id), 0
     if run_id is None:
         searched = searched_of(config)
         run_id = tracking.start_run(
-            client, experiment, tune.get_context().get_trial_name(),
+            client, experiment, internal.get("run_name") or tune.get_context().get_trial_name(),
             {tracking.PARENT_TAG: parent, tracking.KIND: "trial", tracking.TRIAL_ID: trial_id,
              tracking.SWEEP: internal["sweep"], "method": config["method"], "task": config["task"],
              "searched": json.dumps(searched, sort_keys=True), tracking.STATUS: "running",
@@ -222,7 +225,9 @@ def tune_trial(config: dict[str, Any]) -> None:
             return
         if status == "failed" and not internal["max_failures"]:
             raise RuntimeError(f"failed before the sweep was resumed: {run.data.tags['error']}")
-        # Resumed after an interruption, or retried after a failure (--max-failures).
+        # Resumed after an interruption, or retried after a failure (--max-failures): steps up
+        # to the last one logged are not logged again (a restored checkpoint may be older).
+        logged = int(run.data.metrics.get("step", 0))
         starts = int(run.data.tags.get(tracking.STARTS, "1")) + 1
         tracking.set_tags(client, run_id, {tracking.STATUS: "running", tracking.STARTS: starts})
         client.update_run(run_id, status="RUNNING")
@@ -247,7 +252,7 @@ def tune_trial(config: dict[str, Any]) -> None:
             numeric = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
             numeric["cpu_s"] = metrics["time_s"] * cpus
             numeric["gpu_s"] = metrics["time_s"] * gpus
-            if log:
+            if log and metrics["step"] > logged:
                 tracking.log_metrics(client, run_id, numeric, step=metrics["step"])
             value = numeric.get(objective, math.nan)
             if not math.isfinite(value):  # Optuna leaves a NaN trial RUNNING for good
@@ -286,14 +291,22 @@ def own_checkpoint(internal: dict[str, Any], trial_id: str) -> str | None:
 
 class TrialMonitor(Callback):
     """Driver-side: records each trial's final state in its MLflow run the moment Tune knows it
-    (``completed``, ``pruned`` by ASHA, ``failed``), and prints one line per finished trial —
-    status, objective, oracle, hyperparameters. Pickled with the Tuner, so a resumed sweep
+    (``completed``, ``pruned`` by ASHA, ``failed``), and shows one line per finished trial —
+    status, objective, oracle, hyperparameters — and the sweep's progress
+    (:func:`dabench.progress.trials_changed`). Pickled with the Tuner, so a resumed sweep
     keeps it."""
 
     def __init__(self, sweep: dict[str, Any], steps: int, objective: str, oracle: str,
                  num_samples: int) -> None:  # fmt: skip
         self.sweep, self.steps, self.objective, self.oracle = sweep, steps, objective, oracle
         self.num_samples = num_samples
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        progress.trials_changed(self, trials)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
+                        **info: Any) -> None:  # fmt: skip
+        progress.trials_changed(self, trials)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.finish(trial, trials, errored=False)
@@ -314,8 +327,8 @@ class TrialMonitor(Callback):
         shown = f"{self.objective} {value:7.4g}  "
         if self.oracle != self.objective:
             shown += f"{self.oracle} {oracle:7.4g}  "
-        print(f"[{finished}/{self.num_samples}] {trial.trial_id} {status:9s} {shown}{searched_text}",
-              flush=True)  # fmt: skip
+        line = f"[{finished}/{self.num_samples}] {trial} {status:9s} {shown}{searched_text}"
+        progress.trials_changed(self, trials, line, ending=(trial, errored))
 
 
 def record_trial_end(internal: dict[str, Any], trial_id: str, name: str, config: dict[str, Any],
@@ -361,7 +374,28 @@ def trial_dirname(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
 
 
-MLFLOW_STATUS = {"completed": "FINISHED", "pruned": "KILLED", "failed": "FAILED"}
+MLFLOW_STATUS = {"completed": "FINISHED", "pruned": "FINISHED", "failed": "FAILED"}
+"""The MLflow run status of a trial by how it ended. A pruned trial ran as it should and ASHA
+stopped it, by design: ``FINISHED`` (a green tick in MLflow's UI), told from a completed one by
+the ``dabench.status`` tag (a column of the sweep's view, :mod:`dabench.dashboard`). ``FAILED``
+(a red cross) is kept for crashes, and ``KILLED`` for trials interrupted with the driver."""
+
+
+class TrialName:
+    """Names a sweep's trials ``<sweep>-trial-<n>`` (``n``: 1, 2, ... in the order the searcher
+    created them; its counter is part of Tune's saved state, so a resumed sweep goes on counting),
+    or, with ``key``, ``<sweep>-<key>-<the trial's value of key>`` (a seeds group's
+    ``...-seed-3``). Tune shows the name and :func:`tune_trial` names the trial's MLflow run after
+    it."""
+
+    def __init__(self, sweep: str, key: str | None = None) -> None:
+        self.sweep, self.key = sweep, key
+
+    def __call__(self, trial: Any) -> str:
+        if self.key is not None:
+            return f"{self.sweep}-{self.key}-{trial.config[self.key]}"
+        number = str(trial.experiment_tag).split("_", 1)[0]
+        return f"{self.sweep}-trial-{number or trial.trial_id}"
 
 
 @dataclass
@@ -395,81 +429,113 @@ class SweepSummary:
 
 
 def run_sweep(options: SweepOptions | None = None, resume: str | None = None,
-              resume_under: str = "ray_results") -> SweepSummary:  # fmt: skip
+              resume_under: str = "ray_results", verbose: bool = False) -> SweepSummary:  # fmt: skip
     """Run (or, with ``resume`` = a sweep's name or path, finish) a sweep; see the module doc.
-    A sweep resumed by name is looked for under ``resume_under`` (its ``--storage``)."""
+    A sweep resumed by name is looked for under ``resume_under`` (its ``--storage``). The
+    engines' logs go to a file in the sweep's folder unless ``verbose`` (:mod:`dabench.logs`);
+    a live display shows the trials (:class:`dabench.progress.SweepProgress`). A new sweep
+    refused before its first trial leaves no folder behind."""
     import optuna
-    from mlflow.tracking import MlflowClient
-    from ray import tune
-
-    from dabench import tracking
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    state: dict[str, Any] = {}
     if resume is not None:
         state = load_state(resume, options.storage if options else resume_under)
         options = SweepOptions(**state["options"])
     assert options is not None
     space, base = validate(options)
-    setting = task_spec(options.task).setting
-    objective, oracle = objective_key(options.metric, setting), objective_key("oracle", setting)
-    mode = objective_mode(objective)
     root = storage.resolve(options.storage)
     if resume is None:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         options.name = options.name or f"{options.method}-{options.task.replace('/', '-')}-{stamp}"
         if storage.exists(storage.join(root, options.name)):
             raise ValueError(f"a sweep named {options.name!r} exists in {root}; use --resume")
-    storage.check_writable(root)
     where = storage.join(root, options.name)
+    new_root = not storage.exists(root)
+    log_file = logs.log_path(where)
+    print(f"sweep {options.name}: {options.num_samples} trials of {options.method} on "
+          f"{options.task}; Ray's and MLflow's logs: {log_file}", flush=True)  # fmt: skip
+    with logs.engine_logs(log_file, verbose) as engines:
+        try:
+            tuner, client, experiment, parent = prepare(options, space, base, state, engines)
+        except ValueError:
+            if resume is None:  # refused before the first trial: leave nothing behind
+                storage.delete_tree(where)
+                if new_root:
+                    storage.delete_tree(root)
+            raise
+        start = time.perf_counter()
+        with progress.SweepProgress(f"sweep {options.name}"), sigterm_as_sigint():
+            results = tuner.fit()
+        wall = time.perf_counter() - start + state.get("wall_s", 0.0)
+        save_state(where, options, parent, experiment, wall_s=wall)
+        setting = task_spec(options.task).setting
+        objective, oracle = objective_key(options.metric, setting), objective_key("oracle", setting)
+        return summarize(results, options, client, experiment, parent, objective, oracle,
+                         objective_mode(objective), wall)  # fmt: skip
+
+
+def prepare(options: SweepOptions, space: SearchSpace, base: dict[str, Any],
+            state: dict[str, Any], engines: Any) -> tuple[Any, Any, str, str]:  # fmt: skip
+    """Check the storage, the tracking store and the cluster, open (or, resuming with the saved
+    ``state``, reopen) the parent run and build (or restore) the Tuner; return it, the MLflow
+    client, the experiment id and the parent run id."""
+    from mlflow.tracking import MlflowClient
+    from ray import tune
+
+    from dabench import tracking
+
+    root, resume = storage.resolve(options.storage), bool(state)
+    where = storage.join(root, options.name or "")
+    storage.check_writable(root)
     uri = options.tracking_uri or tracking.default_tracking_uri()
     tracking.check_reachable(uri)
     if options.address:
         check_address(options.address)
     init_ray(options.address)
+    engines.apply()  # ray.init may have added its handlers again
     check_resources(options)
     options.tracking_uri = uri
     tracking.prepare_store(uri)
     client = MlflowClient(uri)
     experiment = tracking.experiment_id(client, options.experiment or "dabench")
-    if resume is None:
+    setting = task_spec(options.task).setting
+    objective, oracle = objective_key(options.metric, setting), objective_key("oracle", setting)
+    if not resume:
         parent = open_parent(client, experiment, options, space, objective)
         save_state(where, options, parent, experiment)
     else:
         parent = state["parent_run_id"]
         client.update_run(parent, status="RUNNING")
-
     trainable = tune.with_resources(
         tune_trial, {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial}
     )
-    start = time.perf_counter()
-    if resume is not None:
+    if resume:
         tuner = tune.Tuner.restore(where, trainable, resume_errored=False)
-    else:
-        internal = trial_internal(options, experiment, parent, options.name, objective, [*base])
-        monitor = TrialMonitor(internal, options.steps, objective, oracle, options.num_samples)
-        tuner = tune.Tuner(
-            trainable,
-            param_space={**base, INTERNAL: internal},
-            tune_config=tune.TuneConfig(
-                search_alg=searcher(options, space, objective), scheduler=asha(options),
-                metric=objective, mode=mode,
-                num_samples=options.num_samples, max_concurrent_trials=options.max_concurrent,
-                reuse_actors=True, trial_dirname_creator=trial_dirname,
-            ),
-            run_config=tune.RunConfig(
-                name=options.name, storage_path=root, verbose=0, callbacks=[monitor],
-                failure_config=tune.FailureConfig(max_failures=options.max_failures),
-                checkpoint_config=tune.CheckpointConfig(
-                    num_to_keep=1, checkpoint_score_attribute=objective,
-                    checkpoint_score_order=mode,
-                ),  # keeps each trial's best checkpoint, and its latest (to resume)
-            ),
-        )  # fmt: skip
-    with sigterm_as_sigint():
-        results = tuner.fit()
-    wall = time.perf_counter() - start + (state.get("wall_s", 0.0) if resume else 0.0)
-    save_state(where, options, parent, experiment, wall_s=wall)
-    return summarize(results, options, client, experiment, parent, objective, oracle, mode, wall)
+        return tuner, client, experiment, parent
+    mode = objective_mode(objective)
+    internal = trial_internal(options, experiment, parent, options.name or "", objective, [*base])
+    monitor = TrialMonitor(internal, options.steps, objective, oracle, options.num_samples)
+    tuner = tune.Tuner(
+        trainable,
+        param_space={**base, INTERNAL: internal},
+        tune_config=tune.TuneConfig(
+            search_alg=searcher(options, space, objective), scheduler=asha(options),
+            metric=objective, mode=mode,
+            num_samples=options.num_samples, max_concurrent_trials=options.max_concurrent,
+            reuse_actors=True, trial_dirname_creator=trial_dirname,
+            trial_name_creator=TrialName(options.name or ""),
+        ),
+        run_config=tune.RunConfig(
+            name=options.name, storage_path=root, verbose=0, callbacks=[monitor],
+            failure_config=tune.FailureConfig(max_failures=options.max_failures),
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=1, checkpoint_score_attribute=objective,
+                checkpoint_score_order=mode,
+            ),  # keeps each trial's best checkpoint, and its latest (to resume)
+        ),
+    )  # fmt: skip
+    return tuner, client, experiment, parent
 
 
 def objective_mode(objective: str) -> str:
@@ -480,17 +546,36 @@ def objective_mode(objective: str) -> str:
 def open_parent(client: Any, experiment: str, options: SweepOptions, space: SearchSpace,
                 objective: str, tags: dict[str, str] | None = None) -> str:  # fmt: skip
     """Create the parent MLflow run of a sweep (kind ``sweep``, tagged with its name, method,
-    task and objective, and ``tags``; every option as a ``sweep.*`` param, the search space and
-    the provenance); return its id."""
-    from dabench import tracking
+    task, objective and oracle, and ``tags``; every option as a ``sweep.*`` param — the values
+    used (:func:`options_used`) — the search space and the provenance) and publish the sweep's
+    dashboard view (:func:`dabench.dashboard.publish_view`); return the run's id."""
+    from dabench import dashboard, tracking
 
-    return tracking.start_run(
+    oracle = objective_key("oracle", task_spec(options.task).setting)
+    parent = tracking.start_run(
         client, experiment, options.name or "",
         {tracking.KIND: "sweep", tracking.SWEEP: options.name or "", "method": options.method,
-         "task": options.task, "objective": objective, **(tags or {})},
-        {**{f"sweep.{k}": v for k, v in asdict(options).items()}, "space_file": space.source,
-         "space": json.dumps([p.name for p in space.parameters]), **provenance()},
+         "task": options.task, "objective": objective, "oracle": oracle, **(tags or {})},
+        {**{f"sweep.{k}": v for k, v in options_used(options, space).items()},
+         "space_file": space.source, "space": json.dumps([p.name for p in space.parameters]),
+         **provenance()},
     )  # fmt: skip
+    dashboard.publish_view(client, experiment, options.name or "", objective, oracle)
+    return parent
+
+
+def options_used(options: SweepOptions, space: SearchSpace) -> dict[str, Any]:
+    """The sweep's options with the defaults it used in place of ``None``: the objective's
+    criterion, the experiment, the search-space file, ASHA's first rung and the cluster (``local``);
+    options that do not apply (e.g. no ``root``) are left out."""
+    used = asdict(options) | {
+        "metric": options.metric or selection.DEFAULT_METRIC[task_spec(options.task).setting],
+        "experiment": options.experiment or "dabench",
+        "space": options.space or space.source,
+        "grace_period": grace_period(options) if options.scheduler == "asha" else None,
+        "address": options.address or "local",
+    }
+    return {k: v for k, v in used.items() if v is not None}
 
 
 def trial_internal(options: Any, experiment: str, parent: str, name: str, objective: str,
@@ -559,8 +644,7 @@ def summarize(results: Any, options: SweepOptions, client: Any, experiment: str,
     known = {Path(result.path).name.removeprefix("trial_") for result in results}
     checkpoint = best_checkpoint(results, objective, mode)
     closed = close_parent(client, experiment, parent, options.num_samples, objective, mode, wall,
-                          known, {f"best_checkpoint.{k}": v
-                                  for k, v in checkpoint.get("metrics", {}).items()})  # fmt: skip
+                          known, checkpoint)  # fmt: skip
     return SweepSummary(
         options.name or "", storage.join(storage.resolve(options.storage), options.name or ""),
         options.tracking_uri or "", options.experiment or "dabench", parent, objective, oracle,
@@ -582,22 +666,23 @@ class Closed:
 
 def close_parent(client: Any, experiment: str, parent: str, num_samples: int, objective: str,
                  mode: str, wall: float, known: set[str] | None,
-                 metrics: dict[str, float] | None = None) -> Closed:  # fmt: skip
+                 checkpoint: dict[str, Any] | None = None) -> Closed:  # fmt: skip
     """Close the parent run of a sweep: every child run gets its final status
     — a run still ``running`` was ``interrupted`` (it continues when the sweep resumes); a run
     whose trial id is not in ``known`` (the trials Ray's state knows; ``None``: do not judge)
     was ``superseded`` (started after the driver's last state snapshot; its configuration ran
-    again as a new trial) — then the counts and, once all ``num_samples`` trials ran, the
-    trial-level pick (:func:`dabench.selection.pick` on ``objective``) as ``best.*`` params and
-    metrics, with ``metrics``. The run ends ``FINISHED``, or ``KILLED`` when trials are
-    missing."""
-    from dabench import tracking
+    again as a new trial) — then the counts and, once all ``num_samples`` trials ran, the picks
+    (:func:`record_picks`) and the summary artifacts (:func:`dabench.dashboard.log_summary`).
+    The run ends ``FINISHED``, or ``KILLED`` when trials are missing."""
+    from dabench import dashboard, tracking
 
     counts = close_children(client, experiment, parent, known)
     ran = sum(counts[k] for k in ("completed", "pruned", "failed"))
     counts["not run"] = max(num_samples - ran - counts["interrupted"], 0)
     interrupted = ran < num_samples
-    best = selection.pick(selection.trials(client, client.get_run(parent)), objective, mode)
+    run = client.get_run(parent)
+    frame = selection.trials(client, run)
+    best = selection.pick(frame, objective, mode)
     best_config: dict[str, Any] = {}
     best_metrics: dict[str, float] = {}
     if best is not None:
@@ -605,13 +690,45 @@ def close_parent(client: Any, experiment: str, parent: str, num_samples: int, ob
         best_metrics = {k: float(v) for k, v in best.items() if k not in selection.TRIAL_COLUMNS
                         and isinstance(v, int | float) and math.isfinite(v)}  # fmt: skip
     numeric = {f"trials_{k.replace(' ', '_')}": v for k, v in counts.items()}
+    oracle = objective_key("oracle", task_spec(run.data.tags["task"]).setting)
     if not interrupted:  # params cannot change in MLflow: the best config only once, at the end
         tracking.log_params(client, parent, {f"best.{k}": v for k, v in best_config.items()
                                              if k not in ("method", "task")})  # fmt: skip
-        numeric |= {f"best.{k}": v for k, v in best_metrics.items()} | (metrics or {})
+        numeric |= record_picks(client, run, best, checkpoint or {}, objective, oracle)
     tracking.log_metrics(client, parent, {**numeric, "wall_s": wall}, step=0)
+    if not interrupted and not frame.empty:
+        dashboard.log_summary(client, run, frame, objective, oracle)
     client.set_terminated(parent, "KILLED" if interrupted else "FINISHED")
     return Closed(counts, best_config, best_metrics, interrupted)
+
+
+def record_picks(client: Any, parent: Any, best: Any, checkpoint: dict[str, Any], objective: str,
+                 oracle: str) -> dict[str, float]:  # fmt: skip
+    """Tag the parent run with its picks — ``pick.trial.run_id`` / ``pick.trial.name`` (the
+    trial-level pick ``best``, a row of :func:`dabench.selection.trials`) and
+    ``pick.checkpoint.run_id`` / ``.name`` / ``.step`` (the checkpoint-level pick, as
+    :func:`best_checkpoint` gives it) — and return their objective, oracle, target-test and step
+    as ``best.*`` and ``best_checkpoint.*`` metrics."""
+    from dabench import tracking
+
+    keys = list(dict.fromkeys([objective, oracle, oracle.replace("target_val", "target_test"),
+                               "step"]))  # fmt: skip
+    tags, metrics = {}, {}
+    if best is not None:
+        tags |= {"pick.trial.run_id": best["run_id"], "pick.trial.name": best["trial"]}
+        metrics |= {f"best.{k}": float(best[k]) for k in keys if k in best and best[k] == best[k]}
+    if checkpoint:
+        experiment = parent.info.experiment_id
+        run_id = tracking.find_child(client, experiment, parent.info.run_id, checkpoint["trial"])
+        if run_id is not None:
+            name = client.get_run(run_id).info.run_name
+            tags |= {"pick.checkpoint.run_id": run_id, "pick.checkpoint.name": name}
+        tags["pick.checkpoint.step"] = str(checkpoint["step"])
+        metrics |= {
+            f"best_checkpoint.{k}": v for k, v in checkpoint["metrics"].items() if k in keys
+        }
+    tracking.set_tags(client, parent.info.run_id, tags)
+    return metrics
 
 
 def close_children(client: Any, experiment: str, parent: str, known: set[str] | None) -> dict:

@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     err = Console(stderr=True, soft_wrap=True)
     try:
         if args.resume:
-            summary = run_sweep(resume=args.resume, resume_under=args.storage)
+            summary = run_sweep(resume=args.resume, resume_under=args.storage, verbose=args.verbose)
         else:
             if not args.method or not args.task:
                 raise ValueError("--method and --task are required (or --resume SWEEP)")
@@ -39,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
                 tracking_uri=args.tracking_uri, experiment=args.experiment, storage=args.storage,
                 name=args.name,
             )  # fmt: skip
-            summary = run_sweep(options)
+            summary = run_sweep(options, verbose=args.verbose)
     except (ValueError, SearchSpaceError) as error:
         err.print(f"[red]dabench sweep: error:[/red] {error}")
         return 2
@@ -56,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             cpus_per_trial=state["cpus_per_trial"], gpus_per_trial=state["gpus_per_trial"],
             max_failures=state["max_failures"], address=state["address"],
             tracking_uri=summary.tracking_uri, experiment=summary.experiment,
-            storage=state["storage"],
+            storage=state["storage"], verbose=args.verbose,
         ))  # fmt: skip
     return 0
 
@@ -70,7 +67,7 @@ def run_rerun(args: argparse.Namespace) -> int:
         max_concurrent=args.max_concurrent, cpus_per_trial=args.cpus_per_trial,
         gpus_per_trial=args.gpus_per_trial, max_failures=args.max_failures,
         address=args.address, tracking_uri=args.tracking_uri, experiment=args.experiment,
-        storage=args.storage,
+        storage=args.storage, verbose=args.verbose,
     ))  # fmt: skip
 
 
@@ -335,15 +332,13 @@ def plan_table(plan: Any, spec: Any, status: dict[str, str]) -> Table:
 
 
 def run_ui(args: argparse.Namespace) -> int:
-    from dabench.tracking import default_tracking_uri
+    """``dabench ui``: the MLflow UI on the store, opened on a sweep's trials."""
+    from dabench.ui import UiOptions, serve
 
-    uri = args.tracking_uri or default_tracking_uri()
-    url = f"http://{args.host}:{args.port}"
-    print(f"MLflow UI for {uri} at {url} (Ctrl-C stops it)", flush=True)
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
-               "--host", args.host, "--port", str(args.port), "--workers", "1"]  # fmt: skip
+    options = UiOptions(tracking_uri=args.tracking_uri, host=args.host, port=args.port,
+                        experiment=args.experiment, sweep=args.sweep, open=args.open)  # fmt: skip
     try:
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        return 0
+        return serve(options)
+    except ValueError as error:
+        Console(stderr=True, soft_wrap=True).print(f"[red]dabench ui: error:[/red] {error}")
+        return 2

@@ -74,19 +74,25 @@ def prepare_store(uri: str) -> None:
 
 def experiment_id(client: MlflowClient, name: str) -> str:
     """The id of experiment ``name``, created if it does not exist (if another sweep creates it
-    at the same moment, that one is used)."""
+    at the same moment, that one is used), tagged as a model-training experiment
+    (:func:`dabench.dashboard.mark_model_training`)."""
     from mlflow.exceptions import MlflowException
+
+    from dabench.dashboard import mark_model_training
 
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
-        return experiment.experiment_id
-    try:
-        return client.create_experiment(name)
-    except MlflowException:  # created meanwhile by a concurrent sweep
-        experiment = client.get_experiment_by_name(name)
-        if experiment is None:
-            raise
-        return experiment.experiment_id
+        found = experiment.experiment_id
+    else:
+        try:
+            found = client.create_experiment(name)
+        except MlflowException:  # created meanwhile by a concurrent sweep
+            experiment = client.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+            found = experiment.experiment_id
+    mark_model_training(client, found)
+    return found
 
 
 def start_run(
@@ -103,7 +109,9 @@ def start_run(
 
 
 def log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> None:
-    items = [Param(key, str(value)[:6000]) for key, value in sorted(params.items())]
+    """Log ``params`` (``None`` values are left out: a param records a value used)."""
+    items = [Param(key, str(value)[:6000]) for key, value in sorted(params.items())
+             if value is not None]  # fmt: skip
     for start in range(0, len(items), 100):  # MLflow's batch limit
         client.log_batch(run_id, params=items[start : start + 100])
 

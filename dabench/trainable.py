@@ -183,11 +183,11 @@ def run_trial(
 
     Every ``eval_every`` steps (and at the end) ``report(metrics)`` is called with: ``step``,
     ``stage``, ``train_loss`` (mean since the last report) and the recipe's statistics (e.g.
-    ``disc_acc``), ``grl_coeff`` where there is one, ``lr`` (the first group's current rate),
-    ``source_val_acc``, the setting's target metrics on target-val and target-test
-    (``target_val_acc``, ``target_test_h_score``, ...), ``time_s`` (wall time so far, evaluations
-    included) and ``samples_per_s`` (training samples per second of training time). Returns the
-    last metrics.
+    ``disc_acc``), ``grl_coeff`` where there is one, ``lr_now`` (the first group's current rate;
+    the param ``lr`` is the base rate), ``source_val_acc``, the setting's target metrics on
+    target-val and target-test (``target_val_acc``, ``target_test_h_score``, ...), ``time_s``
+    (wall time so far, evaluations included) and ``samples_per_s`` (training samples per second
+    of training time). Returns the last metrics.
 
     With ``checkpoint_dir``, the whole training state (modules, optimisers, schedulers, recipe
     state, data order, random generators, clocks) is written there at every evaluation, before
@@ -265,7 +265,7 @@ def run_trial(
             if step % cfg["eval_every"] == 0 or step == cfg["steps"]:
                 clock["train_s"] += time.perf_counter() - tick
                 metrics = _evaluation(cfg, recipe, task, device, stage, step, sums, since, clock)
-                metrics["lr"] = optimizers[0][0].param_groups[0]["lr"]
+                metrics["lr_now"] = optimizers[0][0].param_groups[0]["lr"]
                 if checkpoint_dir is not None:
                     save_checkpoint(checkpoint_dir, cfg, loop, stage, step, metrics)
                 report(metrics)

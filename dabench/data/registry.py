@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dabench.data.task import SETTINGS, Task
+from dabench.suggest import did_you_mean
 
 TaskFactory = Callable[[Path | None, int], Task]
 """Builds a task from ``(root, seed)``."""
@@ -60,7 +61,8 @@ def task_spec(name: str) -> TaskSpec:
         bundled = ", ".join(s.name for s in list_tasks() if not s.needs_root)
         datasets = sorted({s.name.split("/")[0] for s in list_tasks() if s.needs_root})
         raise ValueError(
-            f"unknown task {name!r}. Bundled tasks: {bundled}. Real-data tasks (need --root): "
+            f"unknown task {name!r}{did_you_mean(name, _REGISTRY)}. Bundled tasks: {bundled}. "
+            "Real-data tasks (need --root): "
             f"{', '.join(datasets)} (see `dabench tasks`)"
         )
     return spec

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dabench.methods.base import Recipe
+from dabench.suggest import did_you_mean
 
 METHODS: dict[str, type[Recipe]] = {}
 
@@ -20,7 +21,10 @@ def get_method(name: str, setting: str | None = None) -> type[Recipe]:
     import dabench.methods  # noqa: F401  (registers the built-in recipes)
 
     if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; known methods: {', '.join(sorted(METHODS))}")
+        raise ValueError(
+            f"unknown method {name!r}{did_you_mean(name, METHODS)}; known methods: "
+            f"{', '.join(sorted(METHODS))}"
+        )
     recipe = METHODS[name]
     if setting is not None and setting not in recipe.settings:
         fitting = sorted(n for n, r in METHODS.items() if setting in r.settings)
