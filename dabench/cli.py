@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dabench import __version__
-from dabench.data.task import SETTINGS
+from dabench.settings import SETTINGS
 
 
 def positive_int(text: str) -> int:
@@ -103,7 +103,7 @@ def add_leaderboard_parser(commands: argparse._SubParsersAction) -> None:
         "leaderboard",
         help="tables from the tracked sweeps: method × task, mean ± 95 %% CI over seeds",
         description="Read the finished sweeps (and their `dabench rerun` seeds) of MLflow "
-        "experiments and write the leaderboard: per setting, methods × tasks (mean ± 95 %% "
+        "experiments and write the leaderboard: per setting, methods × tasks (mean ± 95 % "
         "Student-t CI over fresh seeds) under label-free selection, realistic vs oracle with the "
         "gap, negative transfer marked, cost, best hyperparameters, plots and the commands.",
     )
@@ -402,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_sweep(args)
     if args.command == "ui":
-        from dabench.sweep_cli import run_ui
+        from dabench.ui import run as run_ui  # light imports: a busy port is refused at once
 
         return run_ui(args)
     if args.command == "rerun":

@@ -1,5 +1,5 @@
-"""``dabench sweep``, ``rerun``, ``benchmark``, ``validators``, ``analyze``, ``leaderboard``,
-``export`` and ``ui`` on the command line."""
+"""``dabench sweep``, ``rerun``, ``benchmark``, ``validators``, ``analyze``, ``leaderboard``
+and ``export`` on the command line."""
 
 from __future__ import annotations
 
@@ -329,16 +329,3 @@ def plan_table(plan: Any, spec: Any, status: dict[str, str]) -> Table:
                       objective_key(options.metric, task_spec(options.task).setting),
                       status[options.name])  # fmt: skip
     return table
-
-
-def run_ui(args: argparse.Namespace) -> int:
-    """``dabench ui``: the MLflow UI on the store, opened on a sweep's trials."""
-    from dabench.ui import UiOptions, serve
-
-    options = UiOptions(tracking_uri=args.tracking_uri, host=args.host, port=args.port,
-                        experiment=args.experiment, sweep=args.sweep, open=args.open)  # fmt: skip
-    try:
-        return serve(options)
-    except ValueError as error:
-        Console(stderr=True, soft_wrap=True).print(f"[red]dabench ui: error:[/red] {error}")
-        return 2

@@ -15,13 +15,13 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import webbrowser
 from dataclasses import dataclass
 from pathlib import Path
-
-from dabench import dashboard, tracking
+from typing import Any
 
 STARTUP_S = 120.0  # the server answers /health after ~6 s on an idle 2-core machine
 STOP_S = 15.0
@@ -35,6 +35,18 @@ class UiOptions:
     experiment: str | None = None
     sweep: str | None = None
     open: bool = False
+
+
+def run(args: Any) -> int:
+    """``dabench ui`` from its parsed arguments: :func:`serve`, or exit 2 with the message of a
+    user mistake (a busy port, no store, an unknown sweep or experiment)."""
+    options = UiOptions(tracking_uri=args.tracking_uri, host=args.host, port=args.port,
+                        experiment=args.experiment, sweep=args.sweep, open=args.open)  # fmt: skip
+    try:
+        return serve(options)
+    except ValueError as error:
+        print(f"dabench ui: error: {error}", file=sys.stderr, flush=True)
+        return 2
 
 
 class StopSignalError(Exception):
@@ -58,6 +70,8 @@ def check_port_free(host: str, port: int) -> None:
 
 def check_store(uri: str) -> None:
     """Refuse a local sqlite store that does not exist (the server would create an empty one)."""
+    from dabench import tracking
+
     folder = tracking.sqlite_folder(uri)
     if folder is not None and not Path(uri.removeprefix("sqlite:///")).is_file():
         raise ValueError(
@@ -69,6 +83,8 @@ def check_store(uri: str) -> None:
 def target_url(options: UiOptions, uri: str) -> str:
     """The URL to open: the chosen (default: latest) sweep's view, else the experiment list."""
     from mlflow.tracking import MlflowClient
+
+    from dabench import dashboard
 
     base = f"http://{options.host}:{options.port}"
     if uri.startswith(("http://", "https://")):
@@ -88,18 +104,26 @@ def server_command(uri: str, host: str, port: int) -> list[str]:
 def serve(options: UiOptions) -> int:
     """Check, start the server in its own process group, print (and open) the URL once it
     answers, and run until the server exits or a signal stops it; the server's exit code (0
-    when stopped by a signal)."""
-    uri = options.tracking_uri or tracking.default_tracking_uri()
+    when stopped by a signal). The port is checked first, before anything heavy is imported."""
     check_port_free(options.host, options.port)
+    from dabench import tracking
+
+    uri = options.tracking_uri or tracking.default_tracking_uri()
     check_store(uri)
     url = target_url(options, uri)
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    print(f"starting the MLflow UI for {uri} …", flush=True)
-    process = subprocess.Popen(server_command(uri, options.host, options.port), env=env,
-                               start_new_session=True)  # fmt: skip
+    log = Path(tempfile.gettempdir()) / f"dabench-ui-{options.port}.log"
+    print(f"starting the MLflow UI for {uri} (its log: {log}) …", flush=True)
+    with open(log, "wb") as output:
+        process = subprocess.Popen(server_command(uri, options.host, options.port), env=env,
+                                   stdout=output, stderr=subprocess.STDOUT,
+                                   start_new_session=True)  # fmt: skip
     previous = {s: signal.signal(s, _raise_stopped) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         if not wait_healthy(process, options.host, options.port):
+            tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+            print("dabench ui: error: the MLflow server did not start:\n" + "\n".join(tail),
+                  file=sys.stderr, flush=True)  # fmt: skip
             return process.returncode or 1
         print(f"MLflow UI: {url}\n(Ctrl-C stops it)", flush=True)
         if options.open:
@@ -118,17 +142,47 @@ def _raise_stopped(signum: int, frame: object) -> None:
 
 
 def wait_healthy(process: subprocess.Popen, host: str, port: int) -> bool:
-    """Wait until the server answers ``/health``; ``False`` if it exits first."""
+    """Wait until the server answers ``/health`` on a socket it owns (not another program
+    that took the port meanwhile); ``False`` if it exits first."""
     deadline = time.monotonic() + STARTUP_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             return False
         try:
             with urllib.request.urlopen(f"http://{host}:{port}/health", timeout=2) as answer:
-                if answer.status == 200:
+                if answer.status == 200 and listens_in_group(port, process.pid):
                     return True
         except OSError:
-            time.sleep(0.3)
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def listens_in_group(port: int, group: int) -> bool:
+    """Whether a process of process group ``group`` holds the listening TCP socket of ``port``
+    (Linux: ``/proc/net/tcp*`` and ``/proc/<pid>/fd``; ``True`` where /proc cannot tell)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return not Path("/proc/net/tcp").exists()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != group:
+                continue
+            if any(os.readlink(fd) in inodes for fd in (entry / "fd").iterdir()):
+                return True
+        except OSError:
+            continue
     return False
 
 

@@ -10,10 +10,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-SETTINGS = ("closed", "open_set", "partial", "segmentation")
-"""``closed``: same classes in both domains. ``open_set``: the target also has classes the source
-lacks, all labelled "unknown" (the last class). ``partial``: the target has a subset of the source
-classes (labels keep the source's numbering). ``segmentation``: per-pixel labels."""
+from dabench.settings import SETTINGS  # re-exported: dabench.data.SETTINGS
 
 SPLITS = ("source_train", "source_val", "target_adapt", "target_val", "target_test")
 """``target_adapt`` is the unlabelled target data training may use; ``target_val`` and

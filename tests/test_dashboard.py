@@ -1,0 +1,161 @@
+"""The MLflow dashboard: a real sweep, ``dabench ui`` (a real ``mlflow server``) and Debian's
+headless Chromium rendering the printed URL; the port-in-use refusal and SIGTERM stopping the
+whole server. Nothing is mocked."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from sweep_helpers import free_port, processes_matching
+
+from dabench import dashboard, tracking
+from dabench.suggest import did_you_mean
+from dabench.sweep import SweepOptions, run_sweep
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_a_sweeps_view_shows_its_trials_with_objective_oracle_and_status():
+    state = dashboard.view_state("s1", "validator_bnm", "target_val_acc")
+    assert state["searchFilter"] == "tags.`dabench.sweep` = 's1' and tags.`dabench.kind` = 'trial'"
+    assert state["selectedColumns"][:3] == [
+        "metrics.`validator_bnm`", "metrics.`target_val_acc`", "metrics.`target_test_acc`"]  # fmt: skip
+    assert f"tags.`{tracking.STATUS}`" in state["selectedColumns"]
+    assert state["orderByKey"] == "metrics.`validator_bnm`" and state["orderByAsc"] is False
+    url = dashboard.runs_url("http://127.0.0.1:5000/", "3", "dabench-s1")
+    assert url == ("http://127.0.0.1:5000/#/experiments/3/runs?workflowType=machine_learning"
+                   "&viewStateShareKey=dabench-s1")  # fmt: skip
+    assert dashboard.view_key("dann-moons/rot40 x") == "dabench-dann-moons-rot40-x"
+
+
+def test_did_you_mean():
+    assert did_you_mean("dan", ["dann", "cdan", "adda"]) == " (did you mean 'dann' or 'cdan'?)"
+    assert did_you_mean("zzz", ["dann"]) == ""
+
+
+def ui(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "dabench", "ui", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def test_ui_refuses_a_port_in_use_before_starting_anything(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = ui("--port", str(port), "--tracking-uri", f"sqlite:///{tmp_path / 'x.db'}")
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 2, (out, err)
+    assert f"port {port} on 127.0.0.1 is in use" in " ".join(err.split()) and "--port" in err
+    assert "MLflow UI" not in out and "starting" not in out
+    assert not (tmp_path / "x.db").exists() and not processes_matching(f"--port {port}")
+
+
+@pytest.fixture(scope="module")
+def sweep_store(ray_local, tmp_path_factory):
+    """A small real sweep (2 trials of DANN on moons/rot40) in its own store."""
+    folder = tmp_path_factory.mktemp("dashboard")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    summary = run_sweep(SweepOptions(
+        method="dann", task="moons/rot40", num_samples=2, steps=40, eval_every=20,
+        storage=str(folder / "ray"), tracking_uri=uri, name="tiny",
+    ))  # fmt: skip
+    return folder, uri, summary
+
+
+def start_ui(uri: str, folder: Path) -> tuple[subprocess.Popen, int, str]:
+    """``dabench ui`` on a free port; its process, port and the URL it printed."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dabench", "ui", "--port", str(port), "--tracking-uri", uri],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=folder,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    for line in process.stdout:
+        if line.startswith("MLflow UI: "):
+            return process, port, line.removeprefix("MLflow UI: ").strip()
+        assert time.monotonic() < deadline, "no URL printed"
+    raise AssertionError(f"dabench ui exited ({process.wait()}) without printing its URL")
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_the_sweep_records_a_model_training_experiment_and_the_picks(sweep_store):
+    _, uri, summary = sweep_store
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("dabench")
+    assert experiment.tags[dashboard.EXPERIMENT_KIND] == dashboard.MODEL_TRAINING
+    view = json.loads(experiment.tags[dashboard.VIEW_PREFIX + "dabench-tiny"])
+    assert "dabench.sweep` = 'tiny'" in view["searchFilter"]
+    parent = client.get_run(summary.parent_run_id)
+    assert parent.data.tags["pick.trial.name"].startswith("tiny-trial-")
+    assert client.get_run(parent.data.tags["pick.checkpoint.run_id"]).info.run_name.startswith(
+        "tiny-trial-")  # fmt: skip
+    assert {"best.validator_bnm", "best.target_val_acc", "best.target_test_acc",
+            "best_checkpoint.validator_bnm", "best_checkpoint.target_test_acc"} <= set(
+        parent.data.metrics)  # fmt: skip
+    assert not [k for k in parent.data.metrics if k.startswith(("best.time", "best.pid"))]
+    assert "None" not in parent.data.params.values()
+    assert parent.data.params["sweep.metric"] == "bnm"
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "summary")}
+    assert artifacts == {"summary/trials.md", "summary/parallel_coordinates.png",
+                         "summary/metrics_vs_step.png"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def ui_server(sweep_store):
+    """``dabench ui`` on the sweep's store (stopped by the SIGTERM test, else at the end)."""
+    folder, uri, _ = sweep_store
+    process, port, url = start_ui(uri, folder)
+    yield process, port, url
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_the_printed_url_shows_the_trials_in_a_real_browser(sweep_store, ui_server, tmp_path):
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("no chromium in CI (.ci/run installs it)")
+        pytest.skip("no chromium installed (apt-get install chromium)")
+    _, uri, summary = sweep_store
+    dom = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=30000",
+         "--window-size=1400,900", "--dump-dom", ui_server[2]],
+        capture_output=True, text=True, timeout=180,
+    ).stdout  # fmt: skip
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("dabench").experiment_id
+    names = [r.info.run_name for r in tracking.children(client, experiment, summary.parent_run_id)]
+    assert sorted(names) == ["tiny-trial-1", "tiny-trial-2"]
+    for name in names:
+        assert name in dom, f"{name} not on the page"
+    for column in ("validator_bnm", "target_val_acc", "dabench.status"):
+        assert column in dom, f"column {column} not on the page"
+    assert "completed" in dom
+
+
+def test_ui_stops_its_whole_server_on_sigterm(ui_server):
+    process, port, url = ui_server
+    assert url.startswith(f"http://127.0.0.1:{port}/#/experiments/") and "viewStateShareKey=" in url
+    server = processes_matching(f"--port {port}")
+    assert server and not port_free(port)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    assert port_free(port)
+    assert not [p for p in server if Path(f"/proc/{p}").exists()], "a server process survived"
