@@ -102,6 +102,7 @@ def load_runs(tracking_uri: str, experiments: Sequence[str] | None) -> pd.DataFr
     from mlflow.tracking import MlflowClient
 
     tracking.check_reachable(tracking_uri)
+    tracking.require_store(tracking_uri)
     client = MlflowClient(tracking_uri)
     if experiments is None:
         ids = [e.experiment_id for e in client.search_experiments()]
@@ -481,7 +482,7 @@ def plot_task(board: Leaderboard, task: str, path: Path) -> None:
     cells = board.cells[board.cells["task"] == task]
     setting = cells["setting"].iloc[0]
     methods = _methods(board, setting)
-    fig, ax = plt.subplots(figsize=(1.1 * len(methods) + 2.5, 3.8))
+    fig, ax = plt.subplots(figsize=(max(1.1 * len(methods) + 2.5, 5.0), 3.8))
     oracle = cells[cells["criterion"] == "oracle"]
     series = (("label-free pick", cells[cells["primary"]], "C0", -0.12),
               ("oracle pick (target-val labels)", oracle, "C1", 0.12))  # fmt: skip
@@ -500,7 +501,7 @@ def plot_task(board: Leaderboard, task: str, path: Path) -> None:
                    label="source-only (label-free pick)")  # fmt: skip
     ax.set_xticks(np.arange(len(methods)), [_label(m).replace(" (", "\n(") for m in methods])
     ax.set_ylabel(f"target-test {MAIN_METRIC[setting]} (%)")
-    ax.set_title(f"{task}: mean over fresh seeds ± 95 % CI")
+    ax.set_title(f"{task}\nmean over fresh seeds ± 95 % CI", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
@@ -645,12 +646,25 @@ def provenance_lines(board: Leaderboard) -> list[str]:
     commits = sweeps["git_commit"].fillna("unknown").map(_short_commit).value_counts()
     machines = sweeps["machine"].dropna().unique()
     wall = board.cost["wall_s"].sum()
-    made_with = ", ".join(f"{c} ({n} sweep{'s' * (n != 1)})" for c, n in commits.items())
+    made_with = ", ".join(f"{c} ({_count(n, 'sweep')})" for c, n in commits.items())
     where = f", on {'; '.join(machines)}." if len(machines) else "."
     return [
-        f"Runs: {len(sweeps)} sweeps and {int(sweeps['groups'].sum())} seeds groups, "
-        f"{wall / 3600:.1f} h of wall time in all; made with dabench commit(s) {made_with}{where}"
+        f"Runs: {_count(len(sweeps), 'sweep')} and "
+        f"{_count(int(sweeps['groups'].sum()), 'seeds group')}, {_hours(wall)} of wall time in "
+        f"all; made with dabench commit(s) {made_with}{where}"
     ]
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 sweep``, ``2 sweeps``."""
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
+def _hours(seconds: float) -> str:
+    """A wall time in hours, or in minutes or seconds when under an hour or a minute."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def _short_commit(commit: str) -> str:

@@ -251,26 +251,35 @@ class SweepProgress:
     pruned and failed out of the total, the best objective so far with its oracle, elapsed time
     and an estimate of the time left, on one status line under the finished trials' lines.
 
-    On a terminal it is a ``rich`` live line (with a spinner until the first trial reports);
-    otherwise (a log file, CI) the status line is printed after each finished trial. **Time left**
+    On a terminal it is a ``rich`` live line, redrawn four times a second (the elapsed time
+    runs; before the first trial starts it says so); otherwise (a log file, CI) the status line is
+    printed after each finished trial. **Time left**
     counts the steps still to train — every trial to its last step, so it is an upper bound when
     ASHA prunes (shown with ``≤``) — at the rate of steps trained in this session. Use as a
     context manager: it is active (receives :func:`trials_changed`) inside the ``with`` block."""
 
-    def __init__(self, title: str, console: Console | None = None,
-                 refresh_s: float = 1.0) -> None:  # fmt: skip
-        self.title, self.refresh_s = title, refresh_s
+    def __init__(self, title: str, console: Console | None = None) -> None:
+        self.title = title
         self.console = console or Console(stderr=True, soft_wrap=True)
         self.start = time.time()
         self.first_steps: float | None = None  # steps trained when the first report came
         self.first_time = 0.0
-        self.last_render = 0.0
-        self.text = Text(f"{title}: starting Ray and the first trials …")
+        self.seen: tuple[Any, list, tuple[Any, bool] | None] | None = None  # the last update
         self.live = (
-            Live(self.text, console=self.console, refresh_per_second=4, transient=True)
+            Live(self, console=self.console, refresh_per_second=4, transient=True)
             if self.console.is_terminal
             else None
         )
+
+    def __rich__(self) -> Text:
+        """The status line now (what the live display redraws)."""
+        if self.seen is None:
+            elapsed = duration(time.time() - self.start)
+            return Text(f"{self.title}: starting Ray and the first trials … {elapsed}")
+        try:
+            return Text(self.status_line(*self.seen[:2], time.time(), self.seen[2]))
+        except RuntimeError:  # Tune changed its trial list while this thread read it
+            return Text(self.title)
 
     def __enter__(self) -> SweepProgress:
         global _sweep_active
@@ -287,16 +296,13 @@ class SweepProgress:
 
     def update(self, monitor: Any, trials: list, line: str | None = None,
                ending: tuple[Any, bool] | None = None) -> None:  # fmt: skip
-        now = time.time()
-        if line is None and now - self.last_render < self.refresh_s:
-            return
-        self.last_render = now
-        status = self.status_line(monitor, trials, now, ending)
+        self.seen = (monitor, list(trials), ending)
         if self.live is not None:
             if line is not None:
                 self.live.console.print(line, markup=False, highlight=False)
-            self.live.update(Text(status))
-        elif line is not None:
+            return
+        if line is not None:
+            status = self.status_line(monitor, trials, time.time(), ending)
             self.console.print(line, markup=False, highlight=False)
             self.console.print(status, markup=False, highlight=False)
 

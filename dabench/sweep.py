@@ -455,7 +455,8 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None,
     log_file = logs.log_path(where)
     print(f"sweep {options.name}: {options.num_samples} trials of {options.method} on "
           f"{options.task}; Ray's and MLflow's logs: {log_file}", flush=True)  # fmt: skip
-    with logs.engine_logs(log_file, verbose) as engines:
+    shown = progress.SweepProgress(f"sweep {options.name}")
+    with logs.engine_logs(log_file, verbose) as engines, shown:
         try:
             tuner, client, experiment, parent = prepare(options, space, base, state, engines)
         except ValueError:
@@ -465,7 +466,7 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None,
                     storage.delete_tree(root)
             raise
         start = time.perf_counter()
-        with progress.SweepProgress(f"sweep {options.name}"), sigterm_as_sigint():
+        with sigterm_as_sigint():
             results = tuner.fit()
         wall = time.perf_counter() - start + state.get("wall_s", 0.0)
         save_state(where, options, parent, experiment, wall_s=wall)
@@ -873,7 +874,9 @@ def save_state(directory: str, options: SweepOptions, parent: str, experiment: s
 def load_state(name: str, where: str) -> dict[str, Any]:
     """The saved state of sweep ``name`` (a path or URI, or a name under the storage
     ``where``)."""
-    candidates = [storage.resolve(name), storage.join(storage.resolve(where or "."), name)]
+    candidates = [storage.resolve(name)]
+    if not (storage.is_uri(name) or Path(name).is_absolute()):  # a name: also under the storage
+        candidates.append(storage.join(storage.resolve(where or "."), name))
     for directory in candidates:
         text = storage.read_text(storage.join(directory, STATE_FILE))
         if text is not None:

@@ -49,6 +49,16 @@ def check_reachable(uri: str) -> None:
             raise ValueError(f"--tracking-uri {uri}: the folder {folder} does not exist")
 
 
+def require_store(uri: str) -> None:
+    """Refuse a local sqlite store that does not exist, before MLflow creates an empty one (for
+    the commands that only read: ``leaderboard``, ``export``, ``validators``, ``ui``)."""
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        raise ValueError(
+            f"no MLflow store at {uri}: run a sweep first (`dabench sweep ...`, which records "
+            "to ./mlflow.db), or pass --tracking-uri"
+        )
+
+
 def sqlite_folder(uri: str) -> Path | None:
     """The folder of a local sqlite store's database file; ``None`` for other stores."""
     return Path(uri.removeprefix("sqlite:///")).parent if uri.startswith("sqlite:///") else None

@@ -79,18 +79,15 @@ def run(args: Any) -> int:
     setting_metric = f"target_val_{MAIN_METRIC[_setting(resolved)]}"
     if resume:
         err.print(f"resuming {directory} from step {start}")
-    columns = (
-        TextColumn(f"{resolved['method']} on {resolved['task']}"), BarColumn(),
-        MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-        TextColumn("{task.fields[status]}"),
-    )  # fmt: skip
-    progress = Progress(*columns, console=err, disable=args.quiet)
+    if not args.quiet:
+        err.print(f"{resolved['method']} on {resolved['task']}, seed {resolved['seed']}, "
+                  f"{resolved['steps']} steps (oracle: {setting_metric})")  # fmt: skip
+    progress = progress_bar(err, disable=args.quiet)
     with progress:
         bar = progress.add_task("train", total=resolved["steps"], completed=start, status="")
 
         def report(metrics: dict[str, Any]) -> None:
-            status = f"loss {metrics['train_loss']:.3f}  {setting_metric} "
-            status += f"{metrics[setting_metric]:.1f}"
+            status = status_text(metrics["train_loss"], metrics[setting_metric])
             progress.update(bar, completed=metrics["step"], status=status)
 
         try:
@@ -113,6 +110,22 @@ def run(args: Any) -> int:
     else:
         Console().print(metrics_table(final, resolved))
     return 0
+
+
+def progress_bar(console: Console, disable: bool = False) -> Progress:
+    """The training bar, one row that fits 80 columns: bar, steps done/total, elapsed and
+    remaining time, the last evaluation's loss and oracle (:func:`status_text`; the method, task
+    and oracle's name are printed above it once)."""
+    columns = (
+        BarColumn(bar_width=20), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("<"),
+        TimeRemainingColumn(), TextColumn("{task.fields[status]}"),
+    )  # fmt: skip
+    return Progress(*columns, console=console, disable=disable)
+
+
+def status_text(loss: float, oracle: float) -> str:
+    """The bar's status: ``loss 0.123  oracle 85.3``."""
+    return f"loss {loss:.3f}  oracle {oracle:.1f}"
 
 
 def _setting(config: dict[str, Any]) -> str:

@@ -68,18 +68,6 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def check_store(uri: str) -> None:
-    """Refuse a local sqlite store that does not exist (the server would create an empty one)."""
-    from dabench import tracking
-
-    folder = tracking.sqlite_folder(uri)
-    if folder is not None and not Path(uri.removeprefix("sqlite:///")).is_file():
-        raise ValueError(
-            f"no MLflow store at {uri}: run a sweep here first (`dabench sweep ...`), or pass "
-            "--tracking-uri"
-        )
-
-
 def target_url(options: UiOptions, uri: str) -> str:
     """The URL to open: the chosen (default: latest) sweep's view, else the experiment list."""
     from mlflow.tracking import MlflowClient
@@ -109,7 +97,7 @@ def serve(options: UiOptions) -> int:
     from dabench import tracking
 
     uri = options.tracking_uri or tracking.default_tracking_uri()
-    check_store(uri)
+    tracking.require_store(uri)  # the server would create an empty one
     url = target_url(options, uri)
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     log = Path(tempfile.gettempdir()) / f"dabench-ui-{options.port}.log"

@@ -1,5 +1,6 @@
 """dabench.models: backbone/segmenter shapes, the registry, parameter groups and offline weights."""
 
+import urllib.error
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,7 @@ import torchvision
 from torch import nn
 
 from dabench import models
-from dabench.models.resnet import ALLOW_DOWNLOAD_ENV, weights_path
+from dabench.models.resnet import OFFLINE_ENV, weights_path
 from dabench.modules.classifier import Classifier, ImageClassifier
 
 R18_WEIGHTS = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
@@ -26,15 +27,16 @@ BACKBONE_CASES = {
 
 
 def _no_network(*args, **kwargs):
-    raise AssertionError("dabench.models tried to download weights")
+    raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")  # as offline
 
 
 @pytest.fixture
 def hub_dir(tmp_path, monkeypatch):
-    """An empty torch hub cache under ``tmp_path``, downloads disabled and trapped."""
+    """An empty torch hub cache under ``tmp_path``; the tests stay offline: a download attempt
+    fails as it does on a machine without network access."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(torch.hub, "_hub_dir", None)  # undo any torch.hub.set_dir
-    monkeypatch.delenv(ALLOW_DOWNLOAD_ENV, raising=False)
+    monkeypatch.delenv(OFFLINE_ENV, raising=False)
     monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", _no_network)
     monkeypatch.setattr(torch.hub, "download_url_to_file", _no_network)
     hub = Path(torch.hub.get_dir())
@@ -204,12 +206,18 @@ def test_resnet_in_channels_replaces_conv1():
         ),
     ],
 )
-def test_pretrained_without_cached_weights_raises(hub_dir, build, filename):
+def test_pretrained_without_cached_weights_and_network_raises(hub_dir, build, filename,
+                                                              monkeypatch):  # fmt: skip
     with pytest.raises(RuntimeError) as info:
         build()
     message = str(info.value)
     assert str(hub_dir / "checkpoints" / filename) in message
-    assert "does not download" in message and ALLOW_DOWNLOAD_ENV in message
+    assert "could not be downloaded" in message and "name resolution" in message
+    assert "without network access" in message
+    monkeypatch.setenv(OFFLINE_ENV, "1")  # never tries
+    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", None)
+    with pytest.raises(RuntimeError, match=f"not cached and {OFFLINE_ENV}=1"):
+        build()
 
 
 def test_pretrained_loads_cached_checkpoint(hub_dir):
@@ -230,7 +238,7 @@ def test_pretrained_loads_cached_checkpoint(hub_dir):
     torch.testing.assert_close(grey.layer4[1].conv2.weight, checkpoint["layer4.1.conv2.weight"])
 
 
-def test_allow_download_goes_through_torchvision(hub_dir, monkeypatch):
+def test_missing_weights_are_downloaded_by_torchvision_hash_checked(hub_dir, monkeypatch):
     calls = []
     fake = torchvision.models.resnet18().state_dict()
 
@@ -239,10 +247,9 @@ def test_allow_download_goes_through_torchvision(hub_dir, monkeypatch):
         return fake
 
     monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", fake_load)
-    monkeypatch.setenv(ALLOW_DOWNLOAD_ENV, "1")
     net = models.resnet18(pretrained=True)
     assert [url for url, _ in calls] == [R18_WEIGHTS.url]
-    assert calls[0][1]["weights_only"] is True
+    assert calls[0][1]["weights_only"] is True and calls[0][1]["check_hash"] is True
     torch.testing.assert_close(net.conv1.weight, fake["conv1.weight"])
 
 

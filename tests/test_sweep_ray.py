@@ -72,7 +72,9 @@ parameters:
     finals, points = [], []
     for run in runs:
         status = run.data.tags[tracking.STATUS]
-        assert (status, run.info.status) in {("completed", "FINISHED"), ("pruned", "KILLED")}
+        assert (status, run.info.status) in {("completed", "FINISHED"), ("pruned", "FINISHED")}
+        assert run.info.run_name.startswith(f"{summary.name}-trial-")
+        assert "lr_now" in run.data.metrics and "lr" not in run.data.metrics  # lr: the param
         history = client.get_metric_history(run.info.run_id, "source_val_acc")
         assert [m.step for m in history] == ([20, 40, 60] if status == "completed" else [20, 40][
             : len(history)]) and history  # fmt: skip
@@ -86,6 +88,7 @@ parameters:
         if status == "completed":  # the trial-level pick is among ASHA's survivors
             finals.append(run.data.metrics[summary.objective])
         points += [m.value for m in client.get_metric_history(run.info.run_id, summary.objective)]
+    assert sorted(r.info.run_name for r in runs) == [f"{summary.name}-trial-{n}" for n in "123456"]
     assert {searched(r)["randomized"] for r in runs} == {False, True}
     assert summary.objective == "validator_bnm"  # the closed-set default: label-free
     assert summary.best_metrics[summary.objective] == max(finals)
@@ -127,6 +130,7 @@ def test_a_gpu_request_the_cluster_cannot_meet_is_refused(ray_local, tmp_path):
     with pytest.raises(ValueError, match=r"--gpus-per-trial 0.5 but the Ray cluster has 0 GPUs"):
         run_sweep(options(tmp_path, gpus_per_trial=0.5))
     assert not (tmp_path / "mlflow.db").exists()  # refused before anything was recorded
+    assert not (tmp_path / "ray").exists()  # and no empty Ray storage is left behind
 
 
 @pytest.mark.slow
@@ -160,6 +164,7 @@ def test_resume_after_the_driver_is_stopped_loses_and_repeats_nothing(ray_local,
     assert len(children(uri)) < 3 or any(r.info.status != "FINISHED" for r in children(uri))
 
     summary = run_sweep(resume=str(tmp_path / "s"))  # in this process: its Ray cluster is up
+    client = MlflowClient(uri)
     assert summary.counts["completed"] == 3 and not summary.interrupted
     # SIGKILL can land after a trial opened its run but before Ray's state recorded the trial:
     # the resumed sweep runs that configuration again, and the old run is closed as superseded.
@@ -169,6 +174,8 @@ def test_resume_after_the_driver_is_stopped_loses_and_repeats_nothing(ray_local,
     assert len(runs) == 3 and len({r.data.tags[tracking.TRIAL_ID] for r in runs}) == 3
     assert all(r.info.status == "FINISHED" for r in runs)
     for run in runs:  # finished trials were not run again
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "source_val_acc")]
+        assert steps == [25, 50, 75, 100]  # once each: none logged again after the resume
         if run.info.run_id in done_before:
             assert run.data.tags[tracking.STARTS] == "1"
             assert run.data.metrics == done_before[run.info.run_id]
@@ -215,7 +222,10 @@ def test_four_sweeps_at_once_on_a_ray_start_head_log_apart_to_one_tracking_serve
         for driver in drivers:
             _, err = driver.communicate(timeout=600)
             assert driver.returncode == 0, err[-3000:]
-            assert "Connecting to existing Ray cluster at address: " in err
+        connected = "Connecting to existing Ray cluster at address: "
+        for name in ("left", "right"):  # a sweep logs Ray's lines to its folder, not the console
+            assert connected in (tmp_path / "ray" / name / "engines.log").read_text()
+        assert connected in err  # the benchmark's console
         assert_sweeps_apart(url, "cluster", ["left", "right"], trials=2)
         board = leaderboard.build(leaderboard.load_runs(url, ["cluster"]))  # from the server
         assert board.cost[["completed", "pruned", "failed"]].values.tolist() == [[2, 0, 0]]
@@ -239,10 +249,11 @@ def test_dabench_ui_serves_the_tracking_store(tmp_path):
         stdout=subprocess.PIPE, text=True, start_new_session=True, cwd=tmp_path,
     )  # fmt: skip
     try:
-        assert ui.stdout.readline().strip() == (
-            f"MLflow UI for {uri} at http://127.0.0.1:{port} (Ctrl-C stops it)"
+        assert ui.stdout.readline().startswith(f"starting the MLflow UI for {uri}")
+        assert ui.stdout.readline().strip() == (  # no sweep yet: the experiments
+            f"MLflow UI: http://127.0.0.1:{port}/#/experiments?workflowType=machine_learning"
         )
-        wait_until(lambda: healthy(f"http://127.0.0.1:{port}"), 120, "the MLflow UI", ui)
+        assert healthy(f"http://127.0.0.1:{port}")  # the URL is printed once it answers
         assert MlflowClient(f"http://127.0.0.1:{port}").get_experiment_by_name("seen-in-the-ui")
     finally:
         stop_session(ui)

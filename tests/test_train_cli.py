@@ -98,3 +98,20 @@ def test_a_trial_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_pat
     uninterrupted = subprocess.run(argv, capture_output=True, text=True, check=True)
     a, b = (json.loads(p.stdout)["metrics"] for p in (resumed, uninterrupted))
     assert strip_clock(a) == strip_clock(b)
+
+
+def test_the_progress_bar_reads_whole_in_80_columns():
+    import io
+
+    from rich.console import Console
+
+    from dabench.train import progress_bar, status_text
+
+    console = Console(file=io.StringIO(), width=80, force_terminal=True, color_system=None)
+    progress = progress_bar(console)
+    task = progress.add_task("train", total=1000, completed=300,
+                             status=status_text(0.1234, 85.25))  # fmt: skip
+    console.print(progress.make_tasks_table([progress.tasks[task]]))
+    line = console.file.getvalue().strip()
+    assert "…" not in line and len(line) <= 80, line
+    assert "300/1000" in line and "0:00:00" in line and "loss 0.123  oracle 85.2" in line

@@ -20,8 +20,8 @@ Segmenters (logits ``(N, num_classes, H, W)`` at the input size, with ``get_para
 (:class:`DeepLabV2`).
 
 Only the ResNets (and the DeepLab backbones) have pretrained weights: torchvision's ImageNet
-checkpoints, read from the torch hub cache and never downloaded at run time unless
-``DABENCH_ALLOW_DOWNLOAD=1`` (see :mod:`dabench.models.resnet`).
+checkpoints, read from the torch hub cache and downloaded there once when missing, as torchvision
+does (see :mod:`dabench.models.resnet`).
 """
 
 from __future__ import annotations

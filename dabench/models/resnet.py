@@ -1,9 +1,10 @@
 """torchvision ResNets as feature extractors that stop after ``layer4``, with offline weights.
 
-ImageNet weights are loaded only when asked (``pretrained=True``) and, by default, only from the
-torch hub cache: dabench never downloads at run time unless the environment variable
-``DABENCH_ALLOW_DOWNLOAD=1`` is set. The checkpoints are torchvision's ``IMAGENET1K_V1`` weights
-(the ones the reference library's ``model_urls`` pointed to), loaded with ``weights_only=True``.
+ImageNet weights are loaded only when asked (``pretrained=True``), as torchvision does it: from
+the torch hub cache, downloaded there once (hash-checked) when missing. Without network access the
+error names the file and where to put it; ``DABENCH_OFFLINE=1`` skips the download attempt. The
+checkpoints are torchvision's ``IMAGENET1K_V1`` weights (the ones the reference library's
+``model_urls`` pointed to), loaded with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from torchvision.models._api import WeightsEnum
 from dabench._checks import check_positive_int
 
 __all__ = [
-    "ALLOW_DOWNLOAD_ENV",
+    "OFFLINE_ENV",
     "RESNETS",
     "ResNetBackbone",
     "build_resnet",
@@ -32,8 +33,9 @@ __all__ = [
     "weights_path",
 ]
 
-ALLOW_DOWNLOAD_ENV = "DABENCH_ALLOW_DOWNLOAD"
-"""Set this environment variable to ``1`` to let torchvision download missing weights."""
+OFFLINE_ENV = "DABENCH_OFFLINE"
+"""Set this environment variable to ``1`` to never download missing weights (an air-gapped
+machine: fail at once with the file to place, instead of after a network timeout)."""
 
 _Block = type[tv_resnet.BasicBlock] | type[tv_resnet.Bottleneck]
 
@@ -128,28 +130,33 @@ def weights_path(weights: WeightsEnum) -> str:
 
 
 def load_imagenet_state_dict(weights: WeightsEnum) -> dict[str, Tensor]:
-    """The state dict of torchvision ``weights``, read from the torch hub cache.
+    """The state dict of torchvision ``weights``, from the torch hub cache.
 
-    The file is loaded with ``torch.load(..., weights_only=True)`` on the CPU. A missing file raises
-    ``RuntimeError`` (before any network access) naming the file and where to put it, unless
-    ``DABENCH_ALLOW_DOWNLOAD=1``, in which case torchvision downloads it into the cache (hash
-    checked) and loads it with ``weights_only=True``.
+    A cached file is loaded with ``torch.load(..., weights_only=True)`` on the CPU. A missing one
+    is downloaded there by torchvision (once; hash-checked) and loaded the same way, unless
+    ``DABENCH_OFFLINE=1``.
 
     Raises:
-        RuntimeError: the checkpoint is not in the cache and downloading is not allowed.
+        RuntimeError: the checkpoint is not in the cache and could not be downloaded (no network
+            access, or ``DABENCH_OFFLINE=1``); the message names the file and where to put it.
     """
     path = weights_path(weights)
     if os.path.isfile(path):
         return torch.load(path, map_location="cpu", weights_only=True)
-    if os.environ.get(ALLOW_DOWNLOAD_ENV) == "1":
-        return weights.get_state_dict(progress=True, check_hash=True, weights_only=True)
-    raise RuntimeError(
-        f"pretrained weights {weights} are not available: the file {path} is missing. "
-        f"dabench does not download weights at run time; place torchvision's checkpoint "
-        f"{weights.url} at that path (the torch hub cache, torch.hub.get_dir()/checkpoints; "
-        f"set TORCH_HOME to use another cache), or set {ALLOW_DOWNLOAD_ENV}=1 to let torchvision "
-        f"download it."
+    where = (
+        f"place torchvision's checkpoint {weights.url} at {path} (the torch hub cache, "
+        "torch.hub.get_dir()/checkpoints; set TORCH_HOME to use another cache)"
     )
+    if os.environ.get(OFFLINE_ENV) == "1":
+        raise RuntimeError(f"pretrained weights {weights} are not cached and {OFFLINE_ENV}=1: "
+                           f"{where}")  # fmt: skip
+    try:
+        return weights.get_state_dict(progress=True, check_hash=True, weights_only=True)
+    except OSError as error:  # no network access (URLError), a proxy refusing, a full disk
+        raise RuntimeError(
+            f"pretrained weights {weights} are not cached and could not be downloaded "
+            f"({error}); on a machine without network access, {where}"
+        ) from None
 
 
 def build_resnet(
