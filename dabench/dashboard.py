@@ -116,24 +116,31 @@ def latest_sweep(client: Any, experiment: str | None, sweep: str | None) -> tupl
 def log_summary(client: Any, parent: Any, frame: Any, objective: str, oracle: str) -> None:
     """Log a finished sweep's summary as artifacts of its parent run, under ``summary/``:
     ``trials.md`` (one row per trial: name, status, objective, oracle, target-test, last step and
-    the searched hyperparameters, best first), ``parallel_coordinates.png`` (each trial's
-    searched values, coloured by its objective) and ``metrics_vs_step.png`` (the objective and
+    the searched hyperparameters, best first), ``parallel_coordinates.png``
+    (:func:`dabench.leaderboard.parallel_coordinates`, as in the leaderboard) and
+    ``metrics_vs_step.png`` (the objective and
     the oracle of every trial at each evaluation). ``frame``: :func:`dabench.selection.trials`."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    run_id = parent.info.run_id
+    from dabench.leaderboard import parallel_coordinates
+
+    run_id, tags = parent.info.run_id, parent.data.tags
     table = summary_table(frame, objective, oracle)
     client.log_text(run_id, table.to_markdown(index=False, floatfmt=".4g") + "\n",
                     "summary/trials.md")  # fmt: skip
-    for name, figure in (
-        ("parallel_coordinates.png", parallel_coordinates(frame, objective)),
-        ("metrics_vs_step.png", metrics_vs_step(client, frame, objective, oracle)),
-    ):
-        client.log_figure(run_id, figure, f"summary/{name}")
-        plt.close(figure)
+    figures = {
+        "parallel_coordinates.png": parallel_coordinates(
+            frame, objective, tags["method"], parent.data.params.get("space_file"),
+            f"sweep {tags[tracking.SWEEP]}"),
+        "metrics_vs_step.png": metrics_vs_step(client, frame, objective, oracle),
+    }  # fmt: skip
+    for name, figure in figures.items():
+        if figure is not None:  # (no parallel coordinates for a single scored trial)
+            client.log_figure(run_id, figure, f"summary/{name}")
+            plt.close(figure)
 
 
 def summary_table(frame: Any, objective: str, oracle: str) -> Any:
@@ -146,47 +153,6 @@ def summary_table(frame: Any, objective: str, oracle: str) -> Any:
     searched = pd.DataFrame(list(frame["searched"]), index=frame.index)
     table = pd.concat([frame[["trial", "status", *keys]], searched], axis=1)
     return table.sort_values(objective, ascending="loss" in objective, na_position="last")
-
-
-def parallel_coordinates(frame: Any, objective: str) -> Any:
-    """A parallel-coordinate plot: one line per trial through its searched hyperparameters
-    (each axis scaled to the trials' range; log-scaled where the values span over a decade;
-    categories in order of appearance), and the objective on the last axis; colour: the
-    objective."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-    import pandas as pd
-
-    searched = pd.DataFrame(list(frame["searched"]), index=frame.index)
-    columns = {name: _axis(searched[name]) for name in searched}
-    columns[objective] = _axis(frame[objective])
-    figure, ax = plt.subplots(figsize=(max(6, 1.3 * len(columns)), 4), layout="constrained")
-    values = frame[objective].astype(float)
-    colours = plt.cm.viridis((values - values.min()) / (values.max() - values.min() or 1))
-    x = np.arange(len(columns))
-    for row, colour in zip(frame.index, colours, strict=True):
-        ax.plot(x, [columns[c][row] for c in columns], color=colour, alpha=0.8, marker="o")
-    ax.set_xticks(x, list(columns), rotation=30, ha="right")
-    ax.set_yticks([0, 1], ["low", "high"])
-    ax.set_title(f"searched hyperparameters of {len(frame)} trials (colour: {objective})")
-    return figure
-
-
-def _axis(values: Any) -> dict[Any, float]:
-    """``values`` (one hyperparameter over the trials) scaled to [0, 1]: log-scaled when positive
-    and spanning over a decade; categories and booleans by order of appearance."""
-    import numpy as np
-    import pandas as pd
-
-    numeric = pd.to_numeric(values, errors="coerce")
-    if values.dtype == bool or numeric.isna().all():
-        codes = {v: i for i, v in enumerate(dict.fromkeys(map(str, values.dropna())))}
-        scaled = values.map(lambda v: codes.get(str(v), np.nan) / max(len(codes) - 1, 1))
-        return scaled.to_dict()
-    if (numeric > 0).all() and numeric.max() > 10 * numeric.min():
-        numeric = np.log10(numeric)
-    low, high = numeric.min(), numeric.max()
-    return ((numeric - low) / ((high - low) or 1) if high > low else numeric * 0 + 0.5).to_dict()
 
 
 def metrics_vs_step(client: Any, frame: Any, objective: str, oracle: str) -> Any:

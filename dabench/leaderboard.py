@@ -510,29 +510,43 @@ def plot_task(board: Leaderboard, task: str, path: Path) -> None:
 
 
 def plot_sweep(board: Leaderboard, sweep: pd.Series, path: Path) -> bool:
-    """Optuna's parallel-coordinate view of one sweep: each trial's searched hyperparameters and
-    its last value of the sweep's objective (pruned trials included, at the step they stopped).
-    ``False`` when there is nothing to draw (no searched parameter, under two scored trials)."""
+    """The parallel-coordinate plot of one sweep (:func:`parallel_coordinates`) as a PNG;
+    ``False`` when there is nothing to draw."""
+    import matplotlib.pyplot as plt
+
+    figure = parallel_coordinates(board.trials[sweep["sweep"]], sweep["objective"],
+                                  sweep["method"], sweep.get("space_file"),
+                                  f"{sweep['method']} on {sweep['task']}")  # fmt: skip
+    if figure is None:
+        return False
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return True
+
+
+def parallel_coordinates(trials: pd.DataFrame, objective: str, method: str,
+                         space_file: str | None, title: str) -> Any | None:  # fmt: skip
+    """Optuna's parallel-coordinate view of a sweep's ``trials`` (rows of
+    :func:`dabench.selection.trials`): each trial's searched hyperparameters (axes from the
+    sweep's search space, ``space_file`` or the method's) and its last value of the objective
+    (pruned trials included, at the step they stopped); a matplotlib figure. ``None`` when there
+    is nothing to draw (no searched parameter, under two scored trials)."""
     import warnings
 
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import optuna
 
     from dabench.spaces import load_space, space_path
 
-    trials = board.trials[sweep["sweep"]]
-    objective = sweep["objective"]
     scored = trials[~trials["status"].isin(["failed", "superseded"])]
     scored = scored[scored[objective].notna()] if objective in scored else scored.iloc[:0]
-    source = sweep.get("space_file")
-    space = load_space(source if source and Path(source).is_file() else space_path(sweep["method"]),
-                       method=sweep["method"])  # fmt: skip
+    source = space_file if space_file and Path(space_file).is_file() else space_path(method)
+    space = load_space(source, method=method)
     distributions = {p.name: p.distribution() for p in space.parameters}
     if not distributions or len(scored) < 2:
-        return False
+        return None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="minimize" if "loss" in objective else "maximize")
     for _, row in scored.iterrows():
@@ -545,13 +559,10 @@ def plot_sweep(board: Leaderboard, sweep: pd.Series, path: Path) -> bool:
         ax = optuna.visualization.matplotlib.plot_parallel_coordinate(study, target_name=objective)
     for lines in ax.collections:  # Optuna's white-to-blue map hides the worst trials
         lines.set_cmap("viridis")
-    ax.set_title(f"{sweep['method']} on {sweep['task']}: {len(scored)} trials (sweep "
-                 f"{sweep['sweep']})", fontsize=9)  # fmt: skip
+    ax.set_title(f"{title}: {len(scored)} trials", fontsize=9)
     ax.figure.set_size_inches(max(8.0, 1.3 * len(distributions) + 3), 4.5)
     ax.figure.tight_layout()
-    ax.figure.savefig(path, dpi=100)
-    plt.close(ax.figure)
-    return True
+    return ax.figure
 
 
 def write_plots(board: Leaderboard, folder: Path) -> dict[str, list[Path]]:
