@@ -34,6 +34,7 @@ EXPERIMENT_KIND = "mlflow.experimentKind"
 MODEL_TRAINING = "custom_model_development"
 VIEW_PREFIX = "mlflow.sharedViewState."
 WORKFLOW = "machine_learning"
+NOTE = "mlflow.note.content"  # a run's description (markdown) in MLflow's UI
 
 
 def mark_model_training(client: Any, experiment_id: str) -> None:
@@ -50,16 +51,19 @@ def view_key(sweep: str) -> str:
 
 def view_state(sweep: str, objective: str, oracle: str) -> dict[str, Any]:
     """The shared view state of a sweep: its trial runs, best objective first, with the
-    objective, the oracle, target-test and the trial status as columns."""
+    objective, the oracle, the trial status and target-test as columns, in that order, next to
+    the run name (``columnOrder``: the grid's column ids, the two pinned ones first)."""
     test = oracle.replace("target_val", "target_test")
-    metrics = list(dict.fromkeys([objective, oracle, test, "step"]))
-    columns = [f"metrics.`{m}`" for m in metrics] + [f"tags.`{tracking.STATUS}`"]
+    metrics = [f"metrics.`{m}`" for m in dict.fromkeys([objective, oracle])]
+    status, test_column = f"tags.`{tracking.STATUS}`", f"metrics.`{test}`"
+    columns = [*metrics, status, test_column]
     return {
         "searchFilter": f"tags.`{tracking.SWEEP}` = '{sweep}' and tags.`{tracking.KIND}` = 'trial'",
         "orderByKey": f"metrics.`{objective}`",
         "orderByAsc": "loss" in objective,
-        "selectedColumns": [*columns, "attributes.`Duration`"],
-        "columnWidths": {f"metrics.`{m}`": 150 for m in metrics},
+        "selectedColumns": columns,
+        "columnOrder": ["attributes.`Run Name`", "runDateAndNestInfo", *columns],
+        "columnWidths": {column: 130 for column in columns} | {status: 110},
     }
 
 
@@ -114,7 +118,8 @@ def latest_sweep(client: Any, experiment: str | None, sweep: str | None) -> tupl
 
 
 def log_summary(client: Any, parent: Any, frame: Any, objective: str, oracle: str) -> None:
-    """Log a finished sweep's summary as artifacts of its parent run, under ``summary/``:
+    """Log a finished sweep's summary as artifacts of its parent run, under ``summary/``, and
+    the picks as the run's description (:func:`description`):
     ``trials.md`` (one row per trial: name, status, objective, oracle, target-test, last step and
     the searched hyperparameters, best first), ``parallel_coordinates.png``
     (:func:`dabench.leaderboard.parallel_coordinates`, as in the leaderboard) and
@@ -128,9 +133,9 @@ def log_summary(client: Any, parent: Any, frame: Any, objective: str, oracle: st
     from dabench.leaderboard import parallel_coordinates
 
     run_id, tags = parent.info.run_id, parent.data.tags
-    table = summary_table(frame, objective, oracle)
-    client.log_text(run_id, table.to_markdown(index=False, floatfmt=".4g") + "\n",
-                    "summary/trials.md")  # fmt: skip
+    table = summary_table(frame, objective, oracle).to_markdown(index=False, floatfmt=".4g")
+    client.log_text(run_id, table + "\n", "summary/trials.md")
+    client.set_tag(run_id, NOTE, description(parent, objective, oracle))
     figures = {
         "parallel_coordinates.png": parallel_coordinates(
             frame, objective, tags["method"], parent.data.params.get("space_file"),
@@ -141,6 +146,32 @@ def log_summary(client: Any, parent: Any, frame: Any, objective: str, oracle: st
         if figure is not None:  # (no parallel coordinates for a single scored trial)
             client.log_figure(run_id, figure, f"summary/{name}")
             plt.close(figure)
+
+
+def description(parent: Any, objective: str, oracle: str) -> str:
+    """The sweep's story in a few lines of markdown, from its closed parent run (trial counts,
+    ``pick.*`` tags, ``best.*`` and ``best_checkpoint.*`` metrics): what ran and what was
+    picked, with the pick's objective, oracle and target-test."""
+    tags, metrics = parent.data.tags, parent.data.metrics
+    test = oracle.replace("target_val", "target_test")
+    counts = ", ".join(f"{int(metrics[f'trials_{k}'])} {k}" for k in
+                       ("completed", "pruned", "failed") if metrics.get(f"trials_{k}"))  # fmt: skip
+    lines = [f"**{tags.get('method')}** on **{tags.get('task')}**: trials {counts}; "
+             f"objective `{objective}` (label-free unless it is the oracle)."]  # fmt: skip
+
+    def scores(prefix: str) -> str:
+        shown = [f"`{k}` {metrics[f'{prefix}.{k}']:.4g}" for k in dict.fromkeys(
+            [objective, oracle, test]) if f"{prefix}.{k}" in metrics]  # fmt: skip
+        return ", ".join(shown)
+
+    if "pick.trial.name" in tags:
+        lines.append(f"- trial-level pick: **{tags['pick.trial.name']}** — {scores('best')}")
+    if "pick.checkpoint.name" in tags:
+        lines.append(f"- checkpoint-level pick: **{tags['pick.checkpoint.name']}** at step "
+                     f"{tags.get('pick.checkpoint.step')} — {scores('best_checkpoint')}")  # fmt: skip
+    lines.append("\nEvery trial and the plots: artifacts `summary/` (trials.md, "
+                 "parallel_coordinates.png, metrics_vs_step.png).")  # fmt: skip
+    return "\n".join(lines)
 
 
 def summary_table(frame: Any, objective: str, oracle: str) -> Any:

@@ -698,7 +698,7 @@ def close_parent(client: Any, experiment: str, parent: str, num_samples: int, ob
         numeric |= record_picks(client, run, best, checkpoint or {}, objective, oracle)
     tracking.log_metrics(client, parent, {**numeric, "wall_s": wall}, step=0)
     if not interrupted and not frame.empty:
-        dashboard.log_summary(client, run, frame, objective, oracle)
+        dashboard.log_summary(client, client.get_run(parent), frame, objective, oracle)
     client.set_terminated(parent, "KILLED" if interrupted else "FINISHED")
     return Closed(counts, best_config, best_metrics, interrupted)
 

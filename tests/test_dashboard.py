@@ -20,7 +20,6 @@ from sweep_helpers import free_port, processes_matching
 
 from dabench import dashboard, tracking
 from dabench.suggest import did_you_mean
-from dabench.sweep import SweepOptions, run_sweep
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -28,9 +27,10 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 def test_a_sweeps_view_shows_its_trials_with_objective_oracle_and_status():
     state = dashboard.view_state("s1", "validator_bnm", "target_val_acc")
     assert state["searchFilter"] == "tags.`dabench.sweep` = 's1' and tags.`dabench.kind` = 'trial'"
-    assert state["selectedColumns"][:3] == [
-        "metrics.`validator_bnm`", "metrics.`target_val_acc`", "metrics.`target_test_acc`"]  # fmt: skip
-    assert f"tags.`{tracking.STATUS}`" in state["selectedColumns"]
+    assert state["selectedColumns"] == [
+        "metrics.`validator_bnm`", "metrics.`target_val_acc`", f"tags.`{tracking.STATUS}`",
+        "metrics.`target_test_acc`"]  # fmt: skip
+    assert state["columnOrder"][2:] == state["selectedColumns"]
     assert state["orderByKey"] == "metrics.`validator_bnm`" and state["orderByAsc"] is False
     url = dashboard.runs_url("http://127.0.0.1:5000/", "3", "dabench-s1")
     assert url == ("http://127.0.0.1:5000/#/experiments/3/runs?workflowType=machine_learning"
@@ -62,15 +62,37 @@ def test_ui_refuses_a_port_in_use_before_starting_anything(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def sweep_store(ray_local, tmp_path_factory):
-    """A small real sweep (2 trials of DANN on moons/rot40) in its own store."""
+def sweep_store(tmp_path_factory):
+    """A small real sweep (2 trials of DANN on moons/rot40) run by ``dabench sweep`` in its own
+    store; the folder, the store's URI, the parent run and the console output."""
     folder = tmp_path_factory.mktemp("dashboard")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    summary = run_sweep(SweepOptions(
-        method="dann", task="moons/rot40", num_samples=2, steps=40, eval_every=20,
-        storage=str(folder / "ray"), tracking_uri=uri, name="tiny",
-    ))  # fmt: skip
-    return folder, uri, summary
+    done = subprocess.run(
+        [sys.executable, "-m", "dabench", "sweep", "--method", "dann", "--task", "moons/rot40",
+         "--num-samples", "2", "--steps", "40", "--eval-every", "20", "--name", "tiny",
+         "--storage", str(folder / "ray"), "--tracking-uri", uri],
+        capture_output=True, text=True, timeout=600, cwd=folder,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("dabench").experiment_id
+    parent = client.search_runs([experiment], f"tags.`{tracking.KIND}` = 'sweep'")[0]
+    return folder, uri, parent, done.stdout + done.stderr
+
+
+def test_the_sweep_console_shows_only_dabench_lines_and_progress(sweep_store):
+    folder, _, _, console = sweep_store
+    log = folder / "ray" / "tiny" / "engines.log"
+    assert console.startswith(f"sweep tiny: 2 trials of dann on moons/rot40; Ray's and MLflow's "
+                              f"logs: {log}")  # fmt: skip
+    assert "Started a local Ray instance" in log.read_text()  # Ray's lines went to the file
+    for line in console.splitlines():
+        assert line.startswith(("sweep tiny", "[1/2] tiny-trial-", "[2/2] tiny-trial-", "┌", "│",
+                                "└", "├", " ")), f"not dabench's: {line!r}"  # fmt: skip
+    for foreign in ("Configuration for experiment", "TensorBoard", "View detailed results",
+                    "Token authentication", "INFO", "WARNING"):  # fmt: skip
+        assert foreign not in console
+    assert "sweep tiny: 0 running · " in console and "of 2 · best bnm " in console
 
 
 def start_ui(uri: str, folder: Path) -> tuple[subprocess.Popen, int, str]:
@@ -94,13 +116,12 @@ def port_free(port: int) -> bool:
 
 
 def test_the_sweep_records_a_model_training_experiment_and_the_picks(sweep_store):
-    _, uri, summary = sweep_store
+    _, uri, parent, _ = sweep_store
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("dabench")
     assert experiment.tags[dashboard.EXPERIMENT_KIND] == dashboard.MODEL_TRAINING
     view = json.loads(experiment.tags[dashboard.VIEW_PREFIX + "dabench-tiny"])
     assert "dabench.sweep` = 'tiny'" in view["searchFilter"]
-    parent = client.get_run(summary.parent_run_id)
     assert parent.data.tags["pick.trial.name"].startswith("tiny-trial-")
     assert client.get_run(parent.data.tags["pick.checkpoint.run_id"]).info.run_name.startswith(
         "tiny-trial-")  # fmt: skip
@@ -110,6 +131,8 @@ def test_the_sweep_records_a_model_training_experiment_and_the_picks(sweep_store
     assert not [k for k in parent.data.metrics if k.startswith(("best.time", "best.pid"))]
     assert "None" not in parent.data.params.values()
     assert parent.data.params["sweep.metric"] == "bnm"
+    assert f"trial-level pick: **{parent.data.tags['pick.trial.name']}**" in parent.data.tags[
+        dashboard.NOTE]  # fmt: skip
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "summary")}
     assert artifacts == {"summary/trials.md", "summary/parallel_coordinates.png",
                          "summary/metrics_vs_step.png"}  # fmt: skip
@@ -118,7 +141,7 @@ def test_the_sweep_records_a_model_training_experiment_and_the_picks(sweep_store
 @pytest.fixture(scope="module")
 def ui_server(sweep_store):
     """``dabench ui`` on the sweep's store (stopped by the SIGTERM test, else at the end)."""
-    folder, uri, _ = sweep_store
+    folder, uri, _, _ = sweep_store
     process, port, url = start_ui(uri, folder)
     yield process, port, url
     if process.poll() is None:
@@ -132,7 +155,7 @@ def test_the_printed_url_shows_the_trials_in_a_real_browser(sweep_store, ui_serv
         if os.environ.get("CI"):
             pytest.fail("no chromium in CI (.ci/run installs it)")
         pytest.skip("no chromium installed (apt-get install chromium)")
-    _, uri, summary = sweep_store
+    _, uri, parent, _ = sweep_store
     dom = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
          f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=30000",
@@ -141,7 +164,7 @@ def test_the_printed_url_shows_the_trials_in_a_real_browser(sweep_store, ui_serv
     ).stdout  # fmt: skip
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("dabench").experiment_id
-    names = [r.info.run_name for r in tracking.children(client, experiment, summary.parent_run_id)]
+    names = [r.info.run_name for r in tracking.children(client, experiment, parent.info.run_id)]
     assert sorted(names) == ["tiny-trial-1", "tiny-trial-2"]
     for name in names:
         assert name in dom, f"{name} not on the page"
