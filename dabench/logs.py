@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from dabench import storage
 
@@ -59,8 +60,7 @@ class EngineLogs:
         import ray  # noqa: F401
 
         if self.handler is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.handler = logging.FileHandler(self.path, delay=True)
+            self.handler = _FileHandler(self.path, delay=True)
             self.handler.setFormatter(
                 logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
             )
@@ -77,6 +77,7 @@ class EngineLogs:
             logger.propagate = False
 
     def restore(self) -> None:
+        """Give the engine loggers their handlers back and close the file."""
         if self.handler is None:
             return
         for name, (handlers, propagate) in self.saved.items():
@@ -92,3 +93,12 @@ class EngineLogs:
             os.environ["RAY_AIR_NEW_OUTPUT"] = self.environ
         self.handler.close()
         self.handler = None
+
+
+class _FileHandler(logging.FileHandler):
+    """A file handler that creates the file, and its folder, at the first record (a sweep refused
+    before anything is logged leaves no folder behind)."""
+
+    def _open(self) -> Any:
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()

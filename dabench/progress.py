@@ -309,8 +309,8 @@ class SweepProgress:
     def status_line(
         self, monitor: Any, trials: list, now: float, ending: tuple[Any, bool] | None = None
     ) -> str:
-        """``title: 2 running · 3 completed · 1 pruned · 0 failed of 8 · best <objective> …
-        (<oracle> …) · elapsed 0:01:10 · left ≤ 0:02:00``."""
+        """``title: 2 running, 3 completed, 1 pruned, 0 failed of 8 · best bnm 0.0627 (oracle
+        84.75) · 0:01:10 elapsed, ≤ 0:02:00 left``."""
         from dabench.seeds import criterion_name
 
         counts = trial_counts(trials, monitor.steps, ending)
@@ -319,19 +319,19 @@ class SweepProgress:
         if best is not None:
             shown = f"best {criterion_name(monitor.objective)} {best[monitor.objective]:.4g}"
             if monitor.oracle != monitor.objective and monitor.oracle in best:
-                shown += f" ({monitor.oracle} {best[monitor.oracle]:.4g})"
+                shown += f" (oracle {best[monitor.oracle]:.4g})"
         trained = sum((t.last_result or {}).get("step", 0) for t in trials)
         if self.first_steps is None and trained > 0:
             self.first_steps, self.first_time = trained, now
-        eta = "(estimating)"
+        eta = "(estimating)"  # shown as "(estimating) left"
         if self.first_steps is not None and trained > self.first_steps:
             rate = (trained - self.first_steps) / (now - self.first_time)
             left = steps_left(trials, monitor.steps, monitor.num_samples, ending)
             eta = f"≤ {duration(left / rate)}" if left else "≈ 0:00:00"
         return (
-            f"{self.title}: {counts['running']} running · {counts['completed']} completed · "
-            f"{counts['pruned']} pruned · {counts['failed']} failed of {monitor.num_samples} · "
-            f"{shown} · elapsed {duration(now - self.start)} · left {eta}"
+            f"{self.title}: {counts['running']} running, {counts['completed']} completed, "
+            f"{counts['pruned']} pruned, {counts['failed']} failed of {monitor.num_samples} · "
+            f"{shown} · {duration(now - self.start)} elapsed, {eta} left"
         )
 
 

@@ -414,8 +414,11 @@ class SweepSummary:
     interrupted: bool
     checkpoint: dict[str, Any] = field(default_factory=dict)
     """Checkpoint-level pick: the best evaluation point of any trial by the objective —
-    ``trial``, ``step``, ``metrics`` and ``path`` (Ray keeps each trial's best checkpoint)."""
+    ``trial`` (id), ``name``, ``step``, ``metrics`` and ``path`` (Ray keeps each trial's best
+    checkpoint)."""
     baseline: tuple[float, str] | None = None
+    best_trial: str = ""
+    """The trial-level pick's name (``<sweep>-trial-<n>``)."""
     """The task's source-only target-test metric and the sweep it comes from, if there is one."""
 
     @property
@@ -646,11 +649,15 @@ def summarize(results: Any, options: SweepOptions, client: Any, experiment: str,
     checkpoint = best_checkpoint(results, objective, mode)
     closed = close_parent(client, experiment, parent, options.num_samples, objective, mode, wall,
                           known, checkpoint)  # fmt: skip
+    if checkpoint:
+        tags = client.get_run(parent).data.tags
+        checkpoint["name"] = tags.get("pick.checkpoint.name", f"trial {checkpoint['trial']}")
     return SweepSummary(
         options.name or "", storage.join(storage.resolve(options.storage), options.name or ""),
         options.tracking_uri or "", options.experiment or "dabench", parent, objective, oracle,
         closed.counts, wall, closed.best_config, closed.best_metrics, closed.interrupted,
         checkpoint, selection.source_only_baseline(client, experiment, options.task),
+        closed.best_trial,
     )  # fmt: skip
 
 
@@ -663,6 +670,8 @@ class Closed:
     best_config: dict[str, Any]
     best_metrics: dict[str, float]
     interrupted: bool
+    best_trial: str = ""
+    """The trial-level pick's run name."""
 
 
 def close_parent(client: Any, experiment: str, parent: str, num_samples: int, objective: str,
@@ -700,7 +709,8 @@ def close_parent(client: Any, experiment: str, parent: str, num_samples: int, ob
     if not interrupted and not frame.empty:
         dashboard.log_summary(client, client.get_run(parent), frame, objective, oracle)
     client.set_terminated(parent, "KILLED" if interrupted else "FINISHED")
-    return Closed(counts, best_config, best_metrics, interrupted)
+    best_trial = str(best["trial"]) if best is not None else ""
+    return Closed(counts, best_config, best_metrics, interrupted, best_trial)
 
 
 def record_picks(client: Any, parent: Any, best: Any, checkpoint: dict[str, Any], objective: str,

@@ -108,10 +108,13 @@ def summary_table(summary: Any) -> Table:
     best = summary.best_metrics
     test = summary.oracle.replace("target_val", "target_test")
     if best:
-        table.add_row("trial-level pick", _pick(best, summary.objective, summary.oracle, test))
+        table.add_row("trial-level pick", f"{summary.best_trial}: "
+                      + _pick(best, summary.objective, summary.oracle, test))  # fmt: skip
     if summary.checkpoint:
         checkpoint = summary.checkpoint
-        where = f"trial {checkpoint['trial']} step {checkpoint['step']}"
+        where = (
+            f"{checkpoint.get('name') or 'trial ' + checkpoint['trial']} step {checkpoint['step']}"
+        )
         if checkpoint["path"]:
             where += f", {checkpoint['path']}"
         table.add_row("checkpoint-level pick",

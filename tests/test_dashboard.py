@@ -92,7 +92,7 @@ def test_the_sweep_console_shows_only_dabench_lines_and_progress(sweep_store):
     for foreign in ("Configuration for experiment", "TensorBoard", "View detailed results",
                     "Token authentication", "INFO", "WARNING"):  # fmt: skip
         assert foreign not in console
-    assert "sweep tiny: 0 running · " in console and "of 2 · best bnm " in console
+    assert "sweep tiny: 0 running, " in console and "of 2 · best bnm " in console
 
 
 def start_ui(uri: str, folder: Path) -> tuple[subprocess.Popen, int, str]:
