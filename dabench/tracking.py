@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,16 @@ def require_store(uri: str) -> None:
         )
 
 
+def artifact_location(uri: str, experiment: str) -> str | None:
+    """Where a new experiment of a local sqlite store keeps its artifacts: beside the database,
+    in ``<its folder>/mlruns/<experiment>`` (MLflow's default is ``./mlruns`` of whatever the
+    working directory is); ``None`` (the server's choice) for other stores."""
+    folder = sqlite_folder(uri)
+    if folder is None:
+        return None
+    return str(folder / "mlruns" / re.sub(r"[^A-Za-z0-9_.-]", "-", experiment))
+
+
 def sqlite_folder(uri: str) -> Path | None:
     """The folder of a local sqlite store's database file; ``None`` for other stores."""
     return Path(uri.removeprefix("sqlite:///")).parent if uri.startswith("sqlite:///") else None
@@ -84,8 +95,8 @@ def prepare_store(uri: str) -> None:
 
 def experiment_id(client: MlflowClient, name: str) -> str:
     """The id of experiment ``name``, created if it does not exist (if another sweep creates it
-    at the same moment, that one is used), tagged as a model-training experiment
-    (:func:`dabench.dashboard.mark_model_training`)."""
+    at the same moment, that one is used; its artifacts kept at :func:`artifact_location`),
+    tagged as a model-training experiment (:func:`dabench.dashboard.mark_model_training`)."""
     from mlflow.exceptions import MlflowException
 
     from dabench.dashboard import mark_model_training
@@ -95,7 +106,7 @@ def experiment_id(client: MlflowClient, name: str) -> str:
         found = experiment.experiment_id
     else:
         try:
-            found = client.create_experiment(name)
+            found = client.create_experiment(name, artifact_location(client.tracking_uri, name))
         except MlflowException:  # created meanwhile by a concurrent sweep
             experiment = client.get_experiment_by_name(name)
             if experiment is None:

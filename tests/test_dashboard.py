@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
-from sweep_helpers import free_port, processes_matching
+from sweep_helpers import free_port, processes_matching, wait_until
 
 from dabench import dashboard, tracking
 from dabench.suggest import did_you_mean
@@ -96,11 +96,17 @@ def test_the_sweep_console_shows_only_dabench_lines_and_progress(sweep_store):
 
 
 def start_ui(uri: str, folder: Path) -> tuple[subprocess.Popen, int, str]:
-    """``dabench ui`` on a free port; its process, port and the URL it printed."""
+    """``dabench ui --open`` on a free port, its "web browser" a script that writes the URL it
+    was given to ``folder/opened``; its process, port and the URL it printed."""
     port = free_port()
+    browser = folder / "browser.py"
+    browser.write_text("import pathlib, sys\n"
+                       f"pathlib.Path({str(folder / 'opened')!r}).write_text(sys.argv[1])\n")  # fmt: skip
     process = subprocess.Popen(
-        [sys.executable, "-m", "dabench", "ui", "--port", str(port), "--tracking-uri", uri],
+        [sys.executable, "-m", "dabench", "ui", "--port", str(port), "--tracking-uri", uri,
+         "--open"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=folder,
+        env={**os.environ, "BROWSER": f"{sys.executable} {browser} %s"},
     )  # fmt: skip
     deadline = time.monotonic() + 120
     for line in process.stdout:
@@ -173,9 +179,12 @@ def test_the_printed_url_shows_the_trials_in_a_real_browser(sweep_store, ui_serv
     assert "completed" in dom
 
 
-def test_ui_stops_its_whole_server_on_sigterm(ui_server):
+def test_ui_opens_its_url_and_stops_its_whole_server_on_sigterm(sweep_store, ui_server):
     process, port, url = ui_server
     assert url.startswith(f"http://127.0.0.1:{port}/#/experiments/") and "viewStateShareKey=" in url
+    opened = sweep_store[0] / "opened"
+    wait_until(opened.exists, 30, "the browser to be opened")
+    assert opened.read_text() == url  # --open: Python's webbrowser, here $BROWSER
     server = processes_matching(f"--port {port}")
     assert server and not port_free(port)
     process.send_signal(signal.SIGTERM)

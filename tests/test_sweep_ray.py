@@ -66,6 +66,7 @@ parameters:
     assert parent.info.status == "FINISHED" and parent.data.tags["method"] == "cdan"
     assert {"git_commit", "command", "version.ray", "space_file"} <= set(parent.data.params)
     assert parent.data.metrics["trials_completed"] == summary.counts["completed"]
+    assert parent.info.artifact_uri.startswith(str(tmp_path / "mlruns" / "dabench"))  # not ./
 
     runs = children(options(tmp_path).tracking_uri)
     assert len(runs) == 6 and len({r.data.tags[tracking.TRIAL_ID] for r in runs}) == 6
