@@ -118,13 +118,13 @@ def latest_sweep(client: Any, experiment: str | None, sweep: str | None) -> tupl
 
 
 def log_summary(client: Any, parent: Any, frame: Any, objective: str, oracle: str) -> None:
-    """Log a finished sweep's summary as artifacts of its parent run, under ``summary/``, and
-    the picks as the run's description (:func:`description`):
-    ``trials.md`` (one row per trial: name, status, objective, oracle, target-test, last step and
-    the searched hyperparameters, best first), ``parallel_coordinates.png``
+    """Log a finished sweep's summary on its parent run: the picks as the run's description
+    (:func:`description`) and, as artifacts under ``summary/``, ``trials.md`` (one row per
+    trial: name, status, objective, oracle, target-test, last step and the searched
+    hyperparameters, best first), ``parallel_coordinates.png``
     (:func:`dabench.leaderboard.parallel_coordinates`, as in the leaderboard) and
-    ``metrics_vs_step.png`` (the objective and
-    the oracle of every trial at each evaluation). ``frame``: :func:`dabench.selection.trials`."""
+    ``metrics_vs_step.png`` (the objective and the oracle of every trial at each evaluation).
+    ``frame``: the sweep's trials (:func:`dabench.selection.trials`)."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -44,6 +44,7 @@ from dabench import __version__, selection, tracking
 from dabench.data.registry import task_spec
 from dabench.seeds import SELECTED_TRIAL, criterion_name
 from dabench.selection import DEFAULT_METRIC
+from dabench.suggest import did_you_mean
 from dabench.sweep import objective_key, provenance
 from dabench.trainable import MAIN_METRIC
 from dabench.validators import VALIDATORS
@@ -89,7 +90,8 @@ def check_select(select: str) -> None:
     """Refuse a ``--select`` that names no criterion, listing the accepted ones."""
     accepted = ("auto", "all", "oracle", "source_val", *VALIDATORS)
     if select not in accepted:
-        raise ValueError(f"--select {select!r}: use one of {', '.join(accepted)}")
+        raise ValueError(f"--select {select!r}{did_you_mean(select, accepted)}: use one of "
+                         f"{', '.join(accepted)}")  # fmt: skip
 
 
 # --- reading ---------------------------------------------------------------------------------

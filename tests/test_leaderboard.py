@@ -193,13 +193,17 @@ def test_every_criterion_and_the_other_formats(store, tmp_path, capsys):
     assert re.search(r"\| dann +\| \*\*60\.0\*\*\* +\| \*\*91\.0 ± 2\.5\*\* ", text)
 
 
-def test_bad_input_is_named(store, capsys):
+def test_bad_input_is_named(store, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no store here: refused, and none created
+    assert cli.main(["leaderboard"]) == 2
+    assert "no MLflow store at sqlite:///" in capsys.readouterr().err
+    assert not (tmp_path / "mlflow.db").exists()
     assert cli.main(["leaderboard", "--tracking-uri", store, "--experiment", "nope"]) == 2
     assert "no MLflow experiment 'nope'" in capsys.readouterr().err
     assert cli.main(["leaderboard", "--tracking-uri", store, "--experiment", "bench",
                      "--select", "bmn"]) == 2  # fmt: skip
-    assert "--select 'bmn': use one of auto, all, oracle, source_val, entropy" in (
-        capsys.readouterr().err)  # fmt: skip
+    assert "--select 'bmn' (did you mean 'bnm'?): use one of auto, all, oracle, source_val, " \
+        "entropy" in " ".join(capsys.readouterr().err.split())  # fmt: skip
     client = MlflowClient(store)
     tracking.experiment_id(client, "empty")
     assert cli.main(["leaderboard", "--tracking-uri", store, "--experiment", "empty"]) == 2
