@@ -105,7 +105,10 @@ def latest_sweep(client: Any, experiment: str | None, sweep: str | None) -> tupl
                               max_results=1)  # fmt: skip
     if not runs:
         if sweep is not None:
-            raise ValueError(f"no sweep named {sweep!r} in the store")
+            every = client.search_runs(experiments, f"tags.`{tracking.KIND}` = 'sweep'")
+            names = [r.data.tags.get(tracking.SWEEP, "") for r in every]
+            raise ValueError(f"no sweep named {sweep!r} in the store"
+                             + did_you_mean(sweep, names))  # fmt: skip
         return None
     run = runs[0]
     experiment_id, name = run.info.experiment_id, run.data.tags[tracking.SWEEP]

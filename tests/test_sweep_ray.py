@@ -228,6 +228,12 @@ def test_four_sweeps_at_once_on_a_ray_start_head_log_apart_to_one_tracking_serve
             assert connected in (tmp_path / "ray" / name / "engines.log").read_text()
         assert connected in err  # the benchmark's console
         assert_sweeps_apart(url, "cluster", ["left", "right"], trials=2)
+        shown = subprocess.run(  # a tracking server: its own UI, at the sweep's view
+            [sys.executable, "-m", "dabench", "ui", "--tracking-uri", url, "--sweep", "left"],
+            capture_output=True, text=True, timeout=120, check=True,
+        ).stdout  # fmt: skip
+        assert shown.startswith(f"MLflow UI: {url}/#/experiments/") and shown.rstrip().endswith(
+            "/runs?workflowType=machine_learning&viewStateShareKey=dabench-left")  # fmt: skip
         board = leaderboard.build(leaderboard.load_runs(url, ["cluster"]))  # from the server
         assert board.cost[["completed", "pruned", "failed"]].values.tolist() == [[2, 0, 0]]
         assert len(board.left_out) == 1 and "a later sweep replaced it" in board.left_out[0]
