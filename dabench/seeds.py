@@ -219,7 +219,8 @@ def open_group(client: Any, parent: Any, row: Any, selected_by: list[str], seeds
         client.update_run(group, status="RUNNING")
     else:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        name = f"{sweep}-seeds-{row['trial'].rsplit('_', 1)[-1]}-{stamp}"
+        trial = str(row["trial"]).removeprefix(f"{sweep}-").rsplit("_", 1)[-1]  # trial-3
+        name = f"{sweep}-seeds-{trial}-{stamp}"
         group = tracking.start_run(
             client, experiment, name,
             {tracking.KIND: KIND, tracking.SWEEP: name, SOURCE_SWEEP: sweep,
