@@ -194,10 +194,11 @@ def test_every_criterion_and_the_other_formats(store, tmp_path, capsys):
 
 
 def test_bad_input_is_named(store, capsys, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # no store here: refused, and none created
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # no store here: refused, and none created
     assert cli.main(["leaderboard"]) == 2
     assert "no MLflow store at sqlite:///" in capsys.readouterr().err
-    assert not (tmp_path / "mlflow.db").exists()
+    assert not (tmp_path / "elsewhere" / "mlflow.db").exists()
     assert cli.main(["leaderboard", "--tracking-uri", store, "--experiment", "nope"]) == 2
     assert "no MLflow experiment 'nope'" in capsys.readouterr().err
     assert cli.main(["leaderboard", "--tracking-uri", store, "--experiment", "bench",
