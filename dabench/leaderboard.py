@@ -126,7 +126,7 @@ EXPORTED = [
     "run_id", "experiment_id", "status", "start_time",
     *(f"tags.{t}" for t in (tracking.KIND, tracking.SWEEP, "method", "task", "objective",
                             tracking.STATUS, tracking.PARENT_TAG, "mlflow.runName", "searched",
-                            SELECTED_TRIAL)),
+                            SELECTED_TRIAL, tracking.BENCHMARK)),
     *(f"params.{p}" for p in ("command", "git_commit", "space_file", "machine")),
 ]  # fmt: skip
 """The columns of :func:`load_runs` the leaderboard reads (besides every ``metrics.*``)."""
@@ -146,9 +146,25 @@ def save_runs(runs: pd.DataFrame, path: Path) -> None:
     frame.to_csv(path, index=False)
 
 
-def read_runs(path: Path) -> pd.DataFrame:
-    """The runs of a :func:`save_runs` file, as :func:`load_runs` gives them (tags and params as
-    strings, metrics as floats, ``start_time`` as UTC timestamps)."""
+def of_benchmark(runs: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The runs ``dabench benchmark`` ``name`` made: its sweeps and seeds groups (tagged with
+    its name), their trials and seed runs."""
+    own = _column(runs, _tag(tracking.BENCHMARK)) == name
+    return runs[own | _column(runs, _tag(tracking.PARENT_TAG)).isin(runs.loc[own, "run_id"])]
+
+
+def read_runs(paths: Path | Sequence[Path]) -> pd.DataFrame:
+    """The runs of :func:`save_runs` files, as :func:`load_runs` gives them (tags and params as
+    strings, metrics as floats, ``start_time`` as UTC timestamps); a run in several files once."""
+    if isinstance(paths, Path):
+        paths = [paths]
+    if not paths:
+        raise ValueError("--runs: no file given")
+    frames = [_read_runs_file(path) for path in paths]
+    return pd.concat(frames, ignore_index=True).drop_duplicates("run_id", keep="last")
+
+
+def _read_runs_file(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise ValueError(f"--runs {path}: no such file")
     try:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -20,27 +19,42 @@ from sweep_helpers import stop_session, wait_until
 
 from dabench import benchmark, leaderboard, seeds, tracking
 from dabench.cli import build_parser, main
+from dabench.data import list_tasks
 from dabench.multiplex import BENCHMARK
 from dabench.selection import quality_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_leaderboard_spec_is_what_the_committed_leaderboard_ran(tmp_path):
+def test_the_leaderboard_spec_runs_every_bundled_task_in_chunks_and_its_runs_are_committed(
+    tmp_path,
+):
     spec = benchmark.load_spec("leaderboard")
     plan = benchmark.make_plan(spec, "leaderboard", "sqlite:///x.db", str(tmp_path), None)
     sweeps = {options.name: options for options in plan.sweeps}
-    assert len(sweeps) == 36 and spec.seeds == 3 and spec.leaderboard["select"] == "all"
-    assert {o.experiment for o in plan.sweeps} == {"leaderboard"}
+    chunked = [task for tasks in spec.chunks.values() for task in tasks]
+    bundled = {t.name for t in list_tasks() if not t.needs_root}
+    assert sorted(chunked) == sorted(bundled)  # every bundled task, in exactly one chunk
+    assert spec.seeds == 3 and {o.experiment for o in plan.sweeps} == {"leaderboard"}
     budget = {name: (o.num_samples, o.steps, o.eval_every) for name, o in sweeps.items()}
-    assert budget["dann-digits-hand2synth"] == (12, 300, 100)
-    assert budget["target_oracle-digits-hand2synth"] == (6, 300, 100)
-    assert budget["cdan-moons-rot40"] == (12, 600, 150)
-    assert budget["advent-shapes-flat2textured"] == (12, 60, 30)
+    assert budget["dann-digits-mnist2uci"] == (10, 1500, 250)
+    assert budget["target_oracle-digits-uci2mnist"] == (6, 1500, 250)
+    assert budget["cdan-moons-rot40"] == (10, 2000, 400)
+    assert budget["advent-shapes-flat2textured"] == (10, 1000, 200)
     assert all(o.scheduler == "asha" and o.max_concurrent == 2 for o in plan.sweeps)
-    # the same sweeps as the committed report (its commands name each one)
-    report = (ROOT / "reports" / "leaderboard.md").read_text()
-    assert set(sweeps) == set(re.findall(r"--name (\S+)", report))
+    closed = benchmark.make_plan(benchmark.chunk_of(spec, "closed-mnist"), "leaderboard-closed-mnist",
+                                 "sqlite:///x.db", str(tmp_path), None)  # fmt: skip
+    assert {o.task for o in closed.sweeps} == {"digits/mnist2uci", "digits/uci2mnist"}
+    # the committed runs files are the spec's chunks, each made by a benchmark of that name
+    runs_dir = ROOT / spec.leaderboard["runs"]
+    for path in sorted(runs_dir.glob("*.csv")):
+        runs = leaderboard.read_runs(path)
+        made = runs[runs[f"tags.{tracking.KIND}"] == "sweep"]
+        chunk = path.stem.removeprefix("leaderboard-")
+        assert chunk in spec.chunks, path
+        assert set(made[f"tags.{tracking.BENCHMARK}"]) == {path.stem}
+        assert set(made[f"tags.{tracking.SWEEP}"]) <= set(sweeps)
+        assert set(made["tags.task"]) <= set(spec.chunks[chunk])
 
 
 def test_bad_specs_and_options_are_refused_before_anything_runs(tmp_path, capsys, monkeypatch):
@@ -101,20 +115,20 @@ def test_flags_override_the_spec_and_each_sweep_is_the_dabench_sweep_it_replaces
     only = benchmark.with_flags(benchmark.load_spec("leaderboard"),
                                 {"tasks": ["digits/hand2synth"], "methods": ["dann"]})  # fmt: skip
     (alone,) = benchmark.make_plan(only, "x", "sqlite:///x.db", str(tmp_path), None).sweeps
-    assert (alone.name, alone.steps, alone.eval_every) == ("dann-digits-hand2synth", 300, 100)
+    assert (alone.name, alone.steps, alone.eval_every) == ("dann-digits-hand2synth", 1500, 250)
     plan = benchmark.make_plan(spec, "x", "sqlite:///x.db", str(tmp_path), None)
     assert [o.name for o in plan.sweeps] == [
         "source_only-moons-rot40", "dann-moons-rot40", "cdan-moons-rot40", "adda-moons-rot40",
         "bsp-moons-rot40", "target_oracle-moons-rot40",
     ]  # fmt: skip
-    assert {(o.steps, o.eval_every) for o in plan.sweeps} == {(50, 100)}  # flags: every task
-    assert [o.num_samples for o in plan.sweeps] == [12] * 5 + [6]
+    assert {(o.steps, o.eval_every) for o in plan.sweeps} == {(50, 250)}  # flags: every task
+    assert [o.num_samples for o in plan.sweeps] == [10] * 5 + [6]
     options = plan.sweeps[1]
     options.overrides = {"precision": "bf16"}
     argv = benchmark.sweep_argv(options, spec.seeds)
     args = build_parser().parse_args(argv[1:])
     assert (args.method, args.task, args.num_samples, args.steps, args.seeds) == (
-        "dann", "moons/rot40", 12, 50, 3,
+        "dann", "moons/rot40", 10, 50, 3,
     )  # fmt: skip
     assert (args.storage, args.name, args.set) == (str(tmp_path), "dann-moons-rot40",
                                                    ['precision="bf16"'])  # fmt: skip
