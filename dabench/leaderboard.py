@@ -255,7 +255,7 @@ def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
         its_groups = groups[_column(groups, _tag(SELECTED_TRIAL)).isin(trials["run_id"])]
         seed_runs = _metrics(runs[parent_of.isin(its_groups["run_id"])])  # any status: cost
         finished_groups = its_groups[its_groups["status"] == "FINISHED"]
-        values = _seed_values(finished_groups, seed_runs, test)
+        values = _seed_values(finished_groups, seed_runs, test, setting)
         primary, names = criteria_for(select, setting, sweep[_tag("objective")], method)
         for criterion in names:
             picked = cell(usable, criterion, setting, test, values)
@@ -271,7 +271,7 @@ def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
             "space_file": sweep.get("params.space_file"), "machine": sweep.get("params.machine"),
         })  # fmt: skip
     columns = ["setting", "task", "method", "criterion", "primary", "sweep", "mean", "half", "n",
-               "values", "rerun", "trial", "searched", "note"]  # fmt: skip
+               "values", "rerun", "trial", "searched", "note", "failures"]  # fmt: skip
     frame = pd.DataFrame(cells, columns=columns)
     baseline = frame[frame["method"] == "source_only"].set_index(["task", "criterion"])["mean"]
     below = [
@@ -298,37 +298,43 @@ def criteria_for(select: str, setting: str, objective: str,
     return primary, list(dict.fromkeys([*names, primary, "oracle"]))
 
 
-def _seed_values(groups: pd.DataFrame, seed_runs: pd.DataFrame, test: str) -> dict[str, list]:
+def _seed_values(groups: pd.DataFrame, seed_runs: pd.DataFrame, test: str,
+                 setting: str) -> dict[str, tuple[list, list]]:  # fmt: skip
     """Picked trial run id → the target-test values of the completed runs of the latest finished
-    seeds group that re-trained it."""
-    values: dict[str, list] = {}
+    seeds group that re-trained it, in seed order, and their label-free failure modes
+    (:func:`dabench.selection.failure_mode`, ``""`` for none)."""
+    values: dict[str, tuple[list, list]] = {}
     for _, group in groups.iterrows():  # in start order: a later group replaces an earlier one
         runs = seed_runs[_column(seed_runs, "parent") == group["run_id"]]
         done = runs[runs["status"] == "completed"]
         done = done.iloc[np.argsort([d.get("seed", 0) for d in done["searched"]], kind="stable")]
-        values[group[_tag(SELECTED_TRIAL)]] = done[test].dropna().tolist() if test in done else []
+        done = done[done[test].notna()] if test in done else done.iloc[:0]
+        failures = [selection.failure_mode(row, setting) for _, row in done.iterrows()]
+        values[group[_tag(SELECTED_TRIAL)]] = (done[test].tolist() if len(done) else [], failures)
     return values
 
 
 def cell(trials: pd.DataFrame, criterion: str, setting: str, test: str,
-         seed_values: dict[str, list]) -> dict[str, Any]:  # fmt: skip
+         seed_values: dict[str, tuple[list, list]]) -> dict[str, Any]:  # fmt: skip
     """One cell (see the module doc): the pick of ``criterion`` among the sweep's candidates, and
     its seed runs' values if a group re-trained it, else its own value."""
     empty = {"mean": math.nan, "half": math.nan, "n": 0, "values": [], "rerun": False,
-             "trial": None, "searched": {}, "note": ""}  # fmt: skip
+             "trial": None, "searched": {}, "note": "", "failures": []}  # fmt: skip
     if criterion not in ("oracle", "source_val") and setting not in VALIDATORS[criterion].settings:
         return {**empty, "note": f"{criterion} does not apply to {setting} tasks"}
     key = objective_key(criterion, setting)
     pick = selection.pick(trials, key)
     if pick is None:
         return {**empty, "note": f"no trial reported {key}"}
-    values = seed_values.get(pick["run_id"], [])
+    values, failures = seed_values.get(pick["run_id"], ([], []))
     rerun = bool(values)
     if not rerun:
         values = [pick[test]] if test in pick and not pd.isna(pick[test]) else []
+        failures = [selection.failure_mode(pick, setting)] if values else []
     mean, half = mean_ci(values)
     return {**empty, "mean": mean, "half": half, "n": len(values), "values": values,
-            "rerun": rerun, "trial": pick["trial"], "searched": pick["searched"]}  # fmt: skip
+            "rerun": rerun, "trial": pick["trial"], "searched": pick["searched"],
+            "failures": [f for f in failures if f]}  # fmt: skip
 
 
 def cost_row(setting: str, task: str, method: str, trials: pd.DataFrame, seed_runs: pd.DataFrame,
@@ -352,7 +358,8 @@ def cost_row(setting: str, task: str, method: str, trials: pd.DataFrame, seed_ru
 
 def format_cell(row: pd.Series | dict) -> str:
     """``mean ± half`` (1 decimal) for a re-trained pick, ``mean*`` for a single-seed one, ``–``
-    for none; ``↓`` appended for negative transfer."""
+    for none; ``↓`` appended for negative transfer, ``[collapsed 2/3]`` (or ``never rejects``)
+    for runs a label-free failure mode flags."""
     if not row["n"]:
         return MISSING
     text = f"{row['mean']:.1f}"
@@ -360,7 +367,9 @@ def format_cell(row: pd.Series | dict) -> str:
         text += f" ± {row['half']:.1f}" if row["n"] > 1 else " (1 seed)"
     else:
         text += SINGLE
-    return text + (f" {NEGATIVE}" if row["negative_transfer"] else "")
+    text += f" {NEGATIVE}" if row["negative_transfer"] else ""
+    failures = pd.Series(row.get("failures") or [], dtype=object).value_counts()
+    return text + "".join(f" [{mode} {k}/{row['n']}]" for mode, k in failures.items())
 
 
 def tasks_of(board: Leaderboard, setting: str) -> list[str]:
@@ -623,6 +632,7 @@ def markdown(board: Leaderboard, source: str, command: str, plots: dict[str, lis
     ]  # fmt: skip
     if reading:
         lines += [reading.rstrip(), ""]
+    lines += claims_section(board)
     for setting in [s for s in SETTING_TITLES if s in set(cells["setting"])]:
         mine = cells[(cells["setting"] == setting) & cells["primary"]
                      & (cells["method"] != "target_oracle")]  # fmt: skip
@@ -651,6 +661,51 @@ def markdown(board: Leaderboard, source: str, command: str, plots: dict[str, lis
     if board.left_out:
         lines += ["## Left out", "", *[f"- {item}" for item in board.left_out], ""]
     return "\n".join(line for line in lines) + "\n"
+
+
+def claims_section(board: Leaderboard) -> list[str]:
+    """The "## Claims" section: :data:`dabench.claims.CLAIMS` tested on the main tables, the
+    per-task tests, and the published digits numbers beside dabench's."""
+    from dabench import claims
+
+    per_task, summary = claims.check_claims(board.cells)
+    if per_task.empty:
+        return []
+
+    def p_value(p: float) -> str:
+        return MISSING if pd.isna(p) else f"{p:.3f}" if p >= 0.001 else "< 0.001"
+
+    summary = summary.assign(**{"wilcoxon p": summary["wilcoxon p"].map(p_value)})
+    per_task = pd.DataFrame({
+        "claim": per_task["claim"], "task": per_task["task"],
+        "better": per_task["better"].map("{:.1f}".format),
+        "worse": per_task["worse"].map("{:.1f}".format),
+        "difference": per_task["diff"].map("{:+.1f}".format), "seeds": per_task["n"],
+        "p (paired t, one-sided)": per_task["p"].map(p_value), "verdict": per_task["verdict"],
+    })  # fmt: skip
+    lines = [
+        "## Claims", "",
+        "The orderings the methods' papers report, tested on the main tables (label-free "
+        f"selection), each at level {claims.ALPHA}: per task a paired t-test over the fresh "
+        "seeds (both picks ran with the same seeds), across tasks a Wilcoxon signed-rank test of "
+        "the per-task mean differences (with k tasks its p cannot go below 2^-k, so it decides "
+        "from 5 tasks on; below that, a claim is reproduced when every task reproduces it). "
+        "Method: `dabench.claims`.", "",
+        summary.to_markdown(index=False, disable_numparse=True), "",
+        "Per task:", "", per_task.to_markdown(index=False, disable_numparse=True), "",
+    ]  # fmt: skip
+    published = claims.published_table(board.cells)
+    if not published.empty:
+        lines += [
+            "Beside the published numbers of the tasks the bundled MNIST tasks stand in for "
+            "(Tzeng et al. 2017, ADDA, Table 2: MNIST→USPS and USPS→MNIST with LeNet, 2,000 "
+            "MNIST and 1,800 USPS training images; their \"gradient reversal\" row is DANN). "
+            "The data differ: UCI's digits are 8×8 with 17 grey levels, upscaled to 28×28, "
+            "where USPS's are 16×16; dabench's MNIST set is 5,000 images; the budgets differ "
+            "(see the header). Compare orderings and rough levels, not decimals.", "",
+            published.to_markdown(index=False, disable_numparse=True), "",
+        ]  # fmt: skip
+    return lines
 
 
 def provenance_lines(board: Leaderboard) -> list[str]:
