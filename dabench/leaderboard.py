@@ -164,6 +164,24 @@ def read_runs(paths: Path | Sequence[Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).drop_duplicates("run_id", keep="last")
 
 
+def save_chunk_record(runs_path: Path, benchmark: str, wall_s: float, command: str) -> None:
+    """Beside a finished benchmark's runs file, ``<name>.json``: how long it took (wall time over
+    all its sessions), when it finished, where, with which commit and command."""
+    from dabench.sweep import machine
+
+    record = {"benchmark": benchmark, "wall_s": round(wall_s, 1), "command": command,
+              "finished": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
+              "git_commit": provenance().get("git_commit", "unknown")}  # fmt: skip
+    runs_path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+def chunk_records(runs_paths: Sequence[Path]) -> pd.DataFrame:
+    """The :func:`save_chunk_record` records beside ``runs_paths`` (those that have one)."""
+    records = [json.loads(p.with_suffix(".json").read_text()) for p in runs_paths
+               if p.with_suffix(".json").is_file()]  # fmt: skip
+    return pd.DataFrame(records)
+
+
 def _read_runs_file(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise ValueError(f"--runs {path}: no such file")
@@ -223,6 +241,8 @@ class Leaderboard:
     trials: dict[str, pd.DataFrame] = field(default_factory=dict)
     """Sweep name → its trials (for the parallel-coordinate plots)."""
     left_out: list[str] = field(default_factory=list)
+    chunks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The benchmarks whose runs files it was built from (:func:`chunk_records`), if any."""
 
 
 def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
@@ -269,6 +289,7 @@ def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
             "command": sweep.get("params.command"), "git_commit": sweep.get("params.git_commit"),
             "wall_s": sweep.get("metrics.wall_s", math.nan), "groups": len(finished_groups),
             "space_file": sweep.get("params.space_file"), "machine": sweep.get("params.machine"),
+            "benchmark": sweep.get(_tag(tracking.BENCHMARK)),
         })  # fmt: skip
     columns = ["setting", "task", "method", "criterion", "primary", "sweep", "mean", "half", "n",
                "values", "rerun", "trial", "searched", "note", "failures"]  # fmt: skip
@@ -632,6 +653,16 @@ def markdown(board: Leaderboard, source: str, command: str, plots: dict[str, lis
     ]  # fmt: skip
     if reading:
         lines += [reading.rstrip(), ""]
+    if not board.chunks.empty:
+        chunks = pd.DataFrame({
+            "benchmark": board.chunks["benchmark"],
+            "wall (h)": (board.chunks["wall_s"] / 3600).map("{:.2f}".format),
+            "finished": board.chunks["finished"], "machine": board.chunks["machine"],
+            "commit": board.chunks["git_commit"].map(_short_commit),
+            "command": board.chunks["command"].map("`{}`".format),
+        })  # fmt: skip
+        lines += ["Chunks (each a `dabench benchmark` of its own; wall time over all its "
+                  "sessions):", "", table(chunks), ""]  # fmt: skip
     lines += claims_section(board)
     for setting in [s for s in SETTING_TITLES if s in set(cells["setting"])]:
         mine = cells[(cells["setting"] == setting) & cells["primary"]
@@ -718,10 +749,17 @@ def provenance_lines(board: Leaderboard) -> list[str]:
     wall = board.cost["wall_s"].sum()
     made_with = ", ".join(f"{c} ({n} sweep{'s' * (n != 1)})" for c, n in commits.items())
     where = f", on {'; '.join(machines)}." if len(machines) else "."
-    return [
+    lines = [
         f"Runs: {len(sweeps)} sweeps and {int(sweeps['groups'].sum())} seeds groups, "
         f"{wall / 3600:.1f} h of wall time in all; made with dabench commit(s) {made_with}{where}"
     ]
+    benchmarks = sweeps["benchmark"].dropna()
+    if len(benchmarks):
+        lines += ["", "Made by `dabench benchmark` (a spec's chunk is the benchmark "
+                  "`<spec>-<chunk>`): " + ", ".join(
+                      f"`{name}` ({n} sweep{'s' * (n != 1)})"
+                      for name, n in benchmarks.value_counts(sort=False).items()) + "."]  # fmt: skip
+    return lines
 
 
 def _short_commit(commit: str) -> str:

@@ -231,6 +231,8 @@ def run_leaderboard(args: argparse.Namespace) -> int:
         runs = (leaderboard.read_runs(args.runs) if args.runs
                 else leaderboard.load_runs(uri, experiments))  # fmt: skip
         board = leaderboard.build(runs, args.select)
+        if args.runs:
+            board.chunks = leaderboard.chunk_records(args.runs)
         command = shlex.join(["dabench", *args.argv])
         text = leaderboard.render(board, args.format, source, command, args.out, plots)
     except ValueError as error:

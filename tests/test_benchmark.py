@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -318,3 +319,46 @@ def test_the_progress_shows_each_sweep_its_pick_so_far_and_the_time_left(tmp_pat
     text = console.export_text()
     assert "bnm 0.5" in text and "80.00" in text  # the completed trial is the pick, not b
     assert "waiting" in text and "running" in text
+
+
+@pytest.mark.slow
+def test_chunks_run_on_separate_stores_and_the_leaderboard_reads_their_runs_files(
+    ray_local, tmp_path, capsys
+):
+    """Two chunks of one spec, each with an MLflow store of its own (two machines, say): each
+    writes its runs file and record, and the leaderboard is built from both files."""
+    runs_dir, board = tmp_path / "runs", tmp_path / "board.md"
+    spec = tmp_path / "two.yaml"
+    spec.write_text(
+        "chunks: {toy: [moons/rot40], digits: [digits/synth2hand]}\n"
+        "methods: [source_only]\ntrials: 2\nsteps: 20\neval_every: 10\nseeds: 2\n"
+        "scheduler: none\n"
+        f"leaderboard: {{out: {board}, runs: {runs_dir}}}\n"
+    )
+    for chunk in ("toy", "digits"):
+        uri = f"sqlite:///{tmp_path / chunk / 'mlflow.db'}"
+        assert main(["benchmark", "--spec", str(spec), "--chunk", chunk, "--tracking-uri", uri,
+                     "--storage", str(tmp_path / chunk / "ray")]) == 0  # fmt: skip
+        assert f"benchmark two-{chunk} finished" in capsys.readouterr().err
+    assert sorted(p.name for p in runs_dir.iterdir()) == [
+        "two-digits.csv", "two-digits.json", "two-toy.csv", "two-toy.json",
+    ]  # fmt: skip
+    toy = leaderboard.read_runs(runs_dir / "two-toy.csv")
+    assert set(toy[f"tags.{BENCHMARK}"].dropna()) == {"two-toy"}
+    assert set(toy["tags.task"].dropna()) == {"moons/rot40"}
+    kinds = toy[f"tags.{tracking.KIND}"].value_counts()
+    groups = kinds["seeds"]  # the label-free pick's and the oracle's (one if the same trial)
+    assert (kinds["sweep"], groups in (1, 2)) == (1, True)
+    assert kinds["trial"] == 2 + 2 * groups and len(toy) == 1 + groups + kinds["trial"]
+    record = json.loads((runs_dir / "two-toy.json").read_text())
+    assert record["benchmark"] == "two-toy" and record["wall_s"] > 0
+    assert "--chunk toy" in record["command"]
+    text = board.read_text()  # written after the second chunk, from both files
+    assert "moons/rot40" in text and "digits/synth2hand" in text
+    assert "`two-toy` (1 sweep)" in text and "`two-digits` (1 sweep)" in text
+    assert re.search(r"\| two-toy\s+\| \d+\.\d\d", text)  # the chunks' wall time
+    # by hand, from the files alone
+    again = tmp_path / "again.md"
+    assert main(["leaderboard", "--runs", *map(str, sorted(runs_dir.glob("*.csv"))),
+                 "--out", str(again)]) == 0  # fmt: skip
+    assert "digits/synth2hand" in again.read_text() and "two-digits" in again.read_text()
