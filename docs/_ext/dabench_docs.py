@@ -86,7 +86,7 @@ def methods_reference() -> str:
                 f"{{class}}`~{recipe.__module__}.{recipe.__qualname__}`",
             ]
         )
-    header = ["method", "settings", "defaults (finetune family)", "overrides", "recipe"]
+    header = ["method", "settings", "defaults (the reference's)", "overrides", "recipe"]
     return table(header, rows)
 
 
@@ -167,16 +167,22 @@ def report_pages(repo: Path, srcdir: Path) -> None:
 
 
 def api_summary() -> str:
-    """Autosummary tables of every public name of the API packages (re-exports once)."""
+    """Autosummary tables of every public name of the API packages; a re-export (the shared
+    ``ImageClassifier``) is a line under the table that points to where it is defined."""
     out = []
     for package in API_PACKAGES:
-        seen: list[str] = []
+        names: list[str] = []
+        aliases: dict[str, list[str]] = {}
         for module, name, obj in public_names():
+            if not module.startswith(package + "."):
+                continue
             canonical = f"{obj.__module__}.{obj.__qualname__}"
-            target = canonical if canonical.startswith(API_PACKAGES) else f"{module}.{name}"
-            if module.startswith(package + ".") and target not in seen:
-                seen.append(target)
-        out += [f"## `{package}`", "", "```{autosummary}", "", *seen, "```", ""]
+            if canonical == f"{module}.{name}":
+                names.append(canonical)
+            else:
+                aliases.setdefault(canonical, []).append(f"`{module}.{name}`")
+        out += [f"## `{package}`", "", "```{autosummary}", "", *names, "```", ""]
+        out += [f"{', '.join(a)}: {{class}}`{c}`." for c, a in aliases.items()] + [""]
     return "\n".join(out)
 
 
