@@ -5,6 +5,7 @@ from __future__ import annotations
 from dabench.methods.base import Recipe
 
 METHODS: dict[str, type[Recipe]] = {}
+"""Every recipe class by method name, filled by :func:`register_method`."""
 
 
 def register_method(recipe: type[Recipe]) -> type[Recipe]:
