@@ -32,7 +32,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import yaml
 
 from dabench import storage, tracking
@@ -435,17 +434,12 @@ def run_benchmark(plan: Plan, tracking_uri: str, storage_root: str, address: str
         leaderboard.save_chunk_record(path, plan.name, wall, command)
     if finished and out is not None:
         if runs_dir is not None:
-            files = sorted(runs_dir.glob("*.csv"))
-            runs = leaderboard.read_runs(files)
-            chunks = leaderboard.chunk_records(files)
-            source = (f"the `dabench export` files in {runs_dir}: "
-                      + ", ".join(f.name for f in files))  # fmt: skip
+            board, source = leaderboard.build_from_files(sorted(runs_dir.glob("*.csv")),
+                                                         board_select)  # fmt: skip
         else:
             runs = leaderboard.load_runs(tracking_uri, [experiment_name])
+            board = leaderboard.build(runs, board_select)
             source = f"MLflow {tracking_uri}, experiment {experiment_name}"
-            chunks = pd.DataFrame()
-        board = leaderboard.build(runs, board_select)
-        board.chunks = chunks
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(leaderboard.render(board, "md", source, command, out, plots))
         outcome.leaderboard = out

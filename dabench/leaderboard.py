@@ -182,6 +182,14 @@ def chunk_records(runs_paths: Sequence[Path]) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+def build_from_files(paths: Sequence[Path], select: str = "auto") -> tuple[Leaderboard, str]:
+    """The leaderboard of the runs in ``paths`` (:func:`save_runs` files) with the chunk records
+    beside them, and a line naming its source."""
+    board = build(read_runs(paths), select)
+    board.chunks = chunk_records(paths)
+    return board, "the `dabench export` files " + ", ".join(str(p) for p in paths)
+
+
 def _read_runs_file(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise ValueError(f"--runs {path}: no such file")

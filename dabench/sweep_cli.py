@@ -224,15 +224,12 @@ def run_leaderboard(args: argparse.Namespace) -> int:
         plots = args.out.with_suffix("")
     source = f"MLflow {uri}, " + ("every experiment" if experiments is None else
                                   "experiment " + ", ".join(experiments))  # fmt: skip
-    if args.runs:
-        source = f"the runs in {', '.join(map(str, args.runs))} (`dabench export`)"
     try:
         leaderboard.check_select(args.select)
-        runs = (leaderboard.read_runs(args.runs) if args.runs
-                else leaderboard.load_runs(uri, experiments))  # fmt: skip
-        board = leaderboard.build(runs, args.select)
         if args.runs:
-            board.chunks = leaderboard.chunk_records(args.runs)
+            board, source = leaderboard.build_from_files(args.runs, args.select)
+        else:
+            board = leaderboard.build(leaderboard.load_runs(uri, experiments), args.select)
         command = shlex.join(["dabench", *args.argv])
         text = leaderboard.render(board, args.format, source, command, args.out, plots)
     except ValueError as error:

@@ -92,6 +92,18 @@ def test_bad_specs_and_options_are_refused_before_anything_runs(tmp_path, capsys
         "tasks: [digits-openset/synth2blend]\nselect: [snd]\n"
     )
     assert "leaderboard: unknown key(s) ['format']" in refused("leaderboard: {format: csv}\n")
+    assert "chunks must be a mapping chunk name → a list of task names; got" in refused(
+        "chunks: {a: moons/rot40}\n"
+    )
+    assert "unknown task 'nope'" in refused(
+        "chunks: {a: [moons/rot40], b: [nope]}\n", "--chunk", "a"
+    )
+    assert "--chunk 'c': no such chunk; the spec's chunks: a" in refused(
+        "chunks: {a: [moons/rot40]}\n", "--chunk", "c"
+    )
+    assert "--chunk names the tasks already; leave out --tasks" in refused(
+        "chunks: {a: [moons/rot40]}\n", "--chunk", "a", "--tasks", "moons/rot40"
+    )
     assert "sweep dann-moons-rot40: --set ['lr'] fixes searched parameter(s)" in refused(
         "tasks: [moons/rot40]\nmethods: [dann]\nset: {lr: 0.1}\n"
     )
