@@ -78,7 +78,11 @@ class BenchmarkSpec:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     leaderboard: dict[str, str] = field(default_factory=dict)
-    """``select`` (the leaderboard's ``--select``), ``out`` (markdown file), ``plots``."""
+    """``select`` (the leaderboard's ``--select``), ``out`` (markdown file), ``plots``, ``runs``
+    (a folder: each finished benchmark's runs as ``<name>.csv``, which the leaderboard reads)."""
+    chunks: dict[str, list[str]] = field(default_factory=dict)
+    """Chunk name → its tasks: parts of the spec that run as benchmarks of their own
+    (``--chunk``, named ``<spec>-<chunk>``), one at a time, on one machine or several."""
 
 
 KEYS: dict[str, str] = {
@@ -104,11 +108,12 @@ KEYS: dict[str, str] = {
     "root": "a dataset folder (real-data tasks)",
     "cpus_per_trial": "a number > 0",
     "gpus_per_trial": "a number ≥ 0 (fractions share a GPU)",
-    "leaderboard": "a mapping with select, out, plots",
+    "leaderboard": "a mapping with select, out, plots, runs",
+    "chunks": "a mapping chunk name → a list of task names",
 }
 """Every key a spec file may hold, and what it accepts."""
 
-LEADERBOARD_KEYS = ("select", "out", "plots")
+LEADERBOARD_KEYS = ("select", "out", "plots", "runs")
 
 
 def spec_path(name: str) -> Path:
@@ -189,8 +194,18 @@ def _valid(key: str, value: Any) -> bool:
         "gpus_per_trial": lambda v: number(v) and v >= 0,
         "leaderboard": lambda v: isinstance(v, dict) and all(isinstance(x, str)
                                                              for x in v.values()),
+        "chunks": lambda v: isinstance(v, dict) and all(
+            isinstance(k, str) and names(x) and x for k, x in v.items()),
     }  # fmt: skip
     return bool(checks[key](value))
+
+
+def chunk_of(spec: BenchmarkSpec, chunk: str) -> BenchmarkSpec:
+    """The part of ``spec`` that chunk ``chunk`` runs: the same spec with the chunk's tasks."""
+    if chunk not in spec.chunks:
+        known = ", ".join(spec.chunks) or "none (the spec has no chunks)"
+        raise ValueError(f"--chunk {chunk!r}: no such chunk; the spec's chunks: {known}")
+    return replace(spec, tasks=list(spec.chunks[chunk]))
 
 
 def with_flags(spec: BenchmarkSpec, flags: dict[str, Any]) -> BenchmarkSpec:
@@ -232,8 +247,9 @@ def make_plan(spec: BenchmarkSpec, name: str, tracking_uri: str, storage_path: s
     from dabench.leaderboard import methods_for
     from dabench.methods import METHODS
 
-    tasks = spec.tasks or [t.name for t in list_tasks() if not t.needs_root]
-    for task in tasks:
+    in_chunks = list(dict.fromkeys(t for tasks in spec.chunks.values() for t in tasks))
+    tasks = spec.tasks or in_chunks or [t.name for t in list_tasks() if not t.needs_root]
+    for task in [*tasks, *in_chunks]:
         task_spec(task)  # an unknown task: ValueError listing the tasks
     for method in spec.methods or []:
         if method not in METHODS:
@@ -352,10 +368,12 @@ class Outcome:
 
 
 def run_benchmark(plan: Plan, tracking_uri: str, storage_root: str, address: str | None = None,
-                  out: Path | None = None, plots: Path | None = None,
-                  board_select: str = "auto", command: str = "") -> Outcome:  # fmt: skip
-    """Run (or continue) the benchmark ``plan``, then write its leaderboard to ``out``; see the
-    module doc. Everything that can be checked is checked before Ray starts."""
+                  out: Path | None = None, plots: Path | None = None, board_select: str = "auto",
+                  command: str = "", runs_dir: Path | None = None) -> Outcome:  # fmt: skip
+    """Run (or continue) the benchmark ``plan``, then write its runs to ``runs_dir``/``<name>
+    .csv`` and its leaderboard to ``out`` — from every runs file in ``runs_dir`` when given (the
+    chunks run so far, on any machine), else from the MLflow experiment; see the module doc.
+    Everything that can be checked is checked before Ray starts."""
     import optuna
     from mlflow.tracking import MlflowClient
 
@@ -380,6 +398,8 @@ def run_benchmark(plan: Plan, tracking_uri: str, storage_root: str, address: str
         check_address(address)
     if out is not None:
         check_output(out)
+    if runs_dir is not None:
+        check_output(runs_file(runs_dir, plan))
     tracking.prepare_store(tracking_uri)
     client = MlflowClient(tracking_uri)
     experiment_name = plan.sweeps[0].experiment or plan.name
@@ -407,14 +427,28 @@ def run_benchmark(plan: Plan, tracking_uri: str, storage_root: str, address: str
     else:
         close_interrupted(client, experiment, plan.name)
     outcome = Outcome(plan.name, experiment_name, tracking_uri, where, finished, wall)
-    if finished and out is not None:
+    if finished and runs_dir is not None:
         runs = leaderboard.load_runs(tracking_uri, [experiment_name])
-        board = leaderboard.build(runs, board_select)
-        source = f"MLflow {tracking_uri}, experiment {experiment_name}"
+        path = runs_file(runs_dir, plan)
+        leaderboard.save_runs(leaderboard.of_benchmark(runs, plan.name), path)
+        leaderboard.save_chunk_record(path, plan.name, wall, command)
+    if finished and out is not None:
+        if runs_dir is not None:
+            board, source = leaderboard.build_from_files(sorted(runs_dir.glob("*.csv")),
+                                                         board_select)  # fmt: skip
+        else:
+            runs = leaderboard.load_runs(tracking_uri, [experiment_name])
+            board = leaderboard.build(runs, board_select)
+            source = f"MLflow {tracking_uri}, experiment {experiment_name}"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(leaderboard.render(board, "md", source, command, out, plots))
         outcome.leaderboard = out
     return outcome
+
+
+def runs_file(runs_dir: Path, plan: Plan) -> Path:
+    """Where a finished benchmark's runs go: ``runs_dir/<name>.csv``."""
+    return runs_dir / f"{plan.name}.csv"
 
 
 def make_tuner(plan: Plan, experiment: str, where: str, root: str) -> Any:
@@ -499,14 +533,16 @@ def close_interrupted(client: Any, experiment: str, benchmark: str) -> None:
 def check_foreign(client: Any, experiment: str, name: str, plan: Plan) -> None:
     """Refuse an experiment that holds sweeps of the planned names this benchmark did not make
     (the leaderboard would mix them)."""
-    from dabench.multiplex import BENCHMARK
-
     planned = {options.name for options in plan.sweeps}
     runs = client.search_runs(
         [experiment], filter_string=f"tags.`{tracking.KIND}` = 'sweep'", max_results=50000
     )
     foreign = sorted(
-        {r.data.tags.get(tracking.SWEEP) for r in runs if r.data.tags.get(BENCHMARK) != plan.name}
+        {
+            r.data.tags.get(tracking.SWEEP)
+            for r in runs
+            if r.data.tags.get(tracking.BENCHMARK) != plan.name
+        }
         & planned
     )
     if foreign:

@@ -111,8 +111,8 @@ def add_leaderboard_parser(commands: argparse._SubParsersAction) -> None:
     where.add_argument("--experiment", action="append", help="MLflow experiment (repeatable; "
                        "default dabench)")  # fmt: skip
     where.add_argument("--all", action="store_true", help="every experiment of the store")
-    where.add_argument("--runs", type=Path, metavar="FILE", help="read the runs from a file of "
-                       "`dabench export` instead of an MLflow store")  # fmt: skip
+    where.add_argument("--runs", type=Path, nargs="+", metavar="FILE", help="read the runs from "
+                       "files of `dabench export` instead of an MLflow store")  # fmt: skip
     add_tracking_uri(board)
     board.add_argument("--select", default="auto", metavar="CRITERION", help="auto (default: "
                        "each sweep's label-free objective), source_val, a validator (bnm, im, ...), "
@@ -184,6 +184,8 @@ def add_benchmark_parser(commands: argparse._SubParsersAction) -> None:
     )
     bench.add_argument("--spec", help="a spec file, or the name of one in benchmark_specs/ "
                        "(e.g. leaderboard, tiny)")  # fmt: skip
+    bench.add_argument("--chunk", help="run only this chunk of the spec (its `chunks:`), as a "
+                       "benchmark of its own named <spec>-<chunk>")  # fmt: skip
     bench.add_argument("--tasks", nargs="+", help="default: every bundled task")
     bench.add_argument("--methods", nargs="+", help="default: every method that applies")
     bench.add_argument("--trials", type=positive_int, help="trials per sweep (default 12)")
@@ -220,7 +222,7 @@ def add_benchmark_parser(commands: argparse._SubParsersAction) -> None:
                        "next to it)")  # fmt: skip
     bench.add_argument("--plots", type=Path, help="folder for the plots")
     bench.add_argument("--no-leaderboard", action="store_true", help="write no leaderboard "
-                       "(not even the spec's)")  # fmt: skip
+                       "and no runs file (not even the spec's)")  # fmt: skip
     bench.add_argument("--leaderboard-select", metavar="CRITERION", help="the leaderboard's "
                        "--select (default auto)")  # fmt: skip
     bench.add_argument("--plan", action="store_true", help="print the sweeps and how far each "

@@ -129,7 +129,7 @@ EXPORTED = [
     "run_id", "experiment_id", "status", "start_time",
     *(f"tags.{t}" for t in (tracking.KIND, tracking.SWEEP, "method", "task", "objective",
                             tracking.STATUS, tracking.PARENT_TAG, "mlflow.runName", "searched",
-                            SELECTED_TRIAL)),
+                            SELECTED_TRIAL, tracking.BENCHMARK)),
     *(f"params.{p}" for p in ("command", "git_commit", "space_file", "machine")),
 ]  # fmt: skip
 """The columns of :func:`load_runs` the leaderboard reads (besides every ``metrics.*``)."""
@@ -149,9 +149,51 @@ def save_runs(runs: pd.DataFrame, path: Path) -> None:
     frame.to_csv(path, index=False)
 
 
-def read_runs(path: Path) -> pd.DataFrame:
-    """The runs of a :func:`save_runs` file, as :func:`load_runs` gives them (tags and params as
-    strings, metrics as floats, ``start_time`` as UTC timestamps)."""
+def of_benchmark(runs: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The runs ``dabench benchmark`` ``name`` made: its sweeps and seeds groups (tagged with
+    its name), their trials and seed runs."""
+    own = _column(runs, _tag(tracking.BENCHMARK)) == name
+    return runs[own | _column(runs, _tag(tracking.PARENT_TAG)).isin(runs.loc[own, "run_id"])]
+
+
+def read_runs(paths: Path | Sequence[Path]) -> pd.DataFrame:
+    """The runs of :func:`save_runs` files, as :func:`load_runs` gives them (tags and params as
+    strings, metrics as floats, ``start_time`` as UTC timestamps); a run in several files once."""
+    if isinstance(paths, Path):
+        paths = [paths]
+    if not paths:
+        raise ValueError("--runs: no file given")
+    frames = [_read_runs_file(path) for path in paths]
+    return pd.concat(frames, ignore_index=True).drop_duplicates("run_id", keep="last")
+
+
+def save_chunk_record(runs_path: Path, benchmark: str, wall_s: float, command: str) -> None:
+    """Beside a finished benchmark's runs file, ``<name>.json``: how long it took (wall time over
+    all its sessions), when it finished, where, with which commit and command."""
+    from dabench.sweep import machine
+
+    record = {"benchmark": benchmark, "wall_s": round(wall_s, 1), "command": command,
+              "finished": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
+              "git_commit": provenance().get("git_commit", "unknown")}  # fmt: skip
+    runs_path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+def chunk_records(runs_paths: Sequence[Path]) -> pd.DataFrame:
+    """The :func:`save_chunk_record` records beside ``runs_paths`` (those that have one)."""
+    records = [json.loads(p.with_suffix(".json").read_text()) for p in runs_paths
+               if p.with_suffix(".json").is_file()]  # fmt: skip
+    return pd.DataFrame(records)
+
+
+def build_from_files(paths: Sequence[Path], select: str = "auto") -> tuple[Leaderboard, str]:
+    """The leaderboard of the runs in ``paths`` (:func:`save_runs` files) with the chunk records
+    beside them, and a line naming its source."""
+    board = build(read_runs(paths), select)
+    board.chunks = chunk_records(paths)
+    return board, "the `dabench export` files " + ", ".join(str(p) for p in paths)
+
+
+def _read_runs_file(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise ValueError(f"--runs {path}: no such file")
     try:
@@ -210,6 +252,8 @@ class Leaderboard:
     trials: dict[str, pd.DataFrame] = field(default_factory=dict)
     """Sweep name → its trials (for the parallel-coordinate plots)."""
     left_out: list[str] = field(default_factory=list)
+    chunks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The benchmarks whose runs files it was built from (:func:`chunk_records`), if any."""
 
 
 def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
@@ -242,7 +286,7 @@ def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
         its_groups = groups[_column(groups, _tag(SELECTED_TRIAL)).isin(trials["run_id"])]
         seed_runs = _metrics(runs[parent_of.isin(its_groups["run_id"])])  # any status: cost
         finished_groups = its_groups[its_groups["status"] == "FINISHED"]
-        values = _seed_values(finished_groups, seed_runs, test)
+        values = _seed_values(finished_groups, seed_runs, test, setting)
         primary, names = criteria_for(select, setting, sweep[_tag("objective")], method)
         for criterion in names:
             picked = cell(usable, criterion, setting, test, values)
@@ -256,9 +300,10 @@ def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
             "command": sweep.get("params.command"), "git_commit": sweep.get("params.git_commit"),
             "wall_s": sweep.get("metrics.wall_s", math.nan), "groups": len(finished_groups),
             "space_file": sweep.get("params.space_file"), "machine": sweep.get("params.machine"),
+            "benchmark": sweep.get(_tag(tracking.BENCHMARK)),
         })  # fmt: skip
     columns = ["setting", "task", "method", "criterion", "primary", "sweep", "mean", "half", "n",
-               "values", "rerun", "trial", "searched", "note"]  # fmt: skip
+               "values", "rerun", "trial", "searched", "note", "failures"]  # fmt: skip
     frame = pd.DataFrame(cells, columns=columns)
     baseline = frame[frame["method"] == "source_only"].set_index(["task", "criterion"])["mean"]
     below = [
@@ -285,37 +330,43 @@ def criteria_for(select: str, setting: str, objective: str,
     return primary, list(dict.fromkeys([*names, primary, "oracle"]))
 
 
-def _seed_values(groups: pd.DataFrame, seed_runs: pd.DataFrame, test: str) -> dict[str, list]:
+def _seed_values(groups: pd.DataFrame, seed_runs: pd.DataFrame, test: str,
+                 setting: str) -> dict[str, tuple[list, list]]:  # fmt: skip
     """Picked trial run id → the target-test values of the completed runs of the latest finished
-    seeds group that re-trained it."""
-    values: dict[str, list] = {}
+    seeds group that re-trained it, in seed order, and their label-free failure modes
+    (:func:`dabench.selection.failure_mode`, ``""`` for none)."""
+    values: dict[str, tuple[list, list]] = {}
     for _, group in groups.iterrows():  # in start order: a later group replaces an earlier one
         runs = seed_runs[_column(seed_runs, "parent") == group["run_id"]]
         done = runs[runs["status"] == "completed"]
         done = done.iloc[np.argsort([d.get("seed", 0) for d in done["searched"]], kind="stable")]
-        values[group[_tag(SELECTED_TRIAL)]] = done[test].dropna().tolist() if test in done else []
+        done = done[done[test].notna()] if test in done else done.iloc[:0]
+        failures = [selection.failure_mode(row, setting) for _, row in done.iterrows()]
+        values[group[_tag(SELECTED_TRIAL)]] = (done[test].tolist() if len(done) else [], failures)
     return values
 
 
 def cell(trials: pd.DataFrame, criterion: str, setting: str, test: str,
-         seed_values: dict[str, list]) -> dict[str, Any]:  # fmt: skip
+         seed_values: dict[str, tuple[list, list]]) -> dict[str, Any]:  # fmt: skip
     """One cell (see the module doc): the pick of ``criterion`` among the sweep's candidates, and
     its seed runs' values if a group re-trained it, else its own value."""
     empty = {"mean": math.nan, "half": math.nan, "n": 0, "values": [], "rerun": False,
-             "trial": None, "searched": {}, "note": ""}  # fmt: skip
+             "trial": None, "searched": {}, "note": "", "failures": []}  # fmt: skip
     if criterion not in ("oracle", "source_val") and setting not in VALIDATORS[criterion].settings:
         return {**empty, "note": f"{criterion} does not apply to {setting} tasks"}
     key = objective_key(criterion, setting)
     pick = selection.pick(trials, key)
     if pick is None:
         return {**empty, "note": f"no trial reported {key}"}
-    values = seed_values.get(pick["run_id"], [])
+    values, failures = seed_values.get(pick["run_id"], ([], []))
     rerun = bool(values)
     if not rerun:
         values = [pick[test]] if test in pick and not pd.isna(pick[test]) else []
+        failures = [selection.failure_mode(pick, setting)] if values else []
     mean, half = mean_ci(values)
     return {**empty, "mean": mean, "half": half, "n": len(values), "values": values,
-            "rerun": rerun, "trial": pick["trial"], "searched": pick["searched"]}  # fmt: skip
+            "rerun": rerun, "trial": pick["trial"], "searched": pick["searched"],
+            "failures": [f for f in failures if f]}  # fmt: skip
 
 
 def cost_row(setting: str, task: str, method: str, trials: pd.DataFrame, seed_runs: pd.DataFrame,
@@ -339,7 +390,8 @@ def cost_row(setting: str, task: str, method: str, trials: pd.DataFrame, seed_ru
 
 def format_cell(row: pd.Series | dict) -> str:
     """``mean ± half`` (1 decimal) for a re-trained pick, ``mean*`` for a single-seed one, ``–``
-    for none; ``↓`` appended for negative transfer."""
+    for none; ``↓`` appended for negative transfer, ``[collapsed 2/3]`` (or ``never rejects``)
+    for runs a label-free failure mode flags."""
     if not row["n"]:
         return MISSING
     text = f"{row['mean']:.1f}"
@@ -347,7 +399,9 @@ def format_cell(row: pd.Series | dict) -> str:
         text += f" ± {row['half']:.1f}" if row["n"] > 1 else " (1 seed)"
     else:
         text += SINGLE
-    return text + (f" {NEGATIVE}" if row["negative_transfer"] else "")
+    text += f" {NEGATIVE}" if row["negative_transfer"] else ""
+    failures = pd.Series(row.get("failures") or [], dtype=object).value_counts()
+    return text + "".join(f" [{mode} {k}/{row['n']}]" for mode, k in failures.items())
 
 
 def tasks_of(board: Leaderboard, setting: str) -> list[str]:
@@ -621,6 +675,17 @@ def markdown(board: Leaderboard, source: str, command: str, plots: dict[str, lis
     ]  # fmt: skip
     if reading:
         lines += [reading.rstrip(), ""]
+    if not board.chunks.empty:
+        chunks = pd.DataFrame({
+            "benchmark": board.chunks["benchmark"],
+            "wall (h)": (board.chunks["wall_s"] / 3600).map("{:.2f}".format),
+            "finished": board.chunks["finished"], "machine": board.chunks["machine"],
+            "commit": board.chunks["git_commit"].map(_short_commit),
+            "command": board.chunks["command"].map("`{}`".format),
+        })  # fmt: skip
+        lines += ["Chunks (each a `dabench benchmark` of its own; wall time over all its "
+                  "sessions):", "", table(chunks), ""]  # fmt: skip
+    lines += claims_section(board)
     for setting in [s for s in SETTING_TITLES if s in set(cells["setting"])]:
         mine = cells[(cells["setting"] == setting) & cells["primary"]
                      & (cells["method"] != "target_oracle")]  # fmt: skip
@@ -651,6 +716,51 @@ def markdown(board: Leaderboard, source: str, command: str, plots: dict[str, lis
     return "\n".join(line for line in lines) + "\n"
 
 
+def claims_section(board: Leaderboard) -> list[str]:
+    """The "## Claims" section: :data:`dabench.claims.CLAIMS` tested on the main tables, the
+    per-task tests, and the published digits numbers beside dabench's."""
+    from dabench import claims
+
+    per_task, summary = claims.check_claims(board.cells)
+    if per_task.empty:
+        return []
+
+    def p_value(p: float) -> str:
+        return MISSING if pd.isna(p) else f"{p:.3f}" if p >= 0.001 else "< 0.001"
+
+    summary = summary.assign(**{"wilcoxon p": summary["wilcoxon p"].map(p_value)})
+    per_task = pd.DataFrame({
+        "claim": per_task["claim"], "task": per_task["task"],
+        "better": per_task["better"].map("{:.1f}".format),
+        "worse": per_task["worse"].map("{:.1f}".format),
+        "difference": per_task["diff"].map("{:+.1f}".format), "seeds": per_task["n"],
+        "p (paired t, one-sided)": per_task["p"].map(p_value), "verdict": per_task["verdict"],
+    })  # fmt: skip
+    lines = [
+        "## Claims", "",
+        "The orderings the methods' papers report, tested on the main tables (label-free "
+        f"selection), each at level {claims.ALPHA}: per task a paired t-test over the fresh "
+        "seeds (both picks ran with the same seeds), across tasks a Wilcoxon signed-rank test of "
+        "the per-task mean differences (with k tasks its p cannot go below 2^-k, so it decides "
+        "from 5 tasks on; below that, a claim is reproduced when every task reproduces it). "
+        "Method: `dabench.claims`.", "",
+        summary.to_markdown(index=False, disable_numparse=True), "",
+        "Per task:", "", per_task.to_markdown(index=False, disable_numparse=True), "",
+    ]  # fmt: skip
+    published = claims.published_table(board.cells)
+    if not published.empty:
+        lines += [
+            "Beside the published numbers of the tasks the bundled MNIST tasks stand in for "
+            "(Tzeng et al. 2017, ADDA, Table 2: MNIST→USPS and USPS→MNIST with LeNet, 2,000 "
+            "MNIST and 1,800 USPS training images; their \"gradient reversal\" row is DANN). "
+            "The data differ: UCI's digits are 8×8 with 17 grey levels, upscaled to 28×28, "
+            "where USPS's are 16×16; dabench's MNIST set is 5,000 images; the budgets differ "
+            "(see the header). Compare orderings and rough levels, not decimals.", "",
+            published.to_markdown(index=False, disable_numparse=True), "",
+        ]  # fmt: skip
+    return lines
+
+
 def provenance_lines(board: Leaderboard) -> list[str]:
     """Where and with what the runs were made, from the sweeps' own records."""
     sweeps = board.sweeps
@@ -661,11 +771,18 @@ def provenance_lines(board: Leaderboard) -> list[str]:
     wall = board.cost["wall_s"].sum()
     made_with = ", ".join(f"{c} ({_count(n, 'sweep')})" for c, n in commits.items())
     where = f", on {'; '.join(machines)}." if len(machines) else "."
-    return [
+    lines = [
         f"Runs: {_count(len(sweeps), 'sweep')} and "
         f"{_count(int(sweeps['groups'].sum()), 'seeds group')}, {_hours(wall)} of wall time in "
         f"all; made with dabench commit(s) {made_with}{where}"
     ]
+    benchmarks = sweeps["benchmark"].dropna()
+    if len(benchmarks):
+        lines += ["", "Made by `dabench benchmark` (a spec's chunk is the benchmark "
+                  "`<spec>-<chunk>`): " + ", ".join(
+                      f"`{name}` ({_count(n, 'sweep')})"
+                      for name, n in benchmarks.value_counts(sort=False).items()) + "."]  # fmt: skip
+    return lines
 
 
 def _count(n: int, noun: str) -> str:

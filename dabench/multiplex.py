@@ -46,7 +46,7 @@ from dabench.sweep import (
     trial_internal,
 )
 
-BENCHMARK = "dabench.benchmark"  # tag of the sweeps and seeds groups a benchmark made
+BENCHMARK = tracking.BENCHMARK
 
 
 @dataclass

@@ -224,13 +224,12 @@ def run_leaderboard(args: argparse.Namespace) -> int:
         plots = args.out.with_suffix("")
     source = f"MLflow {uri}, " + ("every experiment" if experiments is None else
                                   "experiment " + ", ".join(experiments))  # fmt: skip
-    if args.runs:
-        source = f"the runs in {args.runs} (`dabench export`)"
     try:
         leaderboard.check_select(args.select)
-        runs = (leaderboard.read_runs(args.runs) if args.runs
-                else leaderboard.load_runs(uri, experiments))  # fmt: skip
-        board = leaderboard.build(runs, args.select)
+        if args.runs:
+            board, source = leaderboard.build_from_files(args.runs, args.select)
+        else:
+            board = leaderboard.build(leaderboard.load_runs(uri, experiments), args.select)
         command = shlex.join(["dabench", *args.argv])
         text = leaderboard.render(board, args.format, source, command, args.out, plots)
     except ValueError as error:
@@ -282,10 +281,15 @@ def run_benchmark(args: argparse.Namespace) -> int:
     uri = args.tracking_uri or default_tracking_uri()
     try:
         spec = benchmark.load_spec(args.spec) if args.spec else benchmark.BenchmarkSpec()
+        name = args.name or (benchmark.spec_path(args.spec).stem if args.spec else "benchmark")
+        if args.chunk:
+            if args.tasks:
+                raise ValueError("--chunk names the tasks already; leave out --tasks")
+            spec = benchmark.chunk_of(spec, args.chunk)
+            name = args.name or f"{name}-{args.chunk}"
         if args.set:
             flags["set"] = {**spec.set, **parse_assignments(args.set)}
         spec = benchmark.with_flags(spec, flags)
-        name = args.name or (benchmark.spec_path(args.spec).stem if args.spec else "benchmark")
         plan = benchmark.make_plan(spec, name, uri, args.storage, args.address)
         if args.plan:
             Console().print(plan_table(plan, spec, benchmark.progress_of(plan, uri)))
@@ -297,12 +301,13 @@ def run_benchmark(args: argparse.Namespace) -> int:
             plots = plots or (Path(board["plots"]) if "plots" in board else None)
         if plots is None and out is not None:
             plots = out.with_suffix("")  # next to --out, as `dabench leaderboard` does
+        runs_dir = Path(board["runs"]) if "runs" in board else None
         if args.no_leaderboard:
-            out = None
+            out = runs_dir = None
         select = args.leaderboard_select or board.get("select", "auto")
         command = shlex.join(["dabench", *args.argv])
         outcome = benchmark.run_benchmark(plan, uri, args.storage, args.address, out, plots,
-                                          select, command)  # fmt: skip
+                                          select, command, runs_dir)  # fmt: skip
     except (ValueError, SearchSpaceError) as error:
         err.print(f"[red]dabench benchmark: error:[/red] {error}")
         return 2

@@ -20,6 +20,7 @@ from mlflow.tracking import MlflowClient
 
 PARENT_TAG = "mlflow.parentRunId"
 KIND, SWEEP, TRIAL_ID = "dabench.kind", "dabench.sweep", "dabench.trial_id"
+BENCHMARK = "dabench.benchmark"  # of the sweeps and seeds groups a `dabench benchmark` made
 STATUS = "dabench.status"  # running|completed|pruned|failed|interrupted|superseded
 STARTS = "dabench.starts"  # how often the trial started: 1 + resumes + retries
 CONFIG = "dabench.config"  # a trial's whole config as JSON, exact types (what a rerun trains)

@@ -303,8 +303,8 @@ class Outputs:
 @dataclass(frozen=True)
 class Validator:
     """A label-free selection score as the trainable reports it (``validator_<name>``):
-    ``compute(source, target, seed)`` from source-val and target outputs (the README's
-    "Honest selection" table says what each estimates). It returns the score, or the score and
+    ``compute(source, target, seed)`` from source-val and target outputs (``docs/selection.md``
+    says what each estimates). It returns the score, or the score and
     diagnostics to report beside it (e.g. DEV's effective sample size ``dev_ess``)."""
 
     name: str

@@ -20,27 +20,42 @@ from sweep_helpers import stop_session, wait_until
 
 from dabench import benchmark, leaderboard, seeds, tracking
 from dabench.cli import build_parser, main
+from dabench.data import list_tasks
 from dabench.multiplex import BENCHMARK
 from dabench.selection import quality_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_leaderboard_spec_is_what_the_committed_leaderboard_ran(tmp_path):
+def test_the_leaderboard_spec_runs_every_bundled_task_in_chunks_and_its_runs_are_committed(
+    tmp_path,
+):
     spec = benchmark.load_spec("leaderboard")
     plan = benchmark.make_plan(spec, "leaderboard", "sqlite:///x.db", str(tmp_path), None)
     sweeps = {options.name: options for options in plan.sweeps}
-    assert len(sweeps) == 36 and spec.seeds == 3 and spec.leaderboard["select"] == "all"
-    assert {o.experiment for o in plan.sweeps} == {"leaderboard"}
+    chunked = [task for tasks in spec.chunks.values() for task in tasks]
+    bundled = {t.name for t in list_tasks() if not t.needs_root}
+    assert sorted(chunked) == sorted(bundled)  # every bundled task, in exactly one chunk
+    assert spec.seeds == 3 and {o.experiment for o in plan.sweeps} == {"leaderboard"}
     budget = {name: (o.num_samples, o.steps, o.eval_every) for name, o in sweeps.items()}
-    assert budget["dann-digits-hand2synth"] == (12, 300, 100)
-    assert budget["target_oracle-digits-hand2synth"] == (6, 300, 100)
-    assert budget["cdan-moons-rot40"] == (12, 600, 150)
-    assert budget["advent-shapes-flat2textured"] == (12, 60, 30)
+    assert budget["dann-digits-mnist2uci"] == (10, 1500, 250)
+    assert budget["target_oracle-digits-uci2mnist"] == (6, 1500, 250)
+    assert budget["cdan-moons-rot40"] == (10, 2000, 400)
+    assert budget["advent-shapes-flat2textured"] == (10, 1000, 200)
     assert all(o.scheduler == "asha" and o.max_concurrent == 2 for o in plan.sweeps)
-    # the same sweeps as the committed report (its commands name each one)
-    report = (ROOT / "reports" / "leaderboard.md").read_text()
-    assert set(sweeps) == set(re.findall(r"--name (\S+)", report))
+    closed = benchmark.make_plan(benchmark.chunk_of(spec, "closed-mnist"), "leaderboard-closed-mnist",
+                                 "sqlite:///x.db", str(tmp_path), None)  # fmt: skip
+    assert {o.task for o in closed.sweeps} == {"digits/mnist2uci", "digits/uci2mnist"}
+    # the committed runs files are the spec's chunks, each made by a benchmark of that name
+    runs_dir = ROOT / spec.leaderboard["runs"]
+    for path in sorted(runs_dir.glob("*.csv")):
+        runs = leaderboard.read_runs(path)
+        made = runs[runs[f"tags.{tracking.KIND}"] == "sweep"]
+        chunk = path.stem.removeprefix("leaderboard-")
+        assert chunk in spec.chunks, path
+        assert set(made[f"tags.{tracking.BENCHMARK}"]) == {path.stem}
+        assert set(made[f"tags.{tracking.SWEEP}"]) <= set(sweeps)
+        assert set(made["tags.task"]) <= set(spec.chunks[chunk])
 
 
 def test_bad_specs_and_options_are_refused_before_anything_runs(tmp_path, capsys, monkeypatch):
@@ -77,6 +92,18 @@ def test_bad_specs_and_options_are_refused_before_anything_runs(tmp_path, capsys
         "tasks: [digits-openset/synth2blend]\nselect: [snd]\n"
     )
     assert "leaderboard: unknown key(s) ['format']" in refused("leaderboard: {format: csv}\n")
+    assert "chunks must be a mapping chunk name → a list of task names; got" in refused(
+        "chunks: {a: moons/rot40}\n"
+    )
+    assert "unknown task 'nope'" in refused(
+        "chunks: {a: [moons/rot40], b: [nope]}\n", "--chunk", "a"
+    )
+    assert "--chunk 'c': no such chunk; the spec's chunks: a" in refused(
+        "chunks: {a: [moons/rot40]}\n", "--chunk", "c"
+    )
+    assert "--chunk names the tasks already; leave out --tasks" in refused(
+        "chunks: {a: [moons/rot40]}\n", "--chunk", "a", "--tasks", "moons/rot40"
+    )
     assert "sweep dann-moons-rot40: --set ['lr'] fixes searched parameter(s)" in refused(
         "tasks: [moons/rot40]\nmethods: [dann]\nset: {lr: 0.1}\n"
     )
@@ -101,20 +128,20 @@ def test_flags_override_the_spec_and_each_sweep_is_the_dabench_sweep_it_replaces
     only = benchmark.with_flags(benchmark.load_spec("leaderboard"),
                                 {"tasks": ["digits/hand2synth"], "methods": ["dann"]})  # fmt: skip
     (alone,) = benchmark.make_plan(only, "x", "sqlite:///x.db", str(tmp_path), None).sweeps
-    assert (alone.name, alone.steps, alone.eval_every) == ("dann-digits-hand2synth", 300, 100)
+    assert (alone.name, alone.steps, alone.eval_every) == ("dann-digits-hand2synth", 1500, 250)
     plan = benchmark.make_plan(spec, "x", "sqlite:///x.db", str(tmp_path), None)
     assert [o.name for o in plan.sweeps] == [
         "source_only-moons-rot40", "dann-moons-rot40", "cdan-moons-rot40", "adda-moons-rot40",
         "bsp-moons-rot40", "target_oracle-moons-rot40",
     ]  # fmt: skip
-    assert {(o.steps, o.eval_every) for o in plan.sweeps} == {(50, 100)}  # flags: every task
-    assert [o.num_samples for o in plan.sweeps] == [12] * 5 + [6]
+    assert {(o.steps, o.eval_every) for o in plan.sweeps} == {(50, 250)}  # flags: every task
+    assert [o.num_samples for o in plan.sweeps] == [10] * 5 + [6]
     options = plan.sweeps[1]
     options.overrides = {"precision": "bf16"}
     argv = benchmark.sweep_argv(options, spec.seeds)
     args = build_parser().parse_args(argv[1:])
     assert (args.method, args.task, args.num_samples, args.steps, args.seeds) == (
-        "dann", "moons/rot40", 12, 50, 3,
+        "dann", "moons/rot40", 10, 50, 3,
     )  # fmt: skip
     assert (args.storage, args.name, args.set) == (str(tmp_path), "dann-moons-rot40",
                                                    ['precision="bf16"'])  # fmt: skip
@@ -304,3 +331,46 @@ def test_the_progress_shows_each_sweep_its_pick_so_far_and_the_time_left(tmp_pat
     text = console.export_text()
     assert "bnm 0.5" in text and "80.00" in text  # the completed trial is the pick, not b
     assert "waiting" in text and "running" in text
+
+
+@pytest.mark.slow
+def test_chunks_run_on_separate_stores_and_the_leaderboard_reads_their_runs_files(
+    ray_local, tmp_path, capsys
+):
+    """Two chunks of one spec, each with an MLflow store of its own (two machines, say): each
+    writes its runs file and record, and the leaderboard is built from both files."""
+    runs_dir, board = tmp_path / "runs", tmp_path / "board.md"
+    spec = tmp_path / "two.yaml"
+    spec.write_text(
+        "chunks: {toy: [moons/rot40], digits: [digits/synth2hand]}\n"
+        "methods: [source_only]\ntrials: 2\nsteps: 20\neval_every: 10\nseeds: 2\n"
+        "scheduler: none\n"
+        f"leaderboard: {{out: {board}, runs: {runs_dir}}}\n"
+    )
+    for chunk in ("toy", "digits"):
+        uri = f"sqlite:///{tmp_path / chunk / 'mlflow.db'}"
+        assert main(["benchmark", "--spec", str(spec), "--chunk", chunk, "--tracking-uri", uri,
+                     "--storage", str(tmp_path / chunk / "ray")]) == 0  # fmt: skip
+        assert f"benchmark two-{chunk} finished" in capsys.readouterr().err
+    assert sorted(p.name for p in runs_dir.iterdir()) == [
+        "two-digits.csv", "two-digits.json", "two-toy.csv", "two-toy.json",
+    ]  # fmt: skip
+    toy = leaderboard.read_runs(runs_dir / "two-toy.csv")
+    assert set(toy[f"tags.{BENCHMARK}"].dropna()) == {"two-toy"}
+    assert set(toy["tags.task"].dropna()) == {"moons/rot40"}
+    kinds = toy[f"tags.{tracking.KIND}"].value_counts()
+    groups = kinds["seeds"]  # the label-free pick's and the oracle's (one if the same trial)
+    assert (kinds["sweep"], groups in (1, 2)) == (1, True)
+    assert kinds["trial"] == 2 + 2 * groups and len(toy) == 1 + groups + kinds["trial"]
+    record = json.loads((runs_dir / "two-toy.json").read_text())
+    assert record["benchmark"] == "two-toy" and record["wall_s"] > 0
+    assert "--chunk toy" in record["command"]
+    text = board.read_text()  # written after the second chunk, from both files
+    assert "moons/rot40" in text and "digits/synth2hand" in text
+    assert "`two-toy` (1 sweep)" in text and "`two-digits` (1 sweep)" in text
+    assert re.search(r"\| two-toy\s+\| \d+\.\d\d", text)  # the chunks' wall time
+    # by hand, from the files alone
+    again = tmp_path / "again.md"
+    assert main(["leaderboard", "--runs", *map(str, sorted(runs_dir.glob("*.csv"))),
+                 "--out", str(again)]) == 0  # fmt: skip
+    assert "digits/synth2hand" in again.read_text() and "two-digits" in again.read_text()

@@ -69,6 +69,7 @@ class DANN(Recipe):
         self.domain_adv = self.build_adversary().to(self.device)
 
     def build_adversary(self) -> nn.Module:
+        """The domain-adversarial loss with its discriminator and GRL (CDAN and BSP override it)."""
         discriminator = DomainDiscriminator(self.model.features_dim, self.hp["disc_hidden"])
         return DomainAdversarialLoss(discriminator, grl=warm_start_grl(self.hp))
 

@@ -6,6 +6,7 @@ from dabench.methods.base import Recipe
 from dabench.suggest import did_you_mean
 
 METHODS: dict[str, type[Recipe]] = {}
+"""Every recipe class by method name, filled by :func:`register_method`."""
 
 
 def register_method(recipe: type[Recipe]) -> type[Recipe]:

@@ -16,8 +16,8 @@ name           default input       output                     out_features
 =============  ==================  =========================  ============
 
 Segmenters (logits ``(N, num_classes, H, W)`` at the input size, with ``get_parameters``):
-``small_fcn`` (:class:`SmallFCN`), ``deeplabv2_resnet50`` and ``deeplabv2_resnet101``
-(:class:`DeepLabV2`).
+``small_fcn`` (:class:`~dabench.models.segmentation.SmallFCN`), ``deeplabv2_resnet50`` and
+``deeplabv2_resnet101`` (:class:`~dabench.models.segmentation.DeepLabV2`).
 
 Only the ResNets (and the DeepLab backbones) have pretrained weights: torchvision's ImageNet
 checkpoints, read from the torch hub cache and downloaded there once when missing, as torchvision

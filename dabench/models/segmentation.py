@@ -2,7 +2,7 @@
 
 Both return per-pixel logits at the input resolution, ``(N, num_classes, H, W)``, in training and
 eval mode alike, and split their parameters into ``backbone`` and ``head`` for
-:meth:`get_parameters` (the format of :meth:`dabench.modules.classifier.Classifier.get_parameters`).
+``get_parameters()`` (the format of :meth:`dabench.modules.classifier.Classifier.get_parameters`).
 """
 
 from __future__ import annotations
@@ -152,7 +152,8 @@ def _freeze_batchnorm_affine(module: nn.Module) -> None:
 class DeepLabV2(nn.Module):
     """DeepLab-V2: a dilated ResNet (output stride 8) and an :class:`ASPPV2` head.
 
-    Built from torchvision pieces: the backbone is a Bottleneck :class:`ResNetBackbone` with
+    Built from torchvision pieces: the backbone is a Bottleneck
+    :class:`~dabench.models.resnet.ResNetBackbone` with
     ``replace_stride_with_dilation=[False, True, True]`` (dilation 2 in ``layer3``, 4 in
     ``layer4``), the head sums four 3×3 convs with dilation 6/12/18/24. The stride-8 logits are
     upsampled bilinearly (``align_corners=True``, as the reference's training script does) to the

@@ -79,7 +79,7 @@ class WarmStartGradientReverseLayer(nn.Module):
     calls, not optimiser steps. Without ``auto_step`` call :meth:`step`.
 
     Difference from the reference library: the counter is a buffer (``iter_num``, int64), so it is in
-    :meth:`state_dict` and a resumed run continues the schedule; it moves with ``.to()`` and the
+    ``state_dict()`` and a resumed run continues the schedule; it moves with ``.to()`` and the
     coefficient is computed on its device, so a forward pass never synchronises with a GPU. The
     reference's removed ``np.float`` is not used.
 

@@ -1,0 +1,53 @@
+"""Sphinx configuration: ``python -m sphinx -W -b html docs <out>`` (``pip install -e ".[docs]"``)."""
+
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS.parent))  # document this checkout, not another installed copy
+sys.path.insert(0, str(DOCS / "_ext"))
+
+import dabench  # noqa: E402
+
+project = "dabench"
+author = "the dabench authors"
+copyright = "dabench authors"
+release = version = dabench.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "myst_parser",
+    "dabench_docs",
+]
+
+exclude_patterns = ["_build", "_generated", "reports/*/**"]  # report sub-folders: data
+# Every cross-reference must resolve (a broken one fails the -W build), except to the libraries
+# dabench builds on, whose inventories would need the network (no intersphinx).
+nitpicky = True
+EXTERNAL = (
+    "torch|torchvision|nn|np|numpy|pandas|pd|pathlib|collections|abc|typing|optuna|ray|mlflow"
+)
+nitpick_ignore_regex = [
+    (r"py:.*", rf"({EXTERNAL})\..*"),
+    (r"py:class", r"Tensor|Dataset|Module|Path|Callable|Sequence|Any|_\w+"),
+]
+html_theme = "furo"
+html_title = f"dabench {release}"
+html_static_path = ["_static"]
+
+# The docstrings are Google style with reST math; "Inputs" and "Shape" are sections of their own.
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+napoleon_custom_sections = ["Inputs", "Shape"]
+autodoc_member_order = "bysource"
+autodoc_inherit_docstrings = False  # torch's own docstrings (forward, ...) are not ours
+autodoc_typehints = "description"
+autodoc_default_options = {"members": True, "show-inheritance": True}
+autosummary_generate = False  # the API pages are written out; autosummary only makes tables
+
+myst_enable_extensions = ["colon_fence", "dollarmath"]
+myst_heading_anchors = 3
+# MathJax is loaded from its CDN by the browser at view time; the build itself needs no network.

@@ -1,0 +1,83 @@
+"""``dabench.claims``: the literature's orderings tested on leaderboard cells — the paired t-test
+against its formula, the Wilcoxon signed-rank test's exact small-sample values, and the verdict
+rules on a hand-made table."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import t as student_t
+
+from dabench import claims
+
+
+def test_the_paired_test_is_the_one_sided_t_test_on_seed_differences():
+    better, worse = [90.0, 92.0, 95.0], [80.0, 85.0, 84.0]
+    d = np.subtract(better, worse)
+    t = d.mean() / (d.std(ddof=1) / math.sqrt(3))
+    result = claims.paired_test(better, worse)
+    assert result["p"] == pytest.approx(student_t.sf(t, df=2))
+    assert result["diff"] == pytest.approx(d.mean()) and result["verdict"] == claims.REPRODUCED
+    reverse = claims.paired_test(worse, better)
+    assert reverse["p"] == pytest.approx(1 - student_t.sf(t, df=2))
+    assert reverse["verdict"] == claims.CONTRADICTED
+    noisy = claims.paired_test([90.0, 70.0, 85.0], [80.0, 85.0, 84.0])  # +10, −15, +1
+    assert noisy["verdict"] == claims.UNRESOLVED and noisy["p"] > 0.05
+    assert claims.paired_test([1.0, 2.0], [0.0, 1.0])["verdict"] == claims.REPRODUCED  # d ≡ 1
+    assert claims.paired_test([1.0], [0.0])["verdict"] == claims.UNRESOLVED  # one seed: no test
+
+
+def test_wilcoxon_across_tasks_decides_only_where_it_can():
+    p, verdict = claims.across_tasks([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert p == pytest.approx(1 / 32) and verdict == claims.REPRODUCED  # all 5 positive: 2^-5
+    p, verdict = claims.across_tasks([-1.0, -2.0, -3.0, -4.0, -5.0])
+    assert p == pytest.approx(1.0) and verdict == claims.CONTRADICTED
+    p, verdict = claims.across_tasks([3.0, -1.0, 2.0, -4.0, 5.0])
+    assert 0.05 < p < 1 and verdict == claims.UNRESOLVED
+    p, verdict = claims.across_tasks([1.0, 2.0, 3.0, 4.0])
+    assert p == pytest.approx(1 / 16) and verdict == ""  # 4 tasks cannot reach 0.05
+
+
+def cells(rows: list[tuple[str, str, str, list[float]]]) -> pd.DataFrame:
+    return pd.DataFrame([
+        {"setting": setting, "task": task, "method": method, "criterion": "bnm", "primary": True,
+         "values": values, "mean": float(np.mean(values))}
+        for setting, task, method, values in rows
+    ] + [  # an oracle cell: never read
+        {"setting": "closed", "task": "digits/mnist2uci", "method": "dann", "criterion": "oracle",
+         "primary": False, "values": [0.0, 0.0, 0.0], "mean": 0.0},
+    ])  # fmt: skip
+
+
+def test_claims_on_a_table_give_per_task_tests_and_a_verdict_each():
+    table = cells([
+        ("closed", "digits/mnist2uci", "source_only", [70.0, 72.0, 71.0]),
+        ("closed", "digits/mnist2uci", "dann", [90.0, 93.0, 91.0]),
+        ("closed", "digits/mnist2uci", "adda", [60.0, 61.0, 59.0]),
+        ("closed", "digits/uci2mnist", "source_only", [55.0, 58.0, 57.0]),
+        ("closed", "digits/uci2mnist", "dann", [75.0, 79.0, 74.0]),
+        ("closed", "moons/rot40", "source_only", [70.0, 80.0, 75.0]),
+        ("closed", "moons/rot40", "dann", [90.0, 70.0]),  # a seed missing: not paired
+        ("closed", "moons/rot40", "adda", [95.0, 96.0, 97.0]),  # not an mnist task: not in ADDA's
+        ("partial", "digits-partial/uci2mnist", "dann", [50.0, 52.0, 51.0]),
+        ("partial", "digits-partial/uci2mnist", "pada", [50.0, 53.0, 50.5]),
+    ])  # fmt: skip
+    per_task, summary = claims.check_claims(table)
+    summary = summary.set_index("claim")
+    dann = summary.loc["dann > source_only (closed tasks)"]
+    assert (
+        dann["tasks"] == 3 and dann["per task"] == "2 reproduced, 1 not resolved"
+    )  # moons: unpaired
+    assert dann["verdict"] == claims.UNRESOLVED  # 3 tasks: every one must reproduce it
+    adda = summary.loc["adda > source_only (closed tasks with 'mnist' in the name)"]
+    assert (adda["tasks"], adda["verdict"]) == (1, claims.CONTRADICTED)
+    assert summary.loc["pada > dann (partial tasks)", "verdict"] == claims.UNRESOLVED
+    assert summary.loc["advent > source_only (segmentation tasks)", "verdict"] == "not run"
+    moons = per_task[(per_task["task"] == "moons/rot40") & per_task["claim"].str.startswith("dann")]
+    assert moons["verdict"].iloc[0].startswith("not resolved (unpaired: 2 vs 3 seeds)")
+    published = claims.published_table(table).set_index(["task", "method"])
+    assert published.loc[("digits/mnist2uci", "adda"), "published"] == "89.4"
+    assert published.loc[("digits/uci2mnist", "dann"), "dabench"] == "76.0"
