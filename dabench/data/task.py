@@ -89,7 +89,7 @@ class Task:
     Attributes:
         name: registry name, e.g. ``"moons/rot40"`` or ``"office31/A2W"``.
         description: one line for ``dabench tasks``.
-        setting: one of :data:`SETTINGS`.
+        setting: one of :data:`~dabench.settings.SETTINGS`.
         class_names: the model's output classes, in label order (open-set: the known classes, then
             ``"unknown"``).
         input_shape: shape of one input, e.g. ``(2,)`` or ``(3, 32, 32)``.
