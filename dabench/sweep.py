@@ -649,9 +649,12 @@ def summarize(results: Any, options: SweepOptions, client: Any, experiment: str,
     checkpoint = best_checkpoint(results, objective, mode)
     closed = close_parent(client, experiment, parent, options.num_samples, objective, mode, wall,
                           known, checkpoint)  # fmt: skip
-    if checkpoint:
-        tags = client.get_run(parent).data.tags
-        checkpoint["name"] = tags.get("pick.checkpoint.name", f"trial {checkpoint['trial']}")
+    if checkpoint:  # its trial's name (the run's), also when the sweep was interrupted
+        from dabench import tracking
+
+        run_id = tracking.find_child(client, experiment, parent, checkpoint["trial"])
+        if run_id is not None:
+            checkpoint["name"] = client.get_run(run_id).info.run_name
     return SweepSummary(
         options.name or "", storage.join(storage.resolve(options.storage), options.name or ""),
         options.tracking_uri or "", options.experiment or "dabench", parent, objective, oracle,
