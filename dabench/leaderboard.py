@@ -150,10 +150,16 @@ def save_runs(runs: pd.DataFrame, path: Path) -> None:
 
 
 def of_benchmark(runs: pd.DataFrame, name: str) -> pd.DataFrame:
-    """The runs ``dabench benchmark`` ``name`` made: its sweeps and seeds groups (tagged with
-    its name), their trials and seed runs."""
+    """The runs ``dabench benchmark`` ``name`` made — its sweeps and seeds groups (tagged with
+    its name) and their trials and seed runs — and the seeds groups a later ``dabench rerun``
+    made for its sweeps' trials (a group whose seed runs failed is re-run that way)."""
+    parent = _column(runs, _tag(tracking.PARENT_TAG))
     own = _column(runs, _tag(tracking.BENCHMARK)) == name
-    return runs[own | _column(runs, _tag(tracking.PARENT_TAG)).isin(runs.loc[own, "run_id"])]
+    trials = runs.loc[parent.isin(runs.loc[own, "run_id"]), "run_id"]
+    later = (_column(runs, _tag(tracking.KIND)) == "seeds") & _column(
+        runs, _tag(SELECTED_TRIAL)).isin(trials)  # fmt: skip
+    groups = own | later
+    return runs[groups | parent.isin(runs.loc[groups, "run_id"])]
 
 
 def read_runs(paths: Path | Sequence[Path]) -> pd.DataFrame:
@@ -168,13 +174,17 @@ def read_runs(paths: Path | Sequence[Path]) -> pd.DataFrame:
 
 
 def save_chunk_record(runs_path: Path, benchmark: str, wall_s: float, command: str) -> None:
-    """Beside a finished benchmark's runs file, ``<name>.json``: how long it took (wall time over
-    all its sessions), when it finished, where, with which commit and command."""
+    """Beside a finished benchmark's runs file (:func:`save_runs`), ``<name>.json``: how long it
+    took (wall time over all its sessions), when the record was written, where, the dabench
+    commits its sweeps ran with, and the command."""
     from dabench.sweep import machine
 
+    runs = read_runs(runs_path)
+    sweeps = runs[_column(runs, _tag(tracking.KIND)) == "sweep"]
+    commits = sorted(set(_column(sweeps, "params.git_commit").dropna()))
     record = {"benchmark": benchmark, "wall_s": round(wall_s, 1), "command": command,
               "finished": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
-              "git_commit": provenance().get("git_commit", "unknown")}  # fmt: skip
+              "git_commit": ", ".join(commits) or "unknown"}  # fmt: skip
     runs_path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
 
 
@@ -680,7 +690,8 @@ def markdown(board: Leaderboard, source: str, command: str, plots: dict[str, lis
             "benchmark": board.chunks["benchmark"],
             "wall (h)": (board.chunks["wall_s"] / 3600).map("{:.2f}".format),
             "finished": board.chunks["finished"], "machine": board.chunks["machine"],
-            "commit": board.chunks["git_commit"].map(_short_commit),
+            "commit": board.chunks["git_commit"].map(
+                lambda c: ", ".join(_short_commit(x) for x in c.split(", "))),
             "command": board.chunks["command"].map("`{}`".format),
         })  # fmt: skip
         lines += ["Chunks (each a `dabench benchmark` of its own; wall time over all its "

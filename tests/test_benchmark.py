@@ -374,3 +374,19 @@ def test_chunks_run_on_separate_stores_and_the_leaderboard_reads_their_runs_file
     assert main(["leaderboard", "--runs", *map(str, sorted(runs_dir.glob("*.csv"))),
                  "--out", str(again)]) == 0  # fmt: skip
     assert "digits/synth2hand" in again.read_text() and "two-digits" in again.read_text()
+
+
+def test_a_benchmarks_runs_include_later_reruns_of_its_picks_and_nothing_else():
+    kind, parent, bench = (f"tags.{k}" for k in (tracking.KIND, tracking.PARENT_TAG, BENCHMARK))
+    selected = f"tags.{seeds.SELECTED_TRIAL}"
+    rows = [  # run_id, kind, parent, benchmark, selected trial
+        ("sweep", "sweep", None, "b", None), ("t1", "trial", "sweep", None, None),
+        ("g1", "seeds", None, "b", "t1"), ("g1s1", "trial", "g1", None, None),
+        ("g2", "seeds", None, None, "t1"), ("g2s1", "trial", "g2", None, None),  # dabench rerun
+        ("other", "sweep", None, "c", None), ("o1", "trial", "other", None, None),
+        ("g3", "seeds", None, None, "o1"), ("g3s1", "trial", "g3", None, None),
+    ]  # fmt: skip
+    runs = pd.DataFrame(rows, columns=["run_id", kind, parent, bench, selected])
+    assert leaderboard.of_benchmark(runs, "b")["run_id"].tolist() == [
+        "sweep", "t1", "g1", "g1s1", "g2", "g2s1",
+    ]  # fmt: skip
