@@ -683,8 +683,6 @@ def markdown(board: Leaderboard, source: str, command: str, plots: dict[str, lis
         "with the gap oracle − label-free. The target oracle trains on target labels and is "
         "picked by the oracle: an upper reference, not an adaptation result.", "",
     ]  # fmt: skip
-    if reading:
-        lines += [reading.rstrip(), ""]
     if not board.chunks.empty:
         chunks = pd.DataFrame({
             "benchmark": board.chunks["benchmark"],
@@ -696,6 +694,8 @@ def markdown(board: Leaderboard, source: str, command: str, plots: dict[str, lis
         })  # fmt: skip
         lines += ["Chunks (each a `dabench benchmark` of its own; wall time over all its "
                   "sessions):", "", table(chunks), ""]  # fmt: skip
+    if reading:  # after every generated line above: it runs up to the next "## " heading
+        lines += [reading.rstrip(), ""]
     lines += claims_section(board)
     for setting in [s for s in SETTING_TITLES if s in set(cells["setting"])]:
         mine = cells[(cells["setting"] == setting) & cells["primary"]
@@ -785,7 +785,8 @@ def provenance_lines(board: Leaderboard) -> list[str]:
     lines = [
         f"Runs: {_count(len(sweeps), 'sweep')} and "
         f"{_count(int(sweeps['groups'].sum()), 'seeds group')}, {_hours(wall)} of wall time in "
-        f"all; made with dabench commit(s) {made_with}{where}"
+        "all (each sweep's and group's own; a benchmark runs them side by side); made with "
+        f"dabench commit(s) {made_with}{where}"
     ]
     benchmarks = sweeps["benchmark"].dropna()
     if len(benchmarks):
