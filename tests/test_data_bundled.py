@@ -124,7 +124,8 @@ def test_in_memory_images_are_scaled_to_minus_one_one():
 
 
 def test_unknown_task_and_missing_root_are_clear_errors():
-    with pytest.raises(ValueError, match=r"unknown task 'moons'. Bundled tasks: .*moons/rot40"):
+    suggestion = r"unknown task 'moons' \(did you mean 'moons/rot40'\?\)\. Bundled tasks: .*moons"
+    with pytest.raises(ValueError, match=suggestion):
         get_task("moons")
     with pytest.raises(ValueError, match="split must be one of"):
         get_task("moons/rot40").split("train")

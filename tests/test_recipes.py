@@ -202,7 +202,7 @@ def test_adda_stages_freeze_the_source_model_and_keep_the_head():
     assert [r["stage"] for r in reports] == ["pretrain", "pretrain", "adapt", "adapt"]
     hp = resolve_config(config)
     lr, gamma = hp["pretrain_lr"], hp["lr_anneal"] / 8  # the schedule spans the trial's 8 steps
-    assert [r["lr"] for r in reports][:2] == [
+    assert [r["lr_now"] for r in reports][:2] == [
         pytest.approx(lr * (1 + gamma * 2) ** -0.75),
         pytest.approx(lr * (1 + gamma * 4) ** -0.75),
     ]

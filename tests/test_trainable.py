@@ -138,7 +138,8 @@ def test_divergence_inside_a_loss_is_reported_as_non_finite():
         ({"method": "dann", "task": "moons/rot40", "threshold": 1.5}, "'threshold' must be in"),
         (
             {"method": "cdan-x", "task": "moons/rot40"},
-            "unknown method .cdan-x.; known methods: adda, advent, bsp, cdan",
+            r"unknown method .cdan-x. \(did you mean .cdan. or .dann.\?\); known methods: adda, "
+            "advent, bsp, cdan",
         ),
         ({"task": "moons/rot40"}, "config needs 'method'"),
     ],
