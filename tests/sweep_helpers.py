@@ -65,6 +65,13 @@ def processes_matching(text: str) -> list[int]:
     return pids
 
 
+def own_processes_matching(text: str) -> list[int]:
+    """PIDs below this process (its Ray cluster's workers, say) whose command line contains
+    ``text`` — never another session's processes of the same name."""
+    mine = set(with_descendants([os.getpid()]))
+    return [pid for pid in processes_matching(text) if pid in mine]
+
+
 def kill_all(pids: list[int], grace: float = 5.0) -> None:
     """SIGTERM, then SIGKILL what is left after ``grace`` seconds."""
     for sig in (signal.SIGTERM, signal.SIGKILL):

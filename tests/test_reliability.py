@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
-from sweep_helpers import assert_sweeps_apart, processes_matching, sweep_command
+from sweep_helpers import assert_sweeps_apart, own_processes_matching, sweep_command
 
 from dabench import leaderboard, tracking
 from dabench.selection import checkpoints, find_sweep
@@ -40,7 +40,7 @@ def test_a_worker_killed_mid_trial_is_retried_from_its_checkpoint(ray_local, tmp
             runs = [] if experiment is None else client.search_runs(
                 [experiment.experiment_id], f"tags.`{tracking.KIND}` = 'trial'")  # fmt: skip
             if runs and len(client.get_metric_history(runs[0].info.run_id, "train_loss")) >= 3:
-                for pid in processes_matching("ray::ImplicitFunc"):  # the trial's actor
+                for pid in own_processes_matching("ray::ImplicitFunc"):  # the trial's actor
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
                 return
