@@ -53,6 +53,8 @@ def view_state(sweep: str, objective: str, oracle: str) -> dict[str, Any]:
     """The shared view state of a sweep: its trial runs, best objective first, with the
     objective, the oracle, the trial status and target-test as columns, in that order, next to
     the run name (``columnOrder``: the grid's column ids, the two pinned ones first)."""
+    from dabench.sweep import objective_mode
+
     test = oracle.replace("target_val", "target_test")
     metrics = [f"metrics.`{m}`" for m in dict.fromkeys([objective, oracle])]
     status, test_column = f"tags.`{tracking.STATUS}`", f"metrics.`{test}`"
@@ -60,7 +62,7 @@ def view_state(sweep: str, objective: str, oracle: str) -> dict[str, Any]:
     return {
         "searchFilter": f"tags.`{tracking.SWEEP}` = '{sweep}' and tags.`{tracking.KIND}` = 'trial'",
         "orderByKey": f"metrics.`{objective}`",
-        "orderByAsc": "loss" in objective,
+        "orderByAsc": objective_mode(objective) == "min",
         "selectedColumns": columns,
         "columnOrder": ["attributes.`Run Name`", "runDateAndNestInfo", *columns],
         "columnWidths": {column: 130 for column in columns} | {status: 110},
@@ -182,11 +184,14 @@ def summary_table(frame: Any, objective: str, oracle: str) -> Any:
     and the searched hyperparameters."""
     import pandas as pd
 
+    from dabench.sweep import objective_mode
+
     test = oracle.replace("target_val", "target_test")
     keys = [k for k in dict.fromkeys([objective, oracle, test, "step"]) if k in frame]
     searched = pd.DataFrame(list(frame["searched"]), index=frame.index)
     table = pd.concat([frame[["trial", "status", *keys]], searched], axis=1)
-    return table.sort_values(objective, ascending="loss" in objective, na_position="last")
+    ascending = objective_mode(objective) == "min"
+    return table.sort_values(objective, ascending=ascending, na_position="last")
 
 
 def metrics_vs_step(client: Any, frame: Any, objective: str, oracle: str) -> Any:

@@ -45,7 +45,7 @@ from dabench.data.registry import task_spec
 from dabench.seeds import SELECTED_TRIAL, criterion_name
 from dabench.selection import DEFAULT_METRIC
 from dabench.suggest import did_you_mean
-from dabench.sweep import objective_key, provenance
+from dabench.sweep import objective_key, objective_mode, provenance
 from dabench.trainable import MAIN_METRIC
 from dabench.validators import VALIDATORS
 
@@ -614,7 +614,7 @@ def parallel_coordinates(trials: pd.DataFrame, objective: str, method: str,
     if not distributions or len(scored) < 2:
         return None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="minimize" if "loss" in objective else "maximize")
+    study = optuna.create_study(direction=f"{objective_mode(objective)}imize")
     for _, row in scored.iterrows():
         params = {k: v for k, v in row["searched"].items() if k in distributions}
         study.add_trial(optuna.trial.create_trial(

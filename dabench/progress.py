@@ -161,7 +161,9 @@ def best_so_far(job: Any) -> dict[str, float] | None:
     pool = completed or scored
     if not pool:
         return None
-    sign = -1 if "loss" in job.objective else 1
+    from dabench.sweep import objective_mode
+
+    sign = -1 if objective_mode(job.objective) == "min" else 1
     return max(pool.values(), key=lambda r: sign * r[job.objective])
 
 
@@ -363,7 +365,9 @@ def trial_counts(
 
 def best_trial(trials: list, objective: str) -> dict[str, Any] | None:
     """The latest result of the trial with the best latest objective (minimised for a loss)."""
-    sign = -1 if "loss" in objective else 1
+    from dabench.sweep import objective_mode
+
+    sign = -1 if objective_mode(objective) == "min" else 1
     results = [t.last_result for t in trials if t.last_result
                and math.isfinite(t.last_result.get(objective, math.nan))]  # fmt: skip
     return max(results, key=lambda r: sign * r[objective]) if results else None
