@@ -429,9 +429,9 @@ def run_benchmark(plan: Plan, tracking_uri: str, storage_root: str, address: str
     outcome = Outcome(plan.name, experiment_name, tracking_uri, where, finished, wall)
     if finished and runs_dir is not None:
         runs = leaderboard.load_runs(tracking_uri, [experiment_name])
-        path = runs_file(runs_dir, plan)
-        leaderboard.save_runs(leaderboard.of_benchmark(runs, plan.name), path)
-        leaderboard.save_chunk_record(path, plan.name, wall, command)
+        path, own = runs_file(runs_dir, plan), leaderboard.of_benchmark(runs, plan.name)
+        leaderboard.save_runs(own, path)
+        leaderboard.save_chunk_record(path, own, plan.name, wall, command)
     if finished and out is not None:
         if runs_dir is not None:
             board, source = leaderboard.build_from_files(sorted(runs_dir.glob("*.csv")),

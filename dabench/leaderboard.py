@@ -173,13 +173,13 @@ def read_runs(paths: Path | Sequence[Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).drop_duplicates("run_id", keep="last")
 
 
-def save_chunk_record(runs_path: Path, benchmark: str, wall_s: float, command: str) -> None:
-    """Beside a finished benchmark's runs file (:func:`save_runs`), ``<name>.json``: how long it
-    took (wall time over all its sessions), when the record was written, where, the dabench
-    commits its sweeps ran with, and the command."""
+def save_chunk_record(runs_path: Path, runs: pd.DataFrame, benchmark: str, wall_s: float,
+                      command: str) -> None:  # fmt: skip
+    """Beside a finished benchmark's runs file (:func:`save_runs` of ``runs``), ``<name>.json``:
+    how long it took (wall time over all its sessions), when the record was written, where, the
+    dabench commits its sweeps ran with, and the command."""
     from dabench.sweep import machine
 
-    runs = read_runs(runs_path)
     sweeps = runs[_column(runs, _tag(tracking.KIND)) == "sweep"]
     commits = sorted(set(_column(sweeps, "params.git_commit").dropna()))
     record = {"benchmark": benchmark, "wall_s": round(wall_s, 1), "command": command,
