@@ -224,7 +224,8 @@ def tune_trial(config: dict[str, Any]) -> None:
             tune.report(final)
             return
         if status == "failed" and not internal["max_failures"]:
-            raise RuntimeError(f"failed before the sweep was resumed: {run.data.tags['error']}")
+            error = run.data.tags.get("error", "its worker died (no error was recorded)")
+            raise RuntimeError(f"failed before the sweep was resumed: {error}")
         # Resumed after an interruption, or retried after a failure (--max-failures): steps up
         # to the last one logged are not logged again (a restored checkpoint may be older).
         logged = int(run.data.metrics.get("step", 0))

@@ -128,9 +128,20 @@ def test_rejection_h_score_tells_a_never_rejecting_model_from_a_working_one():
     everything = v.rejection_h_score(*open_set_outputs(1.0, 1.0))
     working = v.rejection_h_score(*open_set_outputs(0.05, 0.40))
     assert never == 0.0 and everything == 0.0 and working > 40
-    # known side: source-val samples accepted and right (0.95); unknown side: 0.40 - 0.05
-    assert working == pytest.approx(100 * 2 * 0.95 * 0.35 / (0.95 + 0.35))
-    assert v.rejection_h_score(*open_set_outputs(0.30, 0.40)) < working  # over-rejecting
+    # known side: source-val samples accepted and right (0.95) times the target accepted (0.60);
+    # unknown side: 0.40 - 0.05
+    assert working == pytest.approx(100 * 2 * 0.57 * 0.35 / (0.57 + 0.35))
+    assert v.rejection_h_score(*open_set_outputs(0.30, 0.40)) < working  # rejects source too
+
+
+def test_rejection_h_score_ranks_a_model_that_rejects_the_target_wholesale_below_a_working_one():
+    # The earlier form's failure on digits-openset/mnist2uci (40 % unknown): a model rejecting
+    # 95 % of target inputs, known classes included, outscored one rejecting about 40 %.
+    wholesale = v.rejection_h_score(*open_set_outputs(0.0, 0.95))
+    working = v.rejection_h_score(*open_set_outputs(0.0, 0.40))
+    assert working > 2 * wholesale
+    assert v.rejection_h_score(*open_set_outputs(0.0, 0.50)) == pytest.approx(50.0)  # the peak
+    assert v.rejection_h_score(*open_set_outputs(0.0, 0.10)) < working
 
 
 def test_collapse_guarded_accuracy_sees_collapse_that_source_val_does_not():
