@@ -164,13 +164,36 @@ def of_benchmark(runs: pd.DataFrame, name: str) -> pd.DataFrame:
 
 def read_runs(paths: Path | Sequence[Path]) -> pd.DataFrame:
     """The runs of :func:`save_runs` files, as :func:`load_runs` gives them (tags and params as
-    strings, metrics as floats, ``start_time`` as UTC timestamps); a run in several files once."""
+    strings, metrics as floats, ``start_time`` as UTC timestamps); a run in several files once.
+    A task whose runs are in several files — a later chunk re-ran it, e.g. after a fix — is
+    read from the newest file only (:func:`newest_per_task`)."""
     if isinstance(paths, Path):
         paths = [paths]
     if not paths:
         raise ValueError("--runs: no file given")
-    frames = [_read_runs_file(path) for path in paths]
-    return pd.concat(frames, ignore_index=True).drop_duplicates("run_id", keep="last")
+    frames = {path: _read_runs_file(path) for path in paths}
+    used = newest_per_task(frames)
+    kept = [frame[_column(frame, "tags.task").isin(used[path])] for path, frame in frames.items()]
+    return pd.concat(kept, ignore_index=True).drop_duplicates("run_id", keep="last")
+
+
+def newest_per_task(frames: dict[Path, pd.DataFrame]) -> dict[Path, list[str]]:
+    """Runs file → the tasks read from it: each task from the newest file that has it, by the
+    ``finished`` time of the chunk record beside the file (:func:`save_chunk_record`); a file
+    without a record counts as older than every recorded one, in the order given."""
+
+    def finished(path: Path) -> str:
+        record = path.with_suffix(".json")
+        return json.loads(record.read_text()).get("finished", "") if record.is_file() else ""
+
+    order = sorted(frames, key=finished, reverse=True)  # stable: the given order among equals
+    taken: set[str] = set()
+    used: dict[Path, list[str]] = {}
+    for path in order:
+        tasks = list(dict.fromkeys(_column(frames[path], "tags.task").dropna()))
+        used[path] = [t for t in tasks if t not in taken]
+        taken.update(tasks)
+    return {path: used[path] for path in frames}
 
 
 def save_chunk_record(runs_path: Path, runs: pd.DataFrame, benchmark: str, wall_s: float,
@@ -189,9 +212,17 @@ def save_chunk_record(runs_path: Path, runs: pd.DataFrame, benchmark: str, wall_
 
 
 def chunk_records(runs_paths: Sequence[Path]) -> pd.DataFrame:
-    """The :func:`save_chunk_record` records beside ``runs_paths`` (those that have one)."""
-    records = [json.loads(p.with_suffix(".json").read_text()) for p in runs_paths
-               if p.with_suffix(".json").is_file()]  # fmt: skip
+    """The :func:`save_chunk_record` records beside ``runs_paths`` (those that have one), with
+    the tasks the leaderboard reads from each file (``tasks``) and those a newer file re-ran
+    (``superseded``)."""
+    frames = {p: _read_runs_file(p) for p in runs_paths if p.with_suffix(".json").is_file()}
+    used = newest_per_task(frames)
+    records = []
+    for path, frame in frames.items():
+        tasks = list(dict.fromkeys(_column(frame, "tags.task").dropna()))
+        superseded = [t for t in tasks if t not in used[path]]
+        record = json.loads(path.with_suffix(".json").read_text())
+        records.append({**record, "tasks": used[path], "superseded": superseded})
     return pd.DataFrame(records)
 
 
@@ -690,6 +721,10 @@ def markdown(board: Leaderboard, source: str, command: str, plots: dict[str, lis
             "finished": board.chunks["finished"], "machine": board.chunks["machine"],
             "commit": board.chunks["git_commit"].map(
                 lambda c: ", ".join(_short_commit(x) for x in c.split(", "))),
+            "tasks read": [", ".join(used) + "".join(f" (not {t}: a later chunk re-ran it)"
+                                                     for t in old)
+                           for used, old in zip(board.chunks["tasks"], board.chunks["superseded"],
+                                                strict=True)],
             "command": board.chunks["command"].map("`{}`".format),
         })  # fmt: skip
         lines += ["Chunks (each a `dabench benchmark` of its own; wall time over all its "

@@ -390,3 +390,29 @@ def test_a_benchmarks_runs_include_later_reruns_of_its_picks_and_nothing_else():
     assert leaderboard.of_benchmark(runs, "b")["run_id"].tolist() == [
         "sweep", "t1", "g1", "g1s1", "g2", "g2s1",
     ]  # fmt: skip
+
+
+def test_a_task_a_later_chunk_re_ran_is_read_from_the_newest_runs_file_only(tmp_path):
+    """A chunk re-run after a fix (here `b`, finished later) supersedes the task's runs in an
+    older file; the older file's other tasks are still read, and the chunk records say which
+    file gave which task."""
+
+    def runs_file(name: str, rows: list[tuple[str, str]], finished: str | None) -> Path:
+        path = tmp_path / f"{name}.csv"
+        pd.DataFrame({"run_id": [r for r, _ in rows], "status": "FINISHED",
+                      "start_time": "2026-12-01T20:00:00+00:00",
+                      f"tags.{tracking.KIND}": "trial", "tags.task": [t for _, t in rows]},
+                     ).to_csv(path, index=False)  # fmt: skip
+        if finished:
+            record = {"benchmark": name, "wall_s": 60.0, "finished": finished}
+            path.with_suffix(".json").write_text(json.dumps(record))
+        return path
+
+    a = runs_file("a", [("a1", "open"), ("a2", "partial")], "2026-12-01T22:00:00+00:00")
+    b = runs_file("b", [("b1", "open")], "2026-12-01T23:30:00+00:00")
+    unrecorded = runs_file("c", [("c1", "open"), ("c2", "closed")], None)
+    for order in ([a, b, unrecorded], [unrecorded, b, a]):
+        assert sorted(leaderboard.read_runs(order)["run_id"]) == ["a2", "b1", "c2"]
+    records = leaderboard.chunk_records([a, b, unrecorded]).set_index("benchmark")
+    assert records.loc["a", "tasks"] == ["partial"] and records.loc["a", "superseded"] == ["open"]
+    assert records.loc["b", "tasks"] == ["open"] and "c" not in records.index
