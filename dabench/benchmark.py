@@ -60,7 +60,9 @@ class BenchmarkSpec:
     steps: int = 1000
     eval_every: int = 250
     budgets: dict[str, dict[str, int]] = field(default_factory=dict)
-    """Task → ``{steps, eval_every}``, for tasks that differ from ``steps``/``eval_every``."""
+    """Task → ``{steps, eval_every, trials}`` (any of them), for tasks that differ from
+    ``steps``/``eval_every``/``trials``; a task's ``trials`` applies to each of its sweeps,
+    ``trials_by_method`` included (an expensive task searched less, every method alike)."""
     seeds: int = 3
     select: list[str] = field(default_factory=list)
     """Criteria whose picks get the fresh seeds (default: each sweep's objective and oracle)."""
@@ -93,7 +95,7 @@ KEYS: dict[str, str] = {
     "trials_by_method": "a mapping method → trials (integer ≥ 1)",
     "steps": "an integer ≥ 1 (training steps per trial)",
     "eval_every": "an integer ≥ 1 (steps between evaluations)",
-    "budgets": "a mapping task → {steps: N, eval_every: N}",
+    "budgets": "a mapping task → {steps: N, eval_every: N, trials: N} (any of them)",
     "seeds": "an integer ≥ 0 (fresh seeds per pick; 0: no re-training)",
     "select": "a list of criteria (source_val, a validator, oracle)",
     "max_concurrent": "an integer ≥ 1 (trials of one sweep at a time)",
@@ -114,6 +116,7 @@ KEYS: dict[str, str] = {
 """Every key a spec file may hold, and what it accepts."""
 
 LEADERBOARD_KEYS = ("select", "out", "plots", "runs")
+BUDGET_KEYS = ("steps", "eval_every", "trials")
 
 
 def spec_path(name: str) -> Path:
@@ -153,9 +156,9 @@ def from_mapping(data: dict[str, Any], source: str) -> BenchmarkSpec:
         raise ValueError(f"{source}: leaderboard: unknown key(s) {sorted(unknown)}; accepted: "
                          f"{', '.join(LEADERBOARD_KEYS)}")  # fmt: skip
     for task, budget in (data.get("budgets") or {}).items():
-        if set(budget) - {"steps", "eval_every"} or not all(_positive(v) for v in budget.values()):
-            raise ValueError(f"{source}: budgets: {task}: must be {{steps: N, eval_every: N}} "
-                             f"with integers ≥ 1; got {budget!r}")  # fmt: skip
+        if set(budget) - set(BUDGET_KEYS) or not all(_positive(v) for v in budget.values()):
+            raise ValueError(f"{source}: budgets: {task}: must be a mapping with any of "
+                             f"{', '.join(BUDGET_KEYS)}, integers ≥ 1; got {budget!r}")  # fmt: skip
     return BenchmarkSpec(**{k: v for k, v in data.items() if v is not None})
 
 
@@ -210,12 +213,15 @@ def chunk_of(spec: BenchmarkSpec, chunk: str) -> BenchmarkSpec:
 
 def with_flags(spec: BenchmarkSpec, flags: dict[str, Any]) -> BenchmarkSpec:
     """``spec`` with the values given on the command line (``None``: not given), checked as a
-    spec file's are. ``steps``/``eval_every`` from flags apply to every task."""
+    spec file's are. ``steps``/``eval_every``/``trials`` from flags apply to every task."""
     given = {k: v for k, v in flags.items() if v is not None}
     from_mapping(given, "command line")
-    if "steps" in given or "eval_every" in given:
-        given["budgets"] = {}
-    return replace(spec, **given)
+    budgets = spec.budgets
+    if "steps" in given or "eval_every" in given:  # a step budget and its cadence go together
+        budgets = {t: {k: v for k, v in b.items() if k == "trials"} for t, b in budgets.items()}
+    if "trials" in given:
+        budgets = {t: {k: v for k, v in b.items() if k != "trials"} for t, b in budgets.items()}
+    return replace(spec, **given, budgets={t: b for t, b in budgets.items() if b})
 
 
 @dataclass
@@ -283,9 +289,9 @@ def make_plan(spec: BenchmarkSpec, name: str, tracking_uri: str, storage_path: s
     sweeps = []
     for task, method in pairs:
         budget = {"steps": spec.steps, "eval_every": spec.eval_every, **spec.budgets.get(task, {})}
+        trials = budget.pop("trials", None) or spec.trials_by_method.get(method, spec.trials)
         options = SweepOptions(
-            method=method, task=task,
-            num_samples=spec.trials_by_method.get(method, spec.trials),
+            method=method, task=task, num_samples=trials,
             max_concurrent=spec.max_concurrent, cpus_per_trial=spec.cpus_per_trial,
             gpus_per_trial=spec.gpus_per_trial, **budget, seed=spec.seed, metric=spec.metric,
             scheduler=spec.scheduler, searcher=spec.searcher, grace_period=spec.grace_period,
