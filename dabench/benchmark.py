@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -34,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from dabench import storage, tracking
+from dabench import logs, storage, tracking
 from dabench.data import list_tasks
 from dabench.data.registry import task_spec
 from dabench.selection import criteria
@@ -375,11 +376,13 @@ class Outcome:
 
 def run_benchmark(plan: Plan, tracking_uri: str, storage_root: str, address: str | None = None,
                   out: Path | None = None, plots: Path | None = None, board_select: str = "auto",
-                  command: str = "", runs_dir: Path | None = None) -> Outcome:  # fmt: skip
+                  command: str = "", runs_dir: Path | None = None,
+                  verbose: bool = False) -> Outcome:  # fmt: skip
     """Run (or continue) the benchmark ``plan``, then write its runs to ``runs_dir``/``<name>
     .csv`` and its leaderboard to ``out`` — from every runs file in ``runs_dir`` when given (the
     chunks run so far, on any machine), else from the MLflow experiment; see the module doc.
-    Everything that can be checked is checked before Ray starts."""
+    Everything that can be checked is checked before Ray starts. Ray's, Tune's and MLflow's
+    logs go to ``engines.log`` in the benchmark's folder unless ``verbose``."""
     import optuna
     from mlflow.tracking import MlflowClient
 
@@ -415,16 +418,21 @@ def run_benchmark(plan: Plan, tracking_uri: str, storage_root: str, address: str
     save_state(where, plan, previous)
     start = time.perf_counter()
     if not complete(client, experiment, plan):
-        init_ray(address)
-        check_resources(plan.sweeps[0])
-        tuner = make_tuner(plan, experiment, where, root)
         from dabench.progress import BenchmarkProgress
 
         def record(elapsed: float) -> None:  # a SIGKILL loses no more than since the last event
             save_state(where, plan, previous + elapsed)
 
-        with BenchmarkProgress(plan.name, previous, on_event=record), sigterm_as_sigint():
-            tuner.fit()
+        log_file = logs.log_path(where)
+        print(f"benchmark {plan.name}: Ray's and MLflow's logs: {log_file}", file=sys.stderr,
+              flush=True)  # fmt: skip
+        with logs.engine_logs(log_file, verbose) as engines:
+            init_ray(address)
+            engines.apply()  # ray.init may have added its handlers again
+            check_resources(plan.sweeps[0])
+            tuner = make_tuner(plan, experiment, where, root)
+            with BenchmarkProgress(plan.name, previous, on_event=record), sigterm_as_sigint():
+                tuner.fit()
     wall = previous + time.perf_counter() - start
     save_state(where, plan, wall)
     finished = complete(client, experiment, plan)

@@ -227,6 +227,7 @@ def add_benchmark_parser(commands: argparse._SubParsersAction) -> None:
                        "--select (default auto)")  # fmt: skip
     bench.add_argument("--plan", action="store_true", help="print the sweeps and how far each "
                        "got, then stop")  # fmt: skip
+    add_verbose(bench)
 
 
 def add_analyze_parser(commands: argparse._SubParsersAction) -> None:
@@ -285,7 +286,8 @@ def add_rerun_parser(commands: argparse._SubParsersAction) -> None:
 
 def add_verbose(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true", help="show Ray's, Tune's and MLflow's "
-                        "logs (default: only in a log file in the sweep's folder)")  # fmt: skip
+                        "logs (default: only in engines.log in the sweep's or benchmark's "
+                        "folder)")  # fmt: skip
 
 
 def add_tracking_uri(parser: argparse.ArgumentParser) -> None:

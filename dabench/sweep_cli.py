@@ -307,7 +307,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
         select = args.leaderboard_select or board.get("select", "auto")
         command = shlex.join(["dabench", *args.argv])
         outcome = benchmark.run_benchmark(plan, uri, args.storage, args.address, out, plots,
-                                          select, command, runs_dir)  # fmt: skip
+                                          select, command, runs_dir, args.verbose)  # fmt: skip
     except (ValueError, SearchSpaceError) as error:
         err.print(f"[red]dabench benchmark: error:[/red] {error}")
         return 2

@@ -360,7 +360,11 @@ def test_chunks_run_on_separate_stores_and_the_leaderboard_reads_their_runs_file
         uri = f"sqlite:///{tmp_path / chunk / 'mlflow.db'}"
         assert main(["benchmark", "--spec", str(spec), "--chunk", chunk, "--tracking-uri", uri,
                      "--storage", str(tmp_path / chunk / "ray")]) == 0  # fmt: skip
-        assert f"benchmark two-{chunk} finished" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert f"benchmark two-{chunk} finished" in err
+        log = tmp_path / chunk / "ray" / f"two-{chunk}" / "engines.log"
+        assert f"benchmark two-{chunk}: Ray's and MLflow's logs: {log}" in err
+        assert "Started a local Ray instance" in log.read_text()  # not on the console
     assert sorted(p.name for p in runs_dir.iterdir()) == [
         "two-digits.csv", "two-digits.json", "two-toy.csv", "two-toy.json",
     ]  # fmt: skip
