@@ -409,55 +409,55 @@ def run_benchmark(plan: Plan, tracking_uri: str, storage_root: str, address: str
         check_output(out)
     if runs_dir is not None:
         check_output(runs_file(runs_dir, plan))
-    tracking.prepare_store(tracking_uri)
-    client = MlflowClient(tracking_uri)
-    experiment_name = plan.sweeps[0].experiment or plan.name
-    experiment = tracking.experiment_id(client, experiment_name)
-    check_foreign(client, experiment, experiment_name, plan)
-    previous = saved["wall_s"] if saved else 0.0
-    save_state(where, plan, previous)
-    start = time.perf_counter()
-    if not complete(client, experiment, plan):
-        from dabench.progress import BenchmarkProgress
+    log_file = logs.log_path(where)
+    print(f"benchmark {plan.name}: Ray's and MLflow's logs: {log_file}", file=sys.stderr,
+          flush=True)  # fmt: skip
+    with logs.engine_logs(log_file, verbose) as engines:
+        tracking.prepare_store(tracking_uri)
+        client = MlflowClient(tracking_uri)
+        experiment_name = plan.sweeps[0].experiment or plan.name
+        experiment = tracking.experiment_id(client, experiment_name)
+        check_foreign(client, experiment, experiment_name, plan)
+        previous = saved["wall_s"] if saved else 0.0
+        save_state(where, plan, previous)
+        start = time.perf_counter()
+        if not complete(client, experiment, plan):
+            from dabench.progress import BenchmarkProgress
 
-        def record(elapsed: float) -> None:  # a SIGKILL loses no more than since the last event
-            save_state(where, plan, previous + elapsed)
+            def record(elapsed: float) -> None:  # a SIGKILL loses no more than since the last event
+                save_state(where, plan, previous + elapsed)
 
-        log_file = logs.log_path(where)
-        print(f"benchmark {plan.name}: Ray's and MLflow's logs: {log_file}", file=sys.stderr,
-              flush=True)  # fmt: skip
-        with logs.engine_logs(log_file, verbose) as engines:
             init_ray(address)
             engines.apply()  # ray.init may have added its handlers again
             check_resources(plan.sweeps[0])
             tuner = make_tuner(plan, experiment, where, root)
             with BenchmarkProgress(plan.name, previous, on_event=record), sigterm_as_sigint():
                 tuner.fit()
-    wall = previous + time.perf_counter() - start
-    save_state(where, plan, wall)
-    finished = complete(client, experiment, plan)
-    if finished:  # what is left are checkpoints of runs a resumed session superseded
-        storage.delete_tree(storage.join(where, "checkpoints"))
-    else:
-        close_interrupted(client, experiment, plan.name)
-    outcome = Outcome(plan.name, experiment_name, tracking_uri, where, finished, wall)
-    if finished and runs_dir is not None:
-        runs = leaderboard.load_runs(tracking_uri, [experiment_name])
-        path, own = runs_file(runs_dir, plan), leaderboard.of_benchmark(runs, plan.name)
-        leaderboard.save_runs(own, path)
-        leaderboard.save_chunk_record(path, own, plan.name, wall, command)
-    if finished and out is not None:
-        if runs_dir is not None:
-            board, source = leaderboard.build_from_files(sorted(runs_dir.glob("*.csv")),
-                                                         board_select)  # fmt: skip
+        wall = previous + time.perf_counter() - start
+        save_state(where, plan, wall)
+        finished = complete(client, experiment, plan)
+        if finished:  # what is left are checkpoints of runs a resumed session superseded
+            storage.delete_tree(storage.join(where, "checkpoints"))
         else:
+            close_interrupted(client, experiment, plan.name)
+        outcome = Outcome(plan.name, experiment_name, tracking_uri, where, finished, wall)
+        if finished and runs_dir is not None:
             runs = leaderboard.load_runs(tracking_uri, [experiment_name])
-            board = leaderboard.build(runs, board_select)
-            source = f"MLflow {tracking_uri}, experiment {experiment_name}"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(leaderboard.render(board, "md", source, command, out, plots))
-        outcome.leaderboard = out
-    return outcome
+            path, own = runs_file(runs_dir, plan), leaderboard.of_benchmark(runs, plan.name)
+            leaderboard.save_runs(own, path)
+            leaderboard.save_chunk_record(path, own, plan.name, wall, command)
+        if finished and out is not None:
+            if runs_dir is not None:
+                board, source = leaderboard.build_from_files(sorted(runs_dir.glob("*.csv")),
+                                                             board_select)  # fmt: skip
+            else:
+                runs = leaderboard.load_runs(tracking_uri, [experiment_name])
+                board = leaderboard.build(runs, board_select)
+                source = f"MLflow {tracking_uri}, experiment {experiment_name}"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(leaderboard.render(board, "md", source, command, out, plots))
+            outcome.leaderboard = out
+        return outcome
 
 
 def runs_file(runs_dir: Path, plan: Plan) -> Path:
