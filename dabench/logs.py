@@ -1,4 +1,5 @@
-"""The console shows dabench's own lines; Ray's, Tune's, Optuna's and MLflow's logs go to a file.
+"""The console shows dabench's own lines; Ray's, Tune's (its TensorBoard writer's too), Optuna's and
+MLflow's logs go to a file.
 
 By default (:func:`engine_logs` with ``verbose=False``) the loggers of the engines write to
 ``<sweep folder>/engines.log`` instead of the terminal, Python warnings go there too, and Tune's
@@ -19,7 +20,16 @@ from typing import Any
 
 from dabench import storage
 
-ENGINES = ("ray", "mlflow", "alembic", "optuna", "py.warnings", "filelock", "urllib3")
+ENGINES = (
+    "ray",
+    "mlflow",
+    "alembic",
+    "optuna",
+    "py.warnings",
+    "filelock",
+    "urllib3",
+    "tensorboardX",
+)
 LOG_FILE = "engines.log"
 
 
