@@ -113,7 +113,8 @@ def across_tasks(diffs: list[float]) -> tuple[float, str]:
 def check_claims(cells: pd.DataFrame, claims: tuple[Claim, ...] = CLAIMS
                 ) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """Every claim on the leaderboard's ``cells`` (:attr:`dabench.leaderboard.Leaderboard.cells`;
-    main-table rows, seed-ordered ``values``): the per-task tests and the per-claim summary."""
+    main-table rows, seed-ordered ``values``): the per-task tests (with the claim's two
+    ``methods``) and the per-claim summary."""
     main = cells[cells["primary"]]
     values = {(r["task"], r["method"]): list(r["values"]) for _, r in main.iterrows()}
     per_task, summary = [], []
@@ -132,7 +133,8 @@ def check_claims(cells: pd.DataFrame, claims: tuple[Claim, ...] = CLAIMS
                 result = paired_test(better, worse)
             tested.append(result)
             per_task.append({"claim": claim.text, "task": task, "better": _mean(better),
-                             "worse": _mean(worse), **result})  # fmt: skip
+                             "worse": _mean(worse), **result,
+                             "methods": (claim.better, claim.worse)})  # fmt: skip
         if not tested:
             summary.append({"claim": claim.text, "source": claim.source, "tasks": 0,
                             "per task": "–", "wilcoxon p": math.nan, "verdict": "not run"})  # fmt: skip

@@ -344,7 +344,7 @@ def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
             "benchmark": sweep.get(_tag(tracking.BENCHMARK)),
         })  # fmt: skip
     columns = ["setting", "task", "method", "criterion", "primary", "sweep", "mean", "half", "n",
-               "values", "rerun", "trial", "searched", "note", "failures"]  # fmt: skip
+               "values", "rerun", "trial", "searched", "note", "failures", "decisions"]  # fmt: skip
     frame = pd.DataFrame(cells, columns=columns)
     baseline = frame[frame["method"] == "source_only"].set_index(["task", "criterion"])["mean"]
     below = [
@@ -372,19 +372,33 @@ def criteria_for(select: str, setting: str, objective: str,
 
 
 def _seed_values(groups: pd.DataFrame, seed_runs: pd.DataFrame, test: str,
-                 setting: str) -> dict[str, tuple[list, list]]:  # fmt: skip
+                 setting: str) -> dict[str, tuple[list, list, list]]:  # fmt: skip
     """Picked trial run id → the target-test values of the completed runs of the latest finished
-    seeds group that re-trained it, in seed order, and their label-free failure modes
-    (:func:`dabench.selection.failure_mode`, ``""`` for none)."""
-    values: dict[str, tuple[list, list]] = {}
+    seeds group that re-trained it, in seed order, their label-free failure modes
+    (:func:`dabench.selection.failure_mode`, ``""`` for none) and their :data:`DECISIONS`
+    diagnostic."""
+    values: dict[str, tuple[list, list, list]] = {}
     for _, group in groups.iterrows():  # in start order: a later group replaces an earlier one
         runs = seed_runs[_column(seed_runs, "parent") == group["run_id"]]
         done = runs[runs["status"] == "completed"]
         done = done.iloc[np.argsort([d.get("seed", 0) for d in done["searched"]], kind="stable")]
         done = done[done[test].notna()] if test in done else done.iloc[:0]
         failures = [selection.failure_mode(row, setting) for _, row in done.iterrows()]
-        values[group[_tag(SELECTED_TRIAL)]] = (done[test].tolist() if len(done) else [], failures)
+        values[group[_tag(SELECTED_TRIAL)]] = (done[test].tolist(), failures,
+                                               _decisions(done, setting))  # fmt: skip
     return values
+
+
+DECISIONS = {"open_set": ("predicted_unknown_pct", "rejected"),
+             "partial": ("predicted_top_class_pct", "in the top class"),
+             "closed": ("predicted_top_class_pct", "in the top class")}  # fmt: skip
+"""Setting → the label-free share of target-val decisions that tells how a model fails (the
+metric, and what it counts): an open-set model's rejections, a classifier's top class."""
+
+
+def _decisions(runs: pd.DataFrame, setting: str) -> list[float]:
+    key = DECISIONS.get(setting, ("", ""))[0]
+    return _column(runs, key).astype(float).tolist() if key in runs else []
 
 
 def cell(trials: pd.DataFrame, criterion: str, setting: str, test: str,
@@ -392,22 +406,23 @@ def cell(trials: pd.DataFrame, criterion: str, setting: str, test: str,
     """One cell (see the module doc): the pick of ``criterion`` among the sweep's candidates, and
     its seed runs' values if a group re-trained it, else its own value."""
     empty = {"mean": math.nan, "half": math.nan, "n": 0, "values": [], "rerun": False,
-             "trial": None, "searched": {}, "note": "", "failures": []}  # fmt: skip
+             "trial": None, "searched": {}, "note": "", "failures": [], "decisions": []}  # fmt: skip
     if criterion not in ("oracle", "source_val") and setting not in VALIDATORS[criterion].settings:
         return {**empty, "note": f"{criterion} does not apply to {setting} tasks"}
     key = objective_key(criterion, setting)
     pick = selection.pick(trials, key)
     if pick is None:
         return {**empty, "note": f"no trial reported {key}"}
-    values, failures = seed_values.get(pick["run_id"], ([], []))
+    values, failures, decisions = seed_values.get(pick["run_id"], ([], [], []))
     rerun = bool(values)
     if not rerun:
         values = [pick[test]] if test in pick and not pd.isna(pick[test]) else []
         failures = [selection.failure_mode(pick, setting)] if values else []
+        decisions = _decisions(pd.DataFrame([pick]), setting) if values else []
     mean, half = mean_ci(values)
     return {**empty, "mean": mean, "half": half, "n": len(values), "values": values,
             "rerun": rerun, "trial": pick["trial"], "searched": pick["searched"],
-            "failures": [f for f in failures if f]}  # fmt: skip
+            "failures": [f for f in failures if f], "decisions": decisions}  # fmt: skip
 
 
 def cost_row(setting: str, task: str, method: str, trials: pd.DataFrame, seed_runs: pd.DataFrame,
@@ -775,7 +790,7 @@ def claims_section(board: Leaderboard) -> list[str]:
         return MISSING if pd.isna(p) else f"{p:.3f}" if p >= 0.001 else "< 0.001"
 
     summary = summary.assign(**{"wilcoxon p": summary["wilcoxon p"].map(p_value)})
-    per_task = pd.DataFrame({
+    per_task_raw, per_task = per_task, pd.DataFrame({
         "claim": per_task["claim"], "task": per_task["task"],
         "better": per_task["better"].map("{:.1f}".format),
         "worse": per_task["worse"].map("{:.1f}".format),
@@ -793,6 +808,18 @@ def claims_section(board: Leaderboard) -> list[str]:
         summary.to_markdown(index=False, disable_numparse=True), "",
         "Per task:", "", per_task.to_markdown(index=False, disable_numparse=True), "",
     ]  # fmt: skip
+    failed = [(row["task"], row["methods"], row["verdict"]) for _, row in per_task_raw.iterrows()
+              if row["verdict"] != claims.REPRODUCED]  # fmt: skip
+    if failed:
+        lines += [
+            "### The runs behind the orderings that did not reproduce", "",
+            "Per claim and task, each method's label-free pick and its oracle pick, re-trained: "
+            "the target-test value of every fresh seed and the label-free share of target-val "
+            "decisions that shows how a model fails (open-set: rejected as unknown; else: in the "
+            "most predicted class). Where the oracle pick does no better, the ordering fails in "
+            "training, not in selection.", "",
+            diagnosis_table(board, failed).to_markdown(index=False, disable_numparse=True), "",
+        ]  # fmt: skip
     published = claims.published_table(board.cells)
     if not published.empty:
         lines += [
@@ -805,6 +832,44 @@ def claims_section(board: Leaderboard) -> list[str]:
             published.to_markdown(index=False, disable_numparse=True), "",
         ]  # fmt: skip
     return lines
+
+
+def diagnosis_table(board: Leaderboard, failed: list[tuple[str, tuple[str, str], str]]
+                    ) -> pd.DataFrame:  # fmt: skip
+    """One row per (claim, task, method) of ``failed``: the label-free (main-table) pick's and
+    the oracle pick's trial, per-seed target-test values and per-seed :data:`DECISIONS` share."""
+    cells = board.cells.set_index(["task", "method", "criterion"])
+    main = board.cells[board.cells["primary"]].set_index(["task", "method"])["criterion"]
+    rows = []
+    for task, methods, verdict in failed:
+        for method in methods:
+            if (task, method) not in main.index:
+                continue
+            setting = board.cells.loc[board.cells["task"] == task, "setting"].iloc[0]
+            label_free = cells.loc[(task, method, main[(task, method)])]
+            oracle = cells.loc[(task, method, "oracle")] if (task, method, "oracle") in cells.index \
+                else None  # fmt: skip
+            rows.append({
+                "claim": f"{methods[0]} > {methods[1]}: {verdict}", "task": task,
+                "method": method,
+                "label-free pick": _trial_name(label_free["trial"]),
+                "seeds": _per_seed(label_free["values"]),
+                "its decisions": _per_seed(label_free["decisions"], "{:.0f}")
+                + (f" % {DECISIONS[setting][1]}" if label_free["decisions"] else ""),
+                "oracle pick": MISSING if oracle is None else (
+                    "same" if oracle["trial"] == label_free["trial"]
+                    else _trial_name(oracle["trial"])),
+                "oracle seeds": MISSING if oracle is None else _per_seed(oracle["values"]),
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _trial_name(trial: Any) -> str:
+    return MISSING if trial is None or pd.isna(trial) else str(trial)
+
+
+def _per_seed(values: list[float], fmt: str = "{:.1f}") -> str:
+    return " / ".join(fmt.format(v) for v in values) if len(values) else MISSING
 
 
 def provenance_lines(board: Leaderboard) -> list[str]:
