@@ -402,7 +402,7 @@ def _decisions(runs: pd.DataFrame, setting: str) -> list[float]:
 
 
 def cell(trials: pd.DataFrame, criterion: str, setting: str, test: str,
-         seed_values: dict[str, tuple[list, list]]) -> dict[str, Any]:  # fmt: skip
+         seed_values: dict[str, tuple[list, list, list]]) -> dict[str, Any]:  # fmt: skip
     """One cell (see the module doc): the pick of ``criterion`` among the sweep's candidates, and
     its seed runs' values if a group re-trained it, else its own value."""
     empty = {"mean": math.nan, "half": math.nan, "n": 0, "values": [], "rerun": False,
