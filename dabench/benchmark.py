@@ -441,23 +441,34 @@ def run_benchmark(plan: Plan, tracking_uri: str, storage_root: str, address: str
         else:
             close_interrupted(client, experiment, plan.name)
         outcome = Outcome(plan.name, experiment_name, tracking_uri, where, finished, wall)
-        if finished and runs_dir is not None:
-            runs = leaderboard.load_runs(tracking_uri, [experiment_name])
-            path, own = runs_file(runs_dir, plan), leaderboard.of_benchmark(runs, plan.name)
-            leaderboard.save_runs(own, path)
-            leaderboard.save_chunk_record(path, own, plan.name, wall, command)
-        if finished and out is not None:
-            if runs_dir is not None:
-                board, source = leaderboard.build_from_files(sorted(runs_dir.glob("*.csv")),
-                                                             board_select)  # fmt: skip
-            else:
-                runs = leaderboard.load_runs(tracking_uri, [experiment_name])
-                board = leaderboard.build(runs, board_select)
-                source = f"MLflow {tracking_uri}, experiment {experiment_name}"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(leaderboard.render(board, "md", source, command, out, plots))
-            outcome.leaderboard = out
+        if finished:
+            write_results(plan, outcome, runs_dir, out, plots, board_select, command)
         return outcome
+
+
+def write_results(plan: Plan, outcome: Outcome, runs_dir: Path | None, out: Path | None,
+                  plots: Path | None, board_select: str, command: str) -> None:  # fmt: skip
+    """After a finished benchmark: its runs file and chunk record in ``runs_dir``, and the
+    leaderboard in ``out`` — from every runs file in ``runs_dir`` when given, else from the
+    MLflow experiment."""
+    from dabench import leaderboard
+
+    uri, experiment = outcome.tracking_uri, outcome.experiment
+    if runs_dir is not None:
+        runs = leaderboard.load_runs(uri, [experiment])
+        path, own = runs_file(runs_dir, plan), leaderboard.of_benchmark(runs, plan.name)
+        leaderboard.save_runs(own, path)
+        leaderboard.save_chunk_record(path, own, plan.name, outcome.wall_s, command)
+    if out is None:
+        return
+    if runs_dir is not None:
+        board, source = leaderboard.build_from_files(sorted(runs_dir.glob("*.csv")), board_select)
+    else:
+        board = leaderboard.build(leaderboard.load_runs(uri, [experiment]), board_select)
+        source = f"MLflow {uri}, experiment {experiment}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(leaderboard.render(board, "md", source, command, out, plots))
+    outcome.leaderboard = out
 
 
 def runs_file(runs_dir: Path, plan: Plan) -> Path:

@@ -167,32 +167,41 @@ def read_runs(paths: Path | Sequence[Path]) -> pd.DataFrame:
     strings, metrics as floats, ``start_time`` as UTC timestamps); a run in several files once.
     A task whose runs are in several files — a later chunk re-ran it, e.g. after a fix — is
     read from the newest file only (:func:`newest_per_task`)."""
-    if isinstance(paths, Path):
-        paths = [paths]
+    frames = _read_runs_files([paths] if isinstance(paths, Path) else paths)
+    return _runs_of(frames, newest_per_task(frames))
+
+
+def _read_runs_files(paths: Sequence[Path]) -> dict[Path, pd.DataFrame]:
     if not paths:
         raise ValueError("--runs: no file given")
-    frames = {path: _read_runs_file(path) for path in paths}
-    used = newest_per_task(frames)
+    return {path: _read_runs_file(path) for path in paths}
+
+
+def _runs_of(frames: dict[Path, pd.DataFrame], used: dict[Path, list[str]]) -> pd.DataFrame:
     kept = [frame[_column(frame, "tags.task").isin(used[path])] for path, frame in frames.items()]
     return pd.concat(kept, ignore_index=True).drop_duplicates("run_id", keep="last")
+
+
+def _chunk_record(runs_path: Path) -> dict[str, Any] | None:
+    """The :func:`save_chunk_record` record beside ``runs_path``, if there is one."""
+    record = runs_path.with_suffix(".json")
+    return json.loads(record.read_text()) if record.is_file() else None
+
+
+def _tasks(frame: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(_column(frame, "tags.task").dropna()))
 
 
 def newest_per_task(frames: dict[Path, pd.DataFrame]) -> dict[Path, list[str]]:
     """Runs file → the tasks read from it: each task from the newest file that has it, by the
     ``finished`` time of the chunk record beside the file (:func:`save_chunk_record`); a file
     without a record counts as older than every recorded one, in the order given."""
-
-    def finished(path: Path) -> str:
-        record = path.with_suffix(".json")
-        return json.loads(record.read_text()).get("finished", "") if record.is_file() else ""
-
-    order = sorted(frames, key=finished, reverse=True)  # stable: the given order among equals
+    finished = {path: (_chunk_record(path) or {}).get("finished", "") for path in frames}
     taken: set[str] = set()
     used: dict[Path, list[str]] = {}
-    for path in order:
-        tasks = list(dict.fromkeys(_column(frames[path], "tags.task").dropna()))
-        used[path] = [t for t in tasks if t not in taken]
-        taken.update(tasks)
+    for path in sorted(frames, key=finished.__getitem__, reverse=True):  # stable among equals
+        used[path] = [t for t in _tasks(frames[path]) if t not in taken]
+        taken.update(_tasks(frames[path]))
     return {path: used[path] for path in frames}
 
 
@@ -215,22 +224,27 @@ def chunk_records(runs_paths: Sequence[Path]) -> pd.DataFrame:
     """The :func:`save_chunk_record` records beside ``runs_paths`` (those that have one), with
     the tasks the leaderboard reads from each file (``tasks``) and those a newer file re-ran
     (``superseded``)."""
-    frames = {p: _read_runs_file(p) for p in runs_paths if p.with_suffix(".json").is_file()}
-    used = newest_per_task(frames)
+    frames = _read_runs_files(runs_paths)
+    return _records_of(frames, newest_per_task(frames))
+
+
+def _records_of(frames: dict[Path, pd.DataFrame], used: dict[Path, list[str]]) -> pd.DataFrame:
     records = []
     for path, frame in frames.items():
-        tasks = list(dict.fromkeys(_column(frame, "tags.task").dropna()))
-        superseded = [t for t in tasks if t not in used[path]]
-        record = json.loads(path.with_suffix(".json").read_text())
-        records.append({**record, "tasks": used[path], "superseded": superseded})
+        record = _chunk_record(path)
+        if record is not None:
+            superseded = [t for t in _tasks(frame) if t not in used[path]]
+            records.append({**record, "tasks": used[path], "superseded": superseded})
     return pd.DataFrame(records)
 
 
 def build_from_files(paths: Sequence[Path], select: str = "auto") -> tuple[Leaderboard, str]:
     """The leaderboard of the runs in ``paths`` (:func:`save_runs` files) with the chunk records
-    beside them, and a line naming its source."""
-    board = build(read_runs(paths), select)
-    board.chunks = chunk_records(paths)
+    beside them, and a line naming its source. Each file is read once."""
+    frames = _read_runs_files(paths)
+    used = newest_per_task(frames)
+    board = build(_runs_of(frames, used), select)
+    board.chunks = _records_of(frames, used)
     return board, "the `dabench export` files " + ", ".join(str(p) for p in paths)
 
 
@@ -845,10 +859,10 @@ def diagnosis_table(board: Leaderboard, failed: list[tuple[str, tuple[str, str],
         for method in methods:
             if (task, method) not in main.index:
                 continue
-            setting = board.cells.loc[board.cells["task"] == task, "setting"].iloc[0]
             label_free = cells.loc[(task, method, main[(task, method)])]
-            oracle = cells.loc[(task, method, "oracle")] if (task, method, "oracle") in cells.index \
-                else None  # fmt: skip
+            setting = label_free["setting"]
+            key = (task, method, "oracle")
+            oracle = cells.loc[key] if key in cells.index else None
             rows.append({
                 "claim": f"{methods[0]} > {methods[1]}: {verdict}", "task": task,
                 "method": method,
