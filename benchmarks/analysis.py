@@ -37,7 +37,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from dabench import __version__, analysis
-from dabench.analyze import features
+from dabench.reports.features import features
 from dabench.trainable import VALIDATOR_ROWS, evaluate, read_checkpoint, restore
 
 STRENGTHS = (0.1, 1.0, 10.0, 100.0)

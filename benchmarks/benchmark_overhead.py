@@ -50,7 +50,7 @@ LABELS = {
 
 def plan(args: argparse.Namespace, work: Path):
     """The planned sweeps of ``--spec``/``--tasks``, writing under ``work``."""
-    from dabench import benchmark
+    from dabench.engine import spec as benchmark
 
     spec = benchmark.with_flags(benchmark.load_spec(args.spec), flags(args))
     name = benchmark.spec_path(args.spec).stem
@@ -101,10 +101,6 @@ def timed(command: list[str], log: Path) -> tuple[float, int]:
 def run_variant(variant: str, args: argparse.Namespace, work: Path) -> dict:
     """Run (or continue) one variant; its wall time over every session so far and whether it
     finished."""
-    from mlflow.tracking import MlflowClient
-
-    from dabench.selection import sweep_status
-
     work.mkdir(parents=True, exist_ok=True)
     walls_file = work / "walls.json"
     walls: dict[str, float] = json.loads(walls_file.read_text()) if walls_file.is_file() else {}
@@ -117,7 +113,7 @@ def run_variant(variant: str, args: argparse.Namespace, work: Path) -> dict:
         for options in the_plan.sweeps:
             command = benchmark_argv(options, spec.seeds)
             commands.append(command)
-            state = sweep_status(MlflowClient(options.tracking_uri), experiment, options.name)
+            state = sweep_status(options.tracking_uri, experiment, options.name)
             if state == "FINISHED":  # its seeds may still be missing: rerun skips finished groups
                 command = ["dabench", "rerun", "--sweep", options.name, "--seeds", str(spec.seeds),
                            "--tracking-uri", options.tracking_uri, "--experiment", experiment,
@@ -150,8 +146,20 @@ def run_variant(variant: str, args: argparse.Namespace, work: Path) -> dict:
             "commands": [shlex.join(c) for c in commands]}  # fmt: skip
 
 
+def sweep_status(uri: str, experiment: str, name: str) -> str | None:
+    """The MLflow status of sweep ``name`` in experiment ``experiment`` (``None``: not there)."""
+    from mlflow.tracking import MlflowClient
+
+    from dabench.records import readers
+
+    client = MlflowClient(uri)
+    found = client.get_experiment_by_name(experiment)
+    run = readers.find_sweep(client, found.experiment_id, name) if found else None
+    return run.info.status if run else None
+
+
 def benchmark_argv(options, seeds: int) -> list[str]:
-    from dabench.benchmark import sweep_argv
+    from dabench.engine.spec import sweep_argv
 
     return sweep_argv(options, seeds)
 
@@ -159,15 +167,13 @@ def benchmark_argv(options, seeds: int) -> list[str]:
 def one_driver(work: Path, args: argparse.Namespace) -> int:
     """Variant ``one-driver``, in this process: the plan's sweeps and seeds groups one after
     another, each its own Tuner, all on one ``ray.init``."""
-    from mlflow.tracking import MlflowClient
-
-    from dabench.seeds import RerunOptions, rerun
-    from dabench.selection import sweep_status
-    from dabench.sweep import run_sweep
+    from dabench.engine.options import RerunOptions
+    from dabench.engine.rerun import rerun
+    from dabench.engine.sweep import run_sweep
 
     the_plan, spec = plan(args, work)
     for options in the_plan.sweeps:
-        state = sweep_status(MlflowClient(options.tracking_uri), options.experiment, options.name)
+        state = sweep_status(options.tracking_uri, options.experiment, options.name)
         if state is None:
             run_sweep(options)
         elif state != "FINISHED":
@@ -182,10 +188,13 @@ def one_driver(work: Path, args: argparse.Namespace) -> int:
 
 def measure(variant: str, work: Path, result: dict) -> dict:
     """Per (method, task) and in all: trials, seed runs, CPU seconds, wall; busy %."""
-    from dabench import leaderboard
+    from mlflow.tracking import MlflowClient
 
-    uri = f"sqlite:///{work / 'mlflow.db'}"
-    board = leaderboard.build(leaderboard.load_runs(uri, None))
+    from dabench.records import readers, store
+    from dabench.reports import leaderboard
+
+    client = MlflowClient(f"sqlite:///{work / 'mlflow.db'}")
+    board = leaderboard.build(readers.load_runs(client, store.experiment_ids(client, None)))
     cost = board.cost
     cores = os.cpu_count() or 1
     cpu = float(cost["cpu_s"].sum())

@@ -52,8 +52,9 @@ def run_one(args, strategy: str, repeat: int, directory: Path) -> dict:
     """One sweep; its trials in the order they finished."""
     from mlflow.tracking import MlflowClient
 
-    from dabench import tracking
-    from dabench.sweep import SweepOptions, run_sweep
+    from dabench.engine.options import SweepOptions
+    from dabench.engine.sweep import run_sweep
+    from dabench.records import readers, schema
 
     budget = max(args.budgets)
     name = f"{strategy.replace(' + ', '-')}-{repeat}".lower()
@@ -69,10 +70,10 @@ def run_one(args, strategy: str, repeat: int, directory: Path) -> dict:
     wall = time.perf_counter() - start
     client = MlflowClient(options.tracking_uri)
     experiment = client.get_experiment_by_name(name).experiment_id
-    runs = sorted(tracking.children(client, experiment, summary.parent_run_id),
+    runs = sorted(readers.children(client, experiment, summary.parent_run_id),
                   key=lambda r: r.info.end_time or 0)  # fmt: skip
     trials = [{
-        "status": r.data.tags[tracking.STATUS], "steps": r.data.metrics.get("step", 0),
+        "status": r.data.tags[schema.STATUS], "steps": r.data.metrics.get("step", 0),
         "cpu_s": r.data.metrics.get("cpu_s", 0.0),
         **{k: r.data.metrics.get(k) for k in ("source_val_acc", "target_val_acc",
                                                "target_test_acc")},

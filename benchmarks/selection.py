@@ -72,10 +72,12 @@ def sweep_command(study: Study, method: str, trials: int, work: Path,
 def finished(work: Path, name: str) -> bool:
     from mlflow.tracking import MlflowClient
 
-    from dabench.selection import sweep_status
+    from dabench.records import readers
 
     client = MlflowClient(f"sqlite:///{work}/mlflow.db")
-    return sweep_status(client, "selection", name) == "FINISHED"
+    found = client.get_experiment_by_name("selection")
+    run = readers.find_sweep(client, found.experiment_id, name) if found else None
+    return run is not None and run.info.status == "FINISHED"
 
 
 def run_study(study: Study, work: Path) -> None:
@@ -96,15 +98,15 @@ def export(study: Study, work: Path) -> None:
     (``<study>.json``)."""
     from mlflow.tracking import MlflowClient
 
-    from dabench.selection import checkpoints, find_sweep, source_only_baseline
+    from dabench.records.readers import checkpoints, require_sweep, source_only_baseline
 
     client = MlflowClient(f"sqlite:///{work}/mlflow.db")
-    parent = find_sweep(client, "selection", f"{study.name}-{study.method}")
+    parent = require_sweep(client, "selection", f"{study.name}-{study.method}")
     DATA.mkdir(parents=True, exist_ok=True)
     checkpoints(client, parent).to_csv(DATA / f"{study.name}.csv", index=False)
     sweeps = {}
     for method, trials in (("source_only", study.baseline_trials), (study.method, study.trials)):
-        run = find_sweep(client, "selection", f"{study.name}-{method}")
+        run = require_sweep(client, "selection", f"{study.name}-{method}")
         sweeps[method] = {"command": shlex.join(sweep_command(study, method, trials, Path("WORK"))),
                           "wall_s": run.data.metrics.get("wall_s", 0.0)}  # fmt: skip
     baseline = source_only_baseline(client, parent.info.experiment_id, study.task)
@@ -117,8 +119,8 @@ def write_report(studies: list[Study]) -> None:
     import pandas as pd
 
     from dabench import __version__
-    from dabench.leaderboard import reading_section
-    from dabench.selection import quality_markdown
+    from dabench.reports.document import reading_section
+    from dabench.reports.quality import quality_markdown
 
     done = [s for s in studies if (DATA / f"{s.name}.json").exists()]
     metas = {s.name: json.loads((DATA / f"{s.name}.json").read_text()) for s in done}

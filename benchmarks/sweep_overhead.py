@@ -35,8 +35,11 @@ from pathlib import Path
 
 import torch
 
-from dabench import __version__, tracking
-from dabench.sweep import SweepOptions, init_ray, run_sweep
+from dabench import __version__
+from dabench.engine.cluster import init_ray
+from dabench.engine.options import SweepOptions
+from dabench.engine.sweep import run_sweep
+from dabench.records import readers
 from dabench.trainable import run_trial
 
 TASK = "moons/rot40"
@@ -57,7 +60,7 @@ def sweep(directory: Path, name: str, **changes) -> tuple[float, list[dict]]:
     assert summary.counts["completed"] == options.num_samples, summary.counts
     client = MlflowClient(options.tracking_uri)
     experiment = client.get_experiment_by_name(name).experiment_id
-    runs = tracking.children(client, experiment, summary.parent_run_id)
+    runs = readers.children(client, experiment, summary.parent_run_id)
     configs = [json.loads(r.data.tags["searched"]) for r in runs]
     return wall, configs
 

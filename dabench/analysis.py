@@ -11,7 +11,7 @@ Two views of the features :math:`f = F(x)` a recipe's classifier feeds its head
   and by class, one row per model (e.g. the task's source-only pick above a DANN pick).
 
 Both are what the reference library's ``utils/analysis`` offers (``a_distance.calculate``,
-``tsne.visualize``) and what adaptation papers show; :mod:`dabench.analyze` runs them on a
+``tsne.visualize``) and what adaptation papers show; :mod:`dabench.reports.features` runs them on a
 sweep's pick (``dabench analyze``). The features are arrays or tensors ``(N, D)``; nothing here
 reads a model, a task or a tracking store.
 """

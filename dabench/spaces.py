@@ -80,7 +80,7 @@ class Parameter:
         )
 
     def distribution(self) -> optuna.distributions.BaseDistribution:
-        """The Optuna distribution :meth:`suggest` samples from (to rebuild a study from runs)."""
+        """The Optuna distribution ``suggest`` samples from (to rebuild a study from runs)."""
         from optuna.distributions import (
             CategoricalDistribution,
             FloatDistribution,

@@ -20,8 +20,8 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from dabench import analysis, models, validators
 from dabench import metrics as m
-from dabench import models, validators
 from dabench.data import get_task
 from dabench.data.loading import InfiniteBatches, eval_batches
 from dabench.data.registry import task_spec
@@ -496,9 +496,7 @@ def evaluate(
     assert source is not None and target_inputs is not None
     results.update(validators.score(task.setting, source, target_inputs))
     if a_distance and source.features is not None and target_inputs.features is not None:
-        from dabench.analysis import a_distance as distance
-
-        results["a_distance"] = distance(source.features, target_inputs.features)
+        results["a_distance"] = analysis.a_distance(source.features, target_inputs.features)
     return results
 
 

@@ -29,10 +29,12 @@ exclude_patterns = ["_build", "_generated", "reports/*/**"]  # report sub-folder
 nitpicky = True
 EXTERNAL = (
     "torch|torchvision|nn|np|numpy|pandas|pd|pathlib|collections|abc|typing|optuna|ray|mlflow"
+    "|os|PIL|Image|datetime|yaml"
 )
 nitpick_ignore_regex = [
     (r"py:.*", rf"({EXTERNAL})\..*"),
     (r"py:class", r"Tensor|Dataset|Module|Path|Callable|Sequence|Any|_\w+"),
+    (r"py:class", r"'.*"),  # a dataclass field's string annotation, split at its comma
 ]
 html_theme = "furo"
 html_title = f"dabench {release}"

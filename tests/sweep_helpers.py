@@ -14,17 +14,16 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from dabench import tracking
-from dabench.selection import find_sweep
+from dabench.records import readers, schema
 
 
 def children(uri: str, experiment: str = "dabench") -> list:
     """The trial runs of the only sweep in ``experiment``."""
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(experiment)
-    parents = client.search_runs([exp.experiment_id], f"tags.`{tracking.KIND}` = 'sweep'")
+    parents = client.search_runs([exp.experiment_id], f"tags.`{schema.KIND}` = 'sweep'")
     assert len(parents) == 1, [p.info.run_name for p in parents]
-    return tracking.children(client, exp.experiment_id, parents[0].info.run_id)
+    return readers.children(client, exp.experiment_id, parents[0].info.run_id)
 
 
 def searched(run) -> dict:
@@ -147,11 +146,20 @@ def assert_sweeps_apart(uri: str, experiment: str, names: list[str], trials: int
     exp = client.get_experiment_by_name(experiment).experiment_id
     searched_by = {}
     for name in names:
-        parent = find_sweep(client, experiment, name)
+        parent = readers.require_sweep(client, experiment, name)
         assert parent.info.status == "FINISHED", name
-        runs = tracking.children(client, exp, parent.info.run_id)
+        runs = readers.children(client, exp, parent.info.run_id)
         assert len(runs) == trials and all(r.info.status == "FINISHED" for r in runs), name
-        assert {r.data.tags[tracking.SWEEP] for r in runs} == {name}  # none mixed
+        assert {r.data.tags[schema.SWEEP] for r in runs} == {name}  # none mixed
         searched_by[name] = {r.data.tags["searched"] for r in runs}
     assert len(client.search_runs([exp], "")) == len(names) * (1 + trials)  # nothing else
     assert len({frozenset(s) for s in searched_by.values()}) == len(names)  # seeds differ
+
+
+def runs_of(uri: str, names: list[str]):
+    """Every run of the named experiments of the store at ``uri``, as the leaderboard reads
+    them."""
+    from dabench.records.store import experiment_ids
+
+    client = MlflowClient(uri)
+    return readers.load_runs(client, experiment_ids(client, names))

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from dabench import tracking
 from dabench.analysis import a_distance, domain_error, tsne
 from dabench.cli import main
-from dabench.selection import find_sweep
+from dabench.engine.options import SweepOptions
+from dabench.engine.sweep import run_sweep
+from dabench.records import readers
 from dabench.trainable import resolve_config, run_trial
 
 
@@ -72,8 +73,6 @@ def test_a_distance_as_a_trial_metric_is_off_by_default_and_reported_when_asked(
 
 @pytest.mark.slow
 def test_dabench_analyze_logs_the_pick_beside_source_only(ray_local, tmp_path, monkeypatch, capsys):
-    from dabench.sweep import SweepOptions, run_sweep
-
     monkeypatch.chdir(tmp_path)  # MLflow puts a sqlite store's artifacts under ./mlruns
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     small = {"task": "moons/rot40", "steps": 40, "eval_every": 20, "num_samples": 2,
@@ -94,7 +93,7 @@ def test_dabench_analyze_logs_the_pick_beside_source_only(ray_local, tmp_path, m
     assert (out / "tsne.png").stat().st_size > 10_000
 
     client = MlflowClient(uri)
-    parent = find_sweep(client, "dabench", "dann")
+    parent = readers.require_sweep(client, "dabench", "dann")
     logged = client.get_run(parent.info.run_id).data.metrics
     assert logged["a_distance.bnm"] == pytest.approx(pick["a_distance"])
     assert logged["a_distance.source_only"] == pytest.approx(baseline["a_distance"])
@@ -116,7 +115,10 @@ def test_dabench_analyze_logs_the_pick_beside_source_only(ray_local, tmp_path, m
     # bad input: refused before any compute, naming what is accepted
     for args, message in (
         (["--sweep", "nope"], "no sweep 'nope' in experiment 'dabench'; recent sweeps: "),
-        (["--sweep", "dann", "--select", "h_proxy"], "accepted: source_val, entropy, im, bnm"),
+        (
+            ["--sweep", "dann", "--select", "h_proxy"],
+            "their validators: source_val, entropy, im, bnm",
+        ),
         (["--checkpoint", str(tmp_path / "missing")], "no checkpoint at"),
         (["--sweep", "dann", "--experiment", "other"], "no MLflow experiment 'other'"),
     ):
@@ -126,5 +128,5 @@ def test_dabench_analyze_logs_the_pick_beside_source_only(ray_local, tmp_path, m
     assert main(["analyze", "--sweep", "dann", "--tracking-uri", missing]) == 2
     assert "no MLflow store at" in capsys.readouterr().err
     assert not (tmp_path / "none.db").exists()
-    run = tracking.children(client, parent.info.experiment_id, parent.info.run_id)[0]
+    run = readers.children(client, parent.info.experiment_id, parent.info.run_id)[0]
     assert run.data.params["a_distance"] == "False"  # the trial metric stayed off

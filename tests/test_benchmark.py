@@ -16,13 +16,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
-from sweep_helpers import stop_session, wait_until
+from sweep_helpers import runs_of, stop_session, wait_until
 
-from dabench import benchmark, leaderboard, seeds, tracking
 from dabench.cli import build_parser, main
 from dabench.data import list_tasks
-from dabench.multiplex import BENCHMARK
-from dabench.selection import quality_report
+from dabench.engine import spec as benchmark
+from dabench.engine import state
+from dabench.engine.multiplex import MultiSweepSearcher, SweepJob
+from dabench.engine.options import RerunOptions
+from dabench.engine.rerun import rerun
+from dabench.engine.sweep import validate
+from dabench.records import runs_files, schema
+from dabench.records.schema import BENCHMARK
+from dabench.reports import leaderboard, tables
+from dabench.reports.quality import quality_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,17 +57,19 @@ def test_the_leaderboard_spec_runs_every_bundled_task_in_chunks_and_its_runs_are
     # the committed runs files are the spec's chunks, each made by a benchmark of that name
     runs_dir = ROOT / spec.leaderboard["runs"]
     for path in sorted(runs_dir.glob("*.csv")):
-        runs = leaderboard.read_runs(path)
-        made = runs[runs[f"tags.{tracking.KIND}"] == "sweep"]
+        runs = runs_files.read_runs(path)
+        made = runs[runs[f"tags.{schema.KIND}"] == "sweep"]
         chunk = path.stem.removeprefix("leaderboard-")
         assert chunk in spec.chunks, path
-        assert set(made[f"tags.{tracking.BENCHMARK}"]) == {path.stem}
-        assert set(made[f"tags.{tracking.SWEEP}"]) <= set(sweeps)
+        assert set(made[f"tags.{schema.BENCHMARK}"]) == {path.stem}
+        assert set(made[f"tags.{schema.SWEEP}"]) <= set(sweeps)
         assert set(made["tags.task"]) <= set(spec.chunks[chunk])
 
 
 def test_bad_specs_and_options_are_refused_before_anything_runs(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("dabench.sweep.init_ray", lambda *a: pytest.fail("Ray was started"))
+    monkeypatch.setattr(
+        "dabench.engine.benchmark.init_ray", lambda *a: pytest.fail("Ray was started")
+    )
 
     def refused(text: str | None, *flags: str) -> str:
         spec = tmp_path / "spec.yaml"
@@ -75,7 +84,10 @@ def test_bad_specs_and_options_are_refused_before_anything_runs(tmp_path, capsys
         refused("trails: 3\n")
     )
     assert "trials must be an integer ≥ 1 (trials per sweep); got 'x'" in refused("trials: x\n")
-    assert "scheduler must be one of asha, none; got 'hyperband'" in refused("scheduler: hyperband")
+    assert (
+        "scheduler must be one of asha, none (asha: stop poor trials early; none: every "
+        "trial to the end); got 'hyperband'" in refused("scheduler: hyperband")
+    )
     assert "not valid YAML" in refused("tasks: [moons/rot40\n")
     assert "expected a mapping of keys" in refused("- moons/rot40\n")
     assert "unknown task 'nope'" in refused("tasks: [nope]\n")
@@ -86,16 +98,26 @@ def test_bad_specs_and_options_are_refused_before_anything_runs(tmp_path, capsys
         "tasks: [moons/rot40]\nbudgets: {digits/nope: {steps: 10}}\n"
     )
     assert "trials_by_method: unknown method(s) ['dan']" in refused("trials_by_method: {dan: 3}")
-    assert "budgets: moons/rot40: must be a mapping with any of steps, eval_every, trials" in (
-        refused("budgets: {moons/rot40: {steps: 0}}\n")
+    assert (
+        "budgets must be a mapping task → {steps: N, eval_every: N, trials: N} (any of them, "
+        "integers ≥ 1)" in refused("budgets: {moons/rot40: {steps: 0}}\n")
     )
-    assert "budgets: moons/rot40: must be" in refused("budgets: {moons/rot40: {seeds: 2}}\n")
-    assert "select: 'snd' is no criterion for digits-openset/synth2blend (open_set)" in refused(
-        "tasks: [digits-openset/synth2blend]\nselect: [snd]\n"
+    assert "got {'moons/rot40': {'seeds': 2}}" in refused("budgets: {moons/rot40: {seeds: 2}}\n")
+    assert (
+        "select: 'snd' does not apply to open_set tasks; their validators: source_val, "
+        "class_ami, dev, known_im, h_proxy (or oracle) (task digits-openset/synth2blend)"
+        in refused("tasks: [digits-openset/synth2blend]\nselect: [snd]\n")
     )
-    assert "leaderboard: unknown key(s) ['format']" in refused("leaderboard: {format: csv}\n")
-    assert "chunks must be a mapping chunk name → a list of task names; got" in refused(
-        "chunks: {a: moons/rot40}\n"
+    assert (
+        "select: 'target_test_acc' reads target-test labels, which only report and never "
+        "select" in refused("tasks: [moons/rot40]\nselect: [target_test_acc]\n")
+    )
+    assert "leaderboard must be a mapping with any of select, out, plots, runs" in refused(
+        "leaderboard: {format: csv}\n"
+    )
+    assert (
+        "chunks must be a mapping chunk name → a list of task names (parts of the spec that "
+        "run as benchmarks of their own); got" in refused("chunks: {a: moons/rot40}\n")
     )
     assert "unknown task 'nope'" in refused(
         "chunks: {a: [moons/rot40], b: [nope]}\n", "--chunk", "a"
@@ -117,7 +139,7 @@ def test_bad_specs_and_options_are_refused_before_anything_runs(tmp_path, capsys
     spec = benchmark.load_spec(str(tmp_path / "spec.yaml"))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     plan = benchmark.make_plan(spec, "spec", uri, str(tmp_path / "ray"), None)
-    benchmark.save_state(str(tmp_path / "ray" / "spec"), plan, 0.0)
+    state.save_benchmark(str(tmp_path / "ray" / "spec"), plan.as_dict(), 0.0)
     assert "was started with another plan (dann-moons-rot40: num_samples changed)" in refused(
         tiny, "--trials", "5"
     )
@@ -179,7 +201,7 @@ def test_a_benchmark_killed_with_sigkill_continues_without_rerunning_or_duplicat
             _, _, runs = benchmark_runs(uri)
         except Exception:  # the store or the experiment does not exist yet
             return False
-        kinds = {(r.data.tags.get(tracking.SWEEP), r.data.tags[tracking.KIND], r.info.status)
+        kinds = {(r.data.tags.get(schema.SWEEP), r.data.tags[schema.KIND], r.info.status)
                  for r in runs}  # fmt: skip
         return ("source_only-moons-rot40", "sweep", "FINISHED") in kinds and any(
             sweep == "dann-moons-rot40" and kind == "trial" for sweep, kind, _ in kinds
@@ -192,10 +214,10 @@ def test_a_benchmark_killed_with_sigkill_continues_without_rerunning_or_duplicat
     finally:
         stop_session(driver)  # Ray's processes of the killed driver
     _, _, before = benchmark_runs(uri)
-    first = [r for r in before if r.data.tags.get(tracking.SWEEP) == "source_only-moons-rot40"
-             and r.data.tags[tracking.KIND] == "sweep"]  # fmt: skip
+    first = [r for r in before if r.data.tags.get(schema.SWEEP) == "source_only-moons-rot40"
+             and r.data.tags[schema.KIND] == "sweep"]  # fmt: skip
     first_trials = {r.info.run_id: r.data.metrics for r in before
-                    if r.data.tags.get(tracking.PARENT_TAG) == first[0].info.run_id}  # fmt: skip
+                    if r.data.tags.get(schema.PARENT) == first[0].info.run_id}  # fmt: skip
 
     capsys.readouterr()
     assert main(argv) == 0  # the same command continues it (on this process's cluster)
@@ -204,33 +226,33 @@ def test_a_benchmark_killed_with_sigkill_continues_without_rerunning_or_duplicat
     assert "benchmark tiny finished" in err
 
     client, _, runs = benchmark_runs(uri)
-    parents = {r.info.run_id: r for r in runs if r.data.tags[tracking.KIND] in ("sweep", "seeds")}
+    parents = {r.info.run_id: r for r in runs if r.data.tags[schema.KIND] in ("sweep", "seeds")}
     assert all(r.data.tags[BENCHMARK] == "tiny" for r in parents.values())
-    sweeps = [r for r in parents.values() if r.data.tags[tracking.KIND] == "sweep"]
-    assert sorted(r.data.tags[tracking.SWEEP] for r in sweeps) == [
+    sweeps = [r for r in parents.values() if r.data.tags[schema.KIND] == "sweep"]
+    assert sorted(r.data.tags[schema.SWEEP] for r in sweeps) == [
         "dann-moons-rot40", "source_only-moons-rot40",
     ]  # fmt: skip
     assert all(r.info.status == "FINISHED" for r in parents.values())
     for parent in parents.values():
-        children = [r for r in runs if r.data.tags.get(tracking.PARENT_TAG) == parent.info.run_id]
-        kept = [r for r in children if r.data.tags[tracking.STATUS] != "superseded"]
+        children = [r for r in runs if r.data.tags.get(schema.PARENT) == parent.info.run_id]
+        kept = [r for r in children if r.data.tags[schema.STATUS] != "superseded"]
         assert all(r.info.status == "KILLED" for r in children if r not in kept)
-        expected = 3 if parent.data.tags[tracking.KIND] == "sweep" else 2
+        expected = 3 if parent.data.tags[schema.KIND] == "sweep" else 2
         assert len(kept) == expected and all(r.info.status == "FINISHED" for r in kept)
-        assert len({r.data.tags[tracking.TRIAL_ID] for r in kept}) == expected
+        assert len({r.data.tags[schema.TRIAL_ID] for r in kept}) == expected
     # the sweep that had finished was not run again
     assert {r.info.run_id: r.data.metrics for r in runs
-            if r.data.tags.get(tracking.PARENT_TAG) == first[0].info.run_id} == first_trials  # fmt: skip
+            if r.data.tags.get(schema.PARENT) == first[0].info.run_id} == first_trials  # fmt: skip
     # one seeds group per pick, each with the fresh seeds, none duplicated
-    groups = [r for r in parents.values() if r.data.tags[tracking.KIND] == "seeds"]
-    picked = [g.data.tags[seeds.SELECTED_TRIAL] for g in groups]
+    groups = [r for r in parents.values() if r.data.tags[schema.KIND] == "seeds"]
+    picked = [g.data.tags[schema.SELECTED_TRIAL] for g in groups]
     assert len(picked) == len(set(picked)) and 2 <= len(groups) <= 4
-    assert all(json.loads(g.data.tags[seeds.SEEDS]) == [1, 2] for g in groups)
+    assert all(json.loads(g.data.tags[schema.SEEDS]) == [1, 2] for g in groups)
 
     # the leaderboard, and `dabench rerun` and `validators` work on the benchmark's sweeps as-is
     text = board.read_text()
     assert "| source_only" in text and "| dann" in text and "moons/rot40" in text
-    assert all(g.reused for g in seeds.rerun(seeds.RerunOptions(
+    assert all(g.reused for g in rerun(RerunOptions(
         sweep="dann-moons-rot40", seeds=2, tracking_uri=uri, experiment="tiny")))  # fmt: skip
     assert "3 trials" in quality_report(client, "tiny", "dann-moons-rot40")
     assert main(argv) == 0  # a finished benchmark: nothing runs again
@@ -240,44 +262,44 @@ def test_a_benchmark_killed_with_sigkill_continues_without_rerunning_or_duplicat
     exported = tmp_path / "runs.csv"
     assert main(["export", "--tracking-uri", uri, "--experiment", "tiny", "--out",
                  str(exported)]) == 0  # fmt: skip
-    from_store = leaderboard.build(leaderboard.load_runs(uri, ["tiny"]), "all")
-    from_file = leaderboard.build(leaderboard.read_runs(exported), "all")
-    assert leaderboard.to_csv(from_file) == leaderboard.to_csv(from_store)
-    for table in (leaderboard.main_table, leaderboard.realistic_vs_oracle):
+    from_store = leaderboard.build(runs_of(uri, ["tiny"]), "all")
+    from_file = leaderboard.build(runs_files.read_runs(exported), "all")
+    assert tables.to_csv(from_file) == tables.to_csv(from_store)
+    for table in (tables.main_table, tables.realistic_vs_oracle):
         pd.testing.assert_frame_equal(table(from_file, "closed"), table(from_store, "closed"))
-    pd.testing.assert_frame_equal(leaderboard.cost_table(from_file),
-                                  leaderboard.cost_table(from_store))  # fmt: skip
+    pd.testing.assert_frame_equal(tables.cost_table(from_file),
+                                  tables.cost_table(from_store))  # fmt: skip
     out = tmp_path / "from-file.md"
     assert main(["leaderboard", "--runs", str(exported), "--select", "all", "--out",
                  str(out)]) == 0  # fmt: skip
     assert "| dann" in out.read_text() and (tmp_path / "from-file" / "moons-rot40.png").is_file()
 
 
+def job(options) -> SweepJob:
+    """The benchmark's job of one planned sweep, as the benchmark makes it."""
+    checked = validate(options)
+    return SweepJob(options, checked.space, checked.base, checked.objective)
+
+
 def test_a_sweep_closed_after_rays_last_snapshot_gets_no_new_trials(ray_local, tmp_path):
     """A driver killed after a sweep's last trial was suggested, run and closed in MLflow, but
     before Ray's next state snapshot: the restored searcher thinks the sweep still lacks that
     trial. It must not run another one (the sweep would end with one trial too many)."""
-    from dabench.multiplex import MultiSweepSearcher, SweepJob
-    from dabench.sweep import (
-        INTERNAL,
-        objective_mode,
-        open_parent,
-        searcher,
-        trial_internal,
-        validate,
-    )  # fmt: skip
+    from dabench.engine.search import searcher
+    from dabench.engine.sweep import open_sweep_run
+    from dabench.engine.trial import INTERNAL, trial_internal
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)
     experiment = client.create_experiment("tiny")
     plan = benchmark.make_plan(benchmark.load_spec("tiny"), "tiny", uri, str(tmp_path), None)
-    jobs = [SweepJob(o, *validate(o), "validator_bnm", "target_val_acc") for o in plan.sweeps]
+    jobs = [job(o) for o in plan.sweeps]
     first, second = jobs
-    first.parent = open_parent(client, experiment, first.options, first.space, first.objective,
-                               {BENCHMARK: "tiny"})  # fmt: skip
+    first.parent = open_sweep_run(client, experiment, first.options, first.space,
+                                  first.objective, {BENCHMARK: "tiny"})  # fmt: skip
     client.set_terminated(first.parent, "FINISHED")  # closed by the killed session
     first.search = searcher(first.options, first.space, first.objective)
-    first.search.set_search_properties(first.objective, objective_mode(first.objective), {})
+    first.search.set_search_properties(first.objective.key, first.objective.mode, {})
     first.trials = {"a": "completed", "b": "completed"}  # Ray's snapshot: 2 of its 3 trials
     multi = MultiSweepSearcher(jobs, 2, (), "tiny", experiment, uri, str(tmp_path))
     snapshot = tmp_path / "searcher.pkl"
@@ -310,13 +332,11 @@ def test_a_sweep_closed_after_rays_last_snapshot_gets_no_new_trials(ray_local, t
 def test_the_progress_shows_each_sweep_its_pick_so_far_and_the_time_left(tmp_path):
     from rich.console import Console
 
-    from dabench.multiplex import MultiSweepSearcher, SweepJob
-    from dabench.progress import BenchmarkProgress, work_left
-    from dabench.sweep import validate
+    from dabench.cli.progress import BenchmarkProgress, work_left
 
     plan = benchmark.make_plan(benchmark.load_spec("tiny"), "tiny", "sqlite:///x.db",
                                str(tmp_path), None)  # fmt: skip
-    jobs = [SweepJob(o, *validate(o), "validator_bnm", "target_val_acc") for o in plan.sweeps]
+    jobs = [job(o) for o in plan.sweeps]
     searcher = MultiSweepSearcher(jobs, 2, (), "tiny", "0", "sqlite:///x.db", str(tmp_path))
     assert work_left(searcher) is None  # nothing measured yet
     first = jobs[0]
@@ -360,18 +380,19 @@ def test_chunks_run_on_separate_stores_and_the_leaderboard_reads_their_runs_file
         uri = f"sqlite:///{tmp_path / chunk / 'mlflow.db'}"
         assert main(["benchmark", "--spec", str(spec), "--chunk", chunk, "--tracking-uri", uri,
                      "--storage", str(tmp_path / chunk / "ray")]) == 0  # fmt: skip
-        err = capsys.readouterr().err
-        assert f"benchmark two-{chunk} finished" in err
+        shown = capsys.readouterr()
+        assert f"benchmark two-{chunk} finished" in shown.err
+        err = shown.out + shown.err  # dabench's log lines on stdout, the outcome on stderr
         log = tmp_path / chunk / "ray" / f"two-{chunk}" / "engines.log"
         assert f"benchmark two-{chunk}: Ray's and MLflow's logs: {log}" in err
         assert " ray.tune" in log.read_text() and "ray.tune" not in err  # Tune's lines
     assert sorted(p.name for p in runs_dir.iterdir()) == [
         "two-digits.csv", "two-digits.json", "two-toy.csv", "two-toy.json",
     ]  # fmt: skip
-    toy = leaderboard.read_runs(runs_dir / "two-toy.csv")
+    toy = runs_files.read_runs(runs_dir / "two-toy.csv")
     assert set(toy[f"tags.{BENCHMARK}"].dropna()) == {"two-toy"}
     assert set(toy["tags.task"].dropna()) == {"moons/rot40"}
-    kinds = toy[f"tags.{tracking.KIND}"].value_counts()
+    kinds = toy[f"tags.{schema.KIND}"].value_counts()
     groups = kinds["seeds"]  # the label-free pick's and the oracle's (one if the same trial)
     assert (kinds["sweep"], groups in (1, 2)) == (1, True)
     assert kinds["trial"] == 2 + 2 * groups and len(toy) == 1 + groups + kinds["trial"]
@@ -390,8 +411,8 @@ def test_chunks_run_on_separate_stores_and_the_leaderboard_reads_their_runs_file
 
 
 def test_a_benchmarks_runs_include_later_reruns_of_its_picks_and_nothing_else():
-    kind, parent, bench = (f"tags.{k}" for k in (tracking.KIND, tracking.PARENT_TAG, BENCHMARK))
-    selected = f"tags.{seeds.SELECTED_TRIAL}"
+    kind, parent, bench = (f"tags.{k}" for k in (schema.KIND, schema.PARENT, BENCHMARK))
+    selected = f"tags.{schema.SELECTED_TRIAL}"
     rows = [  # run_id, kind, parent, benchmark, selected trial
         ("sweep", "sweep", None, "b", None), ("t1", "trial", "sweep", None, None),
         ("g1", "seeds", None, "b", "t1"), ("g1s1", "trial", "g1", None, None),
@@ -400,7 +421,7 @@ def test_a_benchmarks_runs_include_later_reruns_of_its_picks_and_nothing_else():
         ("g3", "seeds", None, None, "o1"), ("g3s1", "trial", "g3", None, None),
     ]  # fmt: skip
     runs = pd.DataFrame(rows, columns=["run_id", kind, parent, bench, selected])
-    assert leaderboard.of_benchmark(runs, "b")["run_id"].tolist() == [
+    assert runs_files.of_benchmark(runs, "b")["run_id"].tolist() == [
         "sweep", "t1", "g1", "g1s1", "g2", "g2s1",
     ]  # fmt: skip
 
@@ -414,7 +435,7 @@ def test_a_task_a_later_chunk_re_ran_is_read_from_the_newest_runs_file_only(tmp_
         path = tmp_path / f"{name}.csv"
         pd.DataFrame({"run_id": [r for r, _ in rows], "status": "FINISHED",
                       "start_time": "2026-12-01T20:00:00+00:00",
-                      f"tags.{tracking.KIND}": "trial", "tags.task": [t for _, t in rows]},
+                      f"tags.{schema.KIND}": "trial", "tags.task": [t for _, t in rows]},
                      ).to_csv(path, index=False)  # fmt: skip
         if finished:
             record = {"benchmark": name, "wall_s": 60.0, "finished": finished}
@@ -425,7 +446,7 @@ def test_a_task_a_later_chunk_re_ran_is_read_from_the_newest_runs_file_only(tmp_
     b = runs_file("b", [("b1", "open")], "2026-12-01T23:30:00+00:00")
     unrecorded = runs_file("c", [("c1", "open"), ("c2", "closed")], None)
     for order in ([a, b, unrecorded], [unrecorded, b, a]):
-        assert sorted(leaderboard.read_runs(order)["run_id"]) == ["a2", "b1", "c2"]
-    records = leaderboard.chunk_records([a, b, unrecorded]).set_index("benchmark")
+        assert sorted(runs_files.read_runs(order)["run_id"]) == ["a2", "b1", "c2"]
+    records = runs_files.RunsFiles([a, b, unrecorded]).records().set_index("benchmark")
     assert records.loc["a", "tasks"] == ["partial"] and records.loc["a", "superseded"] == ["open"]
     assert records.loc["b", "tasks"] == ["open"] and "c" not in records.index

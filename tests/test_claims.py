@@ -1,4 +1,4 @@
-"""``dabench.claims``: the literature's orderings tested on leaderboard cells — the paired t-test
+"""``dabench.reports.claims``: the literature's orderings tested on leaderboard cells — the paired t-test
 against its formula, the Wilcoxon signed-rank test's exact small-sample values, and the verdict
 rules on a hand-made table."""
 
@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from scipy.stats import t as student_t
 
-from dabench import claims
+from dabench.reports import claims, document
+from dabench.reports.leaderboard import Leaderboard
 
 
 def test_the_paired_test_is_the_one_sided_t_test_on_seed_differences():
@@ -87,7 +88,6 @@ def test_an_ordering_that_did_not_reproduce_is_shown_with_its_runs():
     """The claims section lists, for a failed ordering, each method's label-free and oracle
     picks with their per-seed values and decision shares: here the oracle's OSBP pick is the
     same trial, so the failure is OSBP's training (one seed barely rejects), not selection."""
-    from dabench import leaderboard
 
     def row(method, criterion, trial, values, decisions):
         return {"setting": "open_set", "task": "digits-openset/mnist2uci", "method": method,
@@ -95,7 +95,7 @@ def test_an_ordering_that_did_not_reproduce_is_shown_with_its_runs():
                 "values": values, "mean": float(np.mean(values)), "n": len(values),
                 "decisions": decisions}  # fmt: skip
 
-    board = leaderboard.Leaderboard(pd.DataFrame([
+    board = Leaderboard(pd.DataFrame([
         row("source_only", "h_proxy", "so-3", [74.2, 75.6, 70.9], [51.0, 50.0, 43.0]),
         row("source_only", "oracle", "so-1", [76.0, 77.0, 75.0], [40.0, 41.0, 39.0]),
         row("osbp", "h_proxy", "osbp-6", [69.5, 79.8, 33.8], [56.0, 49.0, 16.0]),
@@ -104,7 +104,7 @@ def test_an_ordering_that_did_not_reproduce_is_shown_with_its_runs():
     per_task, _ = claims.check_claims(board.cells)
     osbp = per_task[per_task["claim"] == "osbp > source_only (open_set tasks)"].iloc[0]
     assert osbp["methods"] == ("osbp", "source_only") and osbp["verdict"] == claims.UNRESOLVED
-    table = leaderboard.diagnosis_table(board, [(osbp["task"], osbp["methods"], osbp["verdict"])])
+    table = document.diagnosis_table(board, [(osbp["task"], osbp["methods"], osbp["verdict"])])
     assert table.to_dict("records") == [
         {"claim": "osbp > source_only: not resolved", "task": "digits-openset/mnist2uci",
          "method": "osbp", "label-free pick": "osbp-6", "seeds": "69.5 / 79.8 / 33.8",
@@ -115,6 +115,6 @@ def test_an_ordering_that_did_not_reproduce_is_shown_with_its_runs():
          "its decisions": "51 / 50 / 43 % rejected", "oracle pick": "so-1",
          "oracle seeds": "76.0 / 77.0 / 75.0"},
     ]  # fmt: skip
-    section = "\n".join(leaderboard.claims_section(board))
+    section = "\n".join(document.claims_section(board))
     assert "### The runs behind the orderings that did not reproduce" in section
     assert "| osbp > source_only: not resolved | digits-openset/mnist2uci | osbp " in section

@@ -24,7 +24,7 @@ def test_bad_steps_is_a_clear_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["demo", "--steps", "0"])
     assert exit_info.value.code == 2
-    assert "--steps: must be a positive integer; got 0" in capsys.readouterr().err
+    assert "--steps: must be an integer ≥ 1; got '0'" in capsys.readouterr().err
 
 
 def test_console_script_reports_version():

@@ -18,20 +18,24 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sweep_helpers import free_port, processes_matching, wait_until
 
-from dabench import dashboard, tracking
-from dabench.suggest import did_you_mean
+from dabench.names import did_you_mean
+from dabench.records import readers, schema
+from dabench.records.criteria import criterion
+from dabench.reports import dashboard
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def test_a_sweeps_view_shows_its_trials_with_objective_oracle_and_status():
-    state = dashboard.view_state("s1", "validator_bnm", "target_val_acc")
+    state = dashboard.view_state("s1", criterion("bnm", "closed"))
     assert state["searchFilter"] == "tags.`dabench.sweep` = 's1' and tags.`dabench.kind` = 'trial'"
     assert state["selectedColumns"] == [
-        "metrics.`validator_bnm`", "metrics.`target_val_acc`", f"tags.`{tracking.STATUS}`",
+        "metrics.`validator_bnm`", "metrics.`target_val_acc`", f"tags.`{schema.STATUS}`",
         "metrics.`target_test_acc`"]  # fmt: skip
     assert state["columnOrder"][2:] == state["selectedColumns"]
     assert state["orderByKey"] == "metrics.`validator_bnm`" and state["orderByAsc"] is False
+    loss = dashboard.view_state("s1", criterion("train_loss", "closed"))
+    assert loss["orderByKey"] == "metrics.`train_loss`" and loss["orderByAsc"] is True
     url = dashboard.runs_url("http://127.0.0.1:5000/", "3", "dabench-s1")
     assert url == ("http://127.0.0.1:5000/#/experiments/3/runs?workflowType=machine_learning"
                    "&viewStateShareKey=dabench-s1")  # fmt: skip
@@ -76,7 +80,7 @@ def sweep_store(tmp_path_factory):
     assert done.returncode == 0, done.stderr[-3000:]
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("dabench").experiment_id
-    parent = client.search_runs([experiment], f"tags.`{tracking.KIND}` = 'sweep'")[0]
+    parent = client.search_runs([experiment], f"tags.`{schema.KIND}` = 'sweep'")[0]
     return folder, uri, parent, done.stdout + done.stderr
 
 
@@ -125,7 +129,7 @@ def test_the_sweep_records_a_model_training_experiment_and_the_picks(sweep_store
     _, uri, parent, _ = sweep_store
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("dabench")
-    assert experiment.tags[dashboard.EXPERIMENT_KIND] == dashboard.MODEL_TRAINING
+    assert experiment.tags[schema.EXPERIMENT_KIND] == schema.MODEL_TRAINING
     view = json.loads(experiment.tags[dashboard.VIEW_PREFIX + "dabench-tiny"])
     assert "dabench.sweep` = 'tiny'" in view["searchFilter"]
     assert parent.data.tags["pick.trial.name"].startswith("tiny-trial-")
@@ -138,7 +142,7 @@ def test_the_sweep_records_a_model_training_experiment_and_the_picks(sweep_store
     assert "None" not in parent.data.params.values()
     assert parent.data.params["sweep.metric"] == "bnm"
     assert f"trial-level pick: **{parent.data.tags['pick.trial.name']}**" in parent.data.tags[
-        dashboard.NOTE]  # fmt: skip
+        schema.NOTE]  # fmt: skip
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "summary")}
     assert artifacts == {"summary/trials.md", "summary/parallel_coordinates.png",
                          "summary/metrics_vs_step.png"}  # fmt: skip
@@ -170,7 +174,7 @@ def test_the_printed_url_shows_the_trials_in_a_real_browser(sweep_store, ui_serv
     ).stdout  # fmt: skip
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("dabench").experiment_id
-    names = [r.info.run_name for r in tracking.children(client, experiment, parent.info.run_id)]
+    names = [r.info.run_name for r in readers.children(client, experiment, parent.info.run_id)]
     assert sorted(names) == ["tiny-trial-1", "tiny-trial-2"]
     for name in names:
         assert name in dom, f"{name} not on the page"

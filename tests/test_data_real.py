@@ -9,8 +9,9 @@ import torch
 from PIL import Image
 
 from dabench.data import SPLITS, get_task, list_tasks, real
+from dabench.data.image_list import DatasetNotFoundError, ImageList, parse_image_list
 from dabench.data.loading import InfiniteBatches, eval_batches
-from dabench.data.real import DatasetNotFoundError, ImageList, load_domain, parse_image_list
+from dabench.data.real import load_domain
 
 OFFICE31_LABELS = (0, 5, 20, 25)  # back_pack, calculator (public, shared); phone, ruler (private)
 PER_CLASS = 5

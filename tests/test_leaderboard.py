@@ -13,9 +13,22 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from dabench import cli, leaderboard, seeds, selection, tracking
+from dabench import cli
+from dabench.data.registry import task_spec
+from dabench.engine.options import RerunOptions, SweepOptions
+from dabench.engine.rerun import rerun
+from dabench.engine.sweep import run_sweep
+from dabench.records import criteria, readers, schema, selection, writers
+from dabench.records.store import experiment_id, experiment_ids
+from dabench.reports import leaderboard, tables
 
 T_975_2 = 4.302652729749464  # Student t, 97.5 % quantile, 2 degrees of freedom (tables)
+
+
+def runs_of(uri: str, names: list[str]):
+    """Every run of the named experiments, as the leaderboard reads them."""
+    client = MlflowClient(uri)
+    return readers.load_runs(client, experiment_ids(client, names))
 
 
 def test_mean_ci_is_the_student_t_interval_of_the_mean():
@@ -29,13 +42,12 @@ def test_mean_ci_is_the_student_t_interval_of_the_mean():
 
 def log_sweep(client, experiment: str, name: str, method: str, task: str,
               trials: dict[str, dict], status: str = "FINISHED",
-              objective: str = "validator_bnm") -> dict[str, str]:  # fmt: skip
-    """A sweep as ``dabench sweep`` records it; ``trials``: name → final metrics plus
+              objective: str = "bnm") -> dict[str, str]:  # fmt: skip
+    """A sweep written by the production writers; ``trials``: name → final metrics plus
     ``status`` (default completed) and ``searched``. Returns trial name → run id."""
-    parent = tracking.start_run(
-        client, experiment, name,
-        {tracking.KIND: "sweep", tracking.SWEEP: name, "method": method, "task": task,
-         "objective": objective},
+    setting = task_spec(task).setting
+    parent = writers.open_sweep(
+        client, experiment, name, method, task, criteria.criterion(objective, setting),
         {"command": f"dabench sweep --method {method} --task {task} --name {name}",
          "git_commit": "abc123", "machine": "test box"},
     )  # fmt: skip
@@ -44,30 +56,33 @@ def log_sweep(client, experiment: str, name: str, method: str, task: str,
         spec = dict(spec)
         state = spec.pop("status", "completed")
         searched = spec.pop("searched", {"lr": 0.01})
-        ids[trial] = tracking.start_run(client, experiment, trial, {
-            tracking.PARENT_TAG: parent, tracking.KIND: "trial", tracking.STATUS: state,
-            "searched": json.dumps(searched),
-            tracking.CONFIG: json.dumps({"method": method, "task": task, **searched})})  # fmt: skip
-        tracking.log_metrics(client, ids[trial], {"cpu_s": 10.0, "step": 100, **spec}, step=100)
-        client.set_terminated(ids[trial], "FINISHED")
-    tracking.log_metrics(client, parent, {"wall_s": 60.0}, step=0)
+        config = {"method": method, "task": task, **searched}
+        ids[trial] = writers.open_trial(client, experiment, parent, name, f"id-{trial}", trial,
+                                        searched, config)  # fmt: skip
+        writers.log_metrics(client, ids[trial], {"cpu_s": 10.0, "step": 100, **spec}, step=100)
+        writers.end_trial(client, ids[trial], state)
+    writers.log_metrics(client, parent, {"wall_s": 60.0}, step=0)
     client.set_terminated(parent, status)
     return ids
 
 
 def log_seeds(client, experiment: str, trial_id: str, values: list[float],
               status: str = "FINISHED") -> None:  # fmt: skip
-    """A ``dabench rerun`` group re-training trial ``trial_id``: one completed run per value."""
-    group = tracking.start_run(client, experiment, "seeds", {
-        tracking.KIND: seeds.KIND, seeds.SELECTED_TRIAL: trial_id,
-        seeds.SELECTED_BY: json.dumps(["bnm"])})  # fmt: skip
-    for i, value in enumerate(values):
-        run = tracking.start_run(client, experiment, f"seed{i}", {
-            tracking.PARENT_TAG: group, tracking.KIND: "trial", tracking.STATUS: "completed",
-            "searched": json.dumps({"seed": i + 1})})  # fmt: skip
-        tracking.log_metrics(client, run, {"target_test_acc": value, "cpu_s": 5.0}, step=100)
-        client.set_terminated(run, "FINISHED")
-    tracking.log_metrics(client, group, {"wall_s": 30.0}, step=0)
+    """A ``dabench rerun`` group re-training trial ``trial_id``, written by the production
+    writers: one completed run per value."""
+    trial = client.get_run(trial_id)
+    sweep = client.get_run(trial.data.tags[schema.PARENT])
+    seeds = list(range(1, len(values) + 1))
+    name = f"{sweep.data.tags[schema.SWEEP]}-seeds-{len(values)}-{status}-{trial_id[:6]}"
+    group = writers.open_group(client, sweep, name, {"run_id": trial_id, "trial": "t"}, ["bnm"],
+                               seeds, {})  # fmt: skip
+    for seed, value in zip(seeds, values, strict=True):
+        run = writers.open_trial(client, experiment, group, name, f"{group}-{seed}",
+                                 f"seed{seed}", {"seed": seed},
+                                 {"method": "m", "task": "t", "seed": seed})  # fmt: skip
+        writers.log_metrics(client, run, {"target_test_acc": value, "cpu_s": 5.0}, step=100)
+        writers.end_trial(client, run, "completed")
+    writers.log_metrics(client, group, {"wall_s": 30.0}, step=0)
     client.set_terminated(group, status)
 
 
@@ -81,7 +96,7 @@ def store(tmp_path) -> str:
     """Two closed-set tasks; source-only on moons only; CDAN's digits sweep never finished."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)
-    exp = tracking.experiment_id(client, "bench")
+    exp = experiment_id(client, "bench")
     log_sweep(client, exp, "so-old", "source_only", "moons/rot40", {"x": metrics(1, 1, 99)})
     so = log_sweep(client, exp, "so", "source_only", "moons/rot40", {
         "a": metrics(0.5, 70, 71),
@@ -106,8 +121,8 @@ def store(tmp_path) -> str:
 
 
 def test_the_main_table_is_exact(store):
-    board = leaderboard.build(leaderboard.load_runs(store, ["bench"]))
-    table = leaderboard.main_table(board, "closed")
+    board = leaderboard.build(runs_of(store, ["bench"]))
+    table = tables.main_table(board, "closed")
     assert table.to_dict("index") == {
         "source_only": {"digits/synth2hand": "–", "moons/rot40": "72.0 ± 5.0", "average": "–"},
         "dann": {"digits/synth2hand": "**60.0***", "moons/rot40": "**82.0 ± 5.0**",
@@ -127,8 +142,8 @@ def test_the_main_table_is_exact(store):
 
 
 def test_realistic_vs_oracle_cost_and_hyperparameters_are_exact(store):
-    board = leaderboard.build(leaderboard.load_runs(store, ["bench"]))
-    rows = leaderboard.realistic_vs_oracle(board, "closed").set_index(["task", "method"])
+    board = leaderboard.build(runs_of(store, ["bench"]))
+    rows = tables.realistic_vs_oracle(board, "closed").set_index(["task", "method"])
     # the pruned and the failed trial score higher but are not candidates
     assert rows.loc[("moons/rot40", "source_only")].to_dict() == {
         "bnm (main table)": "72.0 ± 5.0", "oracle": "72.0 ± 5.0", "gap": "+0.0"}  # fmt: skip
@@ -137,14 +152,14 @@ def test_realistic_vs_oracle_cost_and_hyperparameters_are_exact(store):
     assert rows.loc[("moons/rot40", "cdan")]["oracle"] == "65.0* ↓"
     assert ("digits/synth2hand", "cdan") not in rows.index  # its sweep never finished
 
-    cost = leaderboard.cost_table(board).set_index(["task", "method"])
+    cost = tables.cost_table(board).set_index(["task", "method"])
     assert cost.loc[("moons/rot40", "source_only")].to_dict() == {
         "trials (completed / pruned / failed)": "1 / 1 / 1", "seed runs": 3,
         "wall (min)": 1.5, "CPU (s)": 3 * 10 + 3 * 5, "GPU (s)": 0}  # fmt: skip
     assert cost.loc[("moons/rot40", "dann"), "seed runs"] == 8  # the killed group's runs count
     assert cost.loc[("**total**", ""), "trials (completed / pruned / failed)"] == "7 / 1 / 1"
 
-    params = leaderboard.hyperparameter_table(board).set_index(["task", "method"])
+    params = tables.hyperparameter_table(board).set_index(["task", "method"])
     assert params.loc[("moons/rot40", "dann")].to_dict() == {
         "label-free pick": "lr=0.02, trade_off=0.5 (bnm)",
         "oracle pick": "lr=0.001, trade_off=2",
@@ -153,8 +168,8 @@ def test_realistic_vs_oracle_cost_and_hyperparameters_are_exact(store):
 
 
 def test_every_criterion_and_the_other_formats(store, tmp_path, capsys):
-    board = leaderboard.build(leaderboard.load_runs(store, ["bench"]), select="all")
-    rows = leaderboard.realistic_vs_oracle(board, "closed").set_index(["task", "method"])
+    board = leaderboard.build(runs_of(store, ["bench"]), select="all")
+    rows = tables.realistic_vs_oracle(board, "closed").set_index(["task", "method"])
     assert list(rows.columns) == ["bnm (main table)", "source_val", "entropy", "im", "snd",
                                   "class_ami", "dev", "oracle", "gap"]  # fmt: skip
     assert rows.loc[("moons/rot40", "dann"), "entropy"] == "–"  # no trial reported it
@@ -206,42 +221,40 @@ def test_bad_input_is_named(store, capsys, tmp_path, monkeypatch):
     assert "--select 'bmn' (did you mean 'bnm'?): use one of auto, all, oracle, source_val, " \
         "entropy" in " ".join(capsys.readouterr().err.split())  # fmt: skip
     client = MlflowClient(store)
-    tracking.experiment_id(client, "empty")
+    experiment_id(client, "empty")
     assert cli.main(["leaderboard", "--tracking-uri", store, "--experiment", "empty"]) == 2
     assert "no finished sweep" in capsys.readouterr().err
 
 
 @pytest.mark.slow
 def test_a_tiny_real_sweep_rerun_with_fresh_seeds_makes_the_leaderboard(ray_local, tmp_path):
-    from dabench.sweep import SweepOptions, run_sweep
-
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     common = {"tracking_uri": uri, "storage": str(tmp_path / "ray"), "experiment": "tiny"}
     summary = run_sweep(SweepOptions(method="dann", task="moons/rot40", num_samples=3, steps=40,
                                      eval_every=20, name="tiny", **common))  # fmt: skip
-    groups = seeds.rerun(seeds.RerunOptions(sweep="tiny", seeds=2, **common))
+    groups = rerun(RerunOptions(sweep="tiny", seeds=2, **common))
     client = MlflowClient(uri)
-    parent = selection.find_sweep(client, "tiny", "tiny")
-    trials = selection.candidates(selection.trials(client, parent))
-    label_free = selection.picks(trials, "validator_bnm", 1).iloc[0]
-    oracle = selection.picks(trials, "target_val_acc", 1).iloc[0]
+    parent = readers.require_sweep(client, "tiny", "tiny")
+    trials = selection.candidates(readers.trials(client, parent))
+    label_free = selection.picks(trials, criteria.criterion("bnm", "closed"), 1).iloc[0]
+    oracle = selection.picks(trials, criteria.oracle("closed"), 1).iloc[0]
     assert [g.selected_by for g in groups] == (
         [["bnm", "oracle"]] if label_free["run_id"] == oracle["run_id"] else [["bnm"], ["oracle"]]
     )
     assert summary.best_metrics["validator_bnm"] == label_free["validator_bnm"]  # one rule
     assert all(g.seeds == [1, 2] and len(g.values) == 2 and not g.reused for g in groups)
-    assert seeds.rerun(seeds.RerunOptions(sweep="tiny", seeds=2, **common))[0].reused
+    assert rerun(RerunOptions(sweep="tiny", seeds=2, **common))[0].reused
 
-    board = leaderboard.build(leaderboard.load_runs(uri, ["tiny"]))
+    board = leaderboard.build(runs_of(uri, ["tiny"]))
     cell = board.cells.set_index("criterion").loc["bnm"]
     assert cell["trial"] == label_free["trial"] and cell["rerun"] and cell["n"] == 2
     assert cell["values"] == groups[0].values  # the seed runs' target-test accuracy
     assert board.cost["completed"].iloc[0] + board.cost["pruned"].iloc[0] == 3
     assert board.cost["seed_runs"].iloc[0] == 2 * len(groups)
-    group = client.search_runs([parent.info.experiment_id], f"tags.`{seeds.SELECTED_TRIAL}` = "
+    group = client.search_runs([parent.info.experiment_id], f"tags.`{schema.SELECTED_TRIAL}` = "
                                f"'{label_free['run_id']}'")[0]  # fmt: skip
-    group_runs = tracking.children(client, parent.info.experiment_id, group.info.run_id)
-    configs = [json.loads(run.data.tags[tracking.CONFIG]) for run in group_runs]
+    group_runs = readers.children(client, parent.info.experiment_id, group.info.run_id)
+    configs = [json.loads(run.data.tags[schema.CONFIG]) for run in group_runs]
     assert sorted(json.loads(r.data.tags["searched"])["seed"] for r in group_runs) == [1, 2]
     assert sorted(configs, key=lambda c: c["seed"]) == [
         {**label_free["config"], "seed": seed} for seed in (1, 2)

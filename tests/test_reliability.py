@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
-from sweep_helpers import assert_sweeps_apart, own_processes_matching, sweep_command
+from sweep_helpers import assert_sweeps_apart, own_processes_matching, runs_of, sweep_command
 
-from dabench import leaderboard, tracking
-from dabench.selection import checkpoints, find_sweep
-from dabench.sweep import SweepOptions, run_sweep
+from dabench.engine.options import SweepOptions
+from dabench.engine.sweep import run_sweep
+from dabench.records import readers, schema
+from dabench.reports import leaderboard
 
 TINY = ["--method", "dann", "--task", "moons/rot40", "--scheduler", "none"]
 
@@ -38,7 +39,7 @@ def test_a_worker_killed_mid_trial_is_retried_from_its_checkpoint(ray_local, tmp
         while time.monotonic() < deadline:
             experiment = client.get_experiment_by_name("dabench")
             runs = [] if experiment is None else client.search_runs(
-                [experiment.experiment_id], f"tags.`{tracking.KIND}` = 'trial'")  # fmt: skip
+                [experiment.experiment_id], f"tags.`{schema.KIND}` = 'trial'")  # fmt: skip
             if runs and len(client.get_metric_history(runs[0].info.run_id, "train_loss")) >= 3:
                 for pid in own_processes_matching("ray::ImplicitFunc"):  # the trial's actor
                     os.kill(pid, signal.SIGKILL)
@@ -53,11 +54,11 @@ def test_a_worker_killed_mid_trial_is_retried_from_its_checkpoint(ray_local, tmp
     assert killed, "no trial process was found to kill"
     assert summary.counts["completed"] == 1 and summary.counts["failed"] == 0
     client = MlflowClient(uri)
-    runs = sorted(tracking.children(client, *parent_ids(client, summary)),
+    runs = sorted(readers.children(client, *parent_ids(client, summary)),
                   key=lambda r: r.info.start_time)  # fmt: skip
     assert len(runs) == 1  # the retried trial kept its run
     first = runs[0]
-    assert first.info.status == "FINISHED" and first.data.tags[tracking.STARTS] == "2"
+    assert first.info.status == "FINISHED" and first.data.tags[schema.STARTS] == "2"
     steps = [m.step for m in client.get_metric_history(first.info.run_id, "train_loss")]
     assert sorted(set(steps)) == list(range(20, 121, 20))  # resumed, not restarted: no gap
 
@@ -84,7 +85,7 @@ def test_four_sweeps_at_once_share_one_sqlite_store_and_lose_no_write(ray_local,
     assert_sweeps_apart(uri, "dabench", names, trials=3)
     client = MlflowClient(uri)
     for name in drivers:  # every evaluation of every trial reads back, every metric of it
-        frame = checkpoints(client, find_sweep(client, "dabench", name))
+        frame = readers.checkpoints(client, readers.require_sweep(client, "dabench", name))
         assert len(frame) == 3 * 2 and not frame.isna().any().any()
 
 
@@ -130,11 +131,11 @@ def test_a_soak_of_a_hundred_tiny_trials_completes_with_bounded_driver_memory(tm
     assert driver.returncode == 0, output[-3000:]
     assert "[100/100]" in output
     client = MlflowClient(uri)
-    parent = find_sweep(client, "dabench", "soak")
+    parent = readers.require_sweep(client, "dabench", "soak")
     assert parent.data.metrics["trials_completed"] == 100
-    frame = checkpoints(client, parent)  # what the validator report reads
+    frame = readers.checkpoints(client, parent)  # what the validator report reads
     assert frame["run_id"].nunique() == 100 and len(frame) == 100
-    board = leaderboard.build(leaderboard.load_runs(uri, ["dabench"]))  # what the leaderboard reads
+    board = leaderboard.build(runs_of(uri, ["dabench"]))  # what the leaderboard reads
     assert board.cost[["completed", "pruned", "failed"]].values.tolist() == [[100, 0, 0]]
     print(f"soak: 100 trials, driver peak RSS {peak:.0f} MiB")  # reports/reliability.md
     assert 0 < peak < 2048

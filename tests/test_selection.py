@@ -11,7 +11,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 from scipy.stats import spearmanr
 
-from dabench import selection, tracking
+from dabench.data.registry import task_spec
+from dabench.records import criteria, readers, selection, writers
+from dabench.records.store import experiment_id
+from dabench.reports.quality import quality_report
 
 
 def test_weighted_spearman_on_known_rankings():
@@ -77,9 +80,8 @@ def test_validator_quality_picks_and_correlations_on_a_constructed_sweep():
 def test_ties_go_to_the_later_checkpoint_then_to_the_earlier_trial():
     frame = sweep_frame()
     frame["source_val_acc"] = 100.0  # saturated, as on easy tasks
-    assert selection.picks(frame, "source_val_acc", 1)[["trial", "step"]].values.tolist() == [
-        ["a", 3]
-    ]
+    source_val = criteria.criterion("source_val", "closed")
+    assert selection.picks(frame, source_val, 1)[["trial", "step"]].values.tolist() == [["a", 3]]
 
 
 def test_a_validator_with_nothing_to_judge_ranks_last():
@@ -91,25 +93,32 @@ def test_a_validator_with_nothing_to_judge_ranks_last():
 
 def log_sweep(client: MlflowClient, experiment: str, name: str, method: str, task: str,
               trials: dict[str, list[dict]], status: str = "FINISHED", best_test: float = 0.0,
-              objective: str = "validator_class_ami") -> str:  # fmt: skip
-    parent = tracking.start_run(client, experiment, name, {
-        tracking.KIND: "sweep", tracking.SWEEP: name, "method": method, "task": task,
-        "objective": objective})  # fmt: skip
+              objective: str = "class_ami") -> str:  # fmt: skip
+    """A sweep written by the production writers: each trial's points, then its end (the status
+    before the name's ``-``, default completed); a superseded trial is one Ray's state does not
+    know when the sweep closes."""
+    setting = task_spec(task).setting
+    parent = writers.open_sweep(client, experiment, name, method, task,
+                                criteria.criterion(objective, setting), {})  # fmt: skip
+    known = set()
     for trial, points in trials.items():
         state = trial.split("-")[0] if "-" in trial else "completed"
-        run = tracking.start_run(client, experiment, trial, {
-            tracking.PARENT_TAG: parent, tracking.KIND: "trial", tracking.STATUS: state})  # fmt: skip
+        run = writers.open_trial(client, experiment, parent, name, trial, trial, {},
+                                 {"method": method, "task": task})  # fmt: skip
         for point in points:
-            tracking.log_metrics(client, run, point, step=point["step"])
-        client.set_terminated(run, "FINISHED")
-    tracking.log_metrics(client, parent, {"best.target_test_acc": best_test}, step=0)
+            writers.log_metrics(client, run, point, step=point["step"])
+        if state != "superseded":
+            writers.end_trial(client, run, state)
+            known.add(trial)
+    writers.close_children(client, experiment, parent, known)
+    writers.log_metrics(client, parent, {"best.target_test_acc": best_test}, step=0)
     client.set_terminated(parent, status)
     return parent
 
 
 def test_a_sweep_is_read_back_from_mlflow_with_its_baseline(tmp_path):
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = tracking.experiment_id(client, "exp")
+    experiment = experiment_id(client, "exp")
     frame = sweep_frame()
     trials = {
         trial: [{k: v for k, v in row.items() if k not in ("run_id", "trial", "status", "last")}
@@ -121,14 +130,14 @@ def test_a_sweep_is_read_back_from_mlflow_with_its_baseline(tmp_path):
         trials[left_out] = [{"step": 1, "source_val_acc": 100, "target_val_acc": 0,
                              "target_test_acc": 0}]  # fmt: skip
     log_sweep(client, experiment, "dann-1", "dann", "moons/rot40", trials)
-    read = selection.checkpoints(client, selection.find_sweep(client, "exp", "dann-1"))
+    read = readers.checkpoints(client, readers.require_sweep(client, "exp", "dann-1"))
     assert len(read) == 6 and set(read["trial"]) == {"a", "b"}  # failed, superseded: left out
     assert read.groupby("trial")["last"].sum().to_dict() == {"a": 1, "b": 1}
     assert read.set_index(["trial", "step"]).loc[("b", 2), "validator_im"] == 0.9
     first = read.set_index(["trial", "step"]).loc[("a", 1)]
     assert first["predicted_top_class_pct"] == 85.0 and first["dev_ess"] == 40.0
 
-    assert selection.source_only_baseline(client, experiment, "moons/rot40") is None
+    assert readers.source_only_baseline(client, experiment, "moons/rot40") is None
     log_sweep(client, experiment, "so-old", "source_only", "moons/rot40", {}, best_test=75)
     log_sweep(
         client,
@@ -138,7 +147,7 @@ def test_a_sweep_is_read_back_from_mlflow_with_its_baseline(tmp_path):
         "moons/rot40",
         {},
         best_test=99,
-        objective="target_val_acc",
+        objective="oracle",
     )  # picked on target labels: not a baseline
     log_sweep(
         client,
@@ -150,18 +159,18 @@ def test_a_sweep_is_read_back_from_mlflow_with_its_baseline(tmp_path):
         best_test=99,
         status="KILLED",
     )  # interrupted: not a baseline
-    assert selection.source_only_baseline(client, experiment, "moons/rot40") == (75, "so-old")
+    assert readers.source_only_baseline(client, experiment, "moons/rot40") == (75, "so-old")
 
-    report = selection.quality_report(client, "exp", "dann-1")
+    report = quality_report(client, "exp", "dann-1")
     assert "Source-only baseline: 75.00 (sweep `so-old`)" in report
     assert "| source_val" in report and "72.00 (negative transfer)" in report
     assert "88.00 (negative transfer)" not in report
     with pytest.raises(
         ValueError, match=r"no sweep .nope. in experiment .exp.; recent sweeps: .*dann-1"
     ):
-        selection.find_sweep(client, "exp", "nope")
+        readers.require_sweep(client, "exp", "nope")
     with pytest.raises(ValueError, match="no MLflow experiment 'other'"):
-        selection.find_sweep(client, "other", "dann-1")
+        readers.require_sweep(client, "other", "dann-1")
 
 
 def test_early_agreement_and_where_asha_may_start_pruning():

@@ -8,11 +8,14 @@ import time
 import pytest
 
 from dabench.cli import main
-from dabench.sweep import FIRST_RUNG, SweepOptions, grace_period, objective_key, validate
+from dabench.engine.options import SweepOptions
+from dabench.engine.search import FIRST_RUNG, grace_period
+from dabench.engine.sweep import validate
+from dabench.records.criteria import criterion
 
 
 def test_bad_input_is_refused_before_ray_starts(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("dabench.sweep.init_ray", lambda *a: pytest.fail("Ray was started"))
+    monkeypatch.setattr("dabench.engine.sweep.init_ray", lambda *a: pytest.fail("Ray was started"))
     bad = tmp_path / "bad.yaml"
     bad.write_text("method: dann\nparameters:\n  lr: {type: loguniform, low: 0.1, high: 0.01}\n")
     argv = ["sweep", "--method", "dann", "--task", "moons/rot40", "--storage", str(tmp_path)]
@@ -30,28 +33,31 @@ def test_bad_input_is_refused_before_ray_starts(tmp_path, capsys, monkeypatch):
     # a sweep resumed by name is looked for under its --storage, not under ./ray_results
     assert main(["sweep", "--resume", "gone", "--storage", str(tmp_path / "sweeps")]) == 2
     assert str(tmp_path / "sweeps" / "gone") in " ".join(capsys.readouterr().err.split())
-    with pytest.raises(ValueError, match="--searcher must be tpe or random; got 'grid'"):
+    with pytest.raises(ValueError, match="--searcher must be one of tpe, random; got 'grid'"):
         validate(SweepOptions(method="dann", task="moons/rot40", searcher="grid"))
-    with pytest.raises(ValueError, match="--num-samples must be ≥ 1; got 0"):
+    with pytest.raises(ValueError, match="--num-samples must be an integer ≥ 1; got 0"):
         validate(SweepOptions(method="dann", task="moons/rot40", num_samples=0))
 
 
 def test_the_objective_is_label_free_unless_the_oracle_is_asked_for():
-    assert objective_key("source_val", "closed") == "source_val_acc"
-    assert objective_key("source_val", "segmentation") == "source_val_miou"
-    assert objective_key("oracle", "open_set") == "target_val_h_score"
+    assert criterion("source_val", "closed").key == "source_val_acc"
+    assert criterion("source_val", "segmentation").key == "source_val_miou"
+    assert criterion("oracle", "open_set").key == "target_val_h_score"
     # the defaults are label-free, per setting
-    assert objective_key(None, "closed") == "validator_bnm"
-    assert objective_key(None, "partial") == "validator_guarded_source_val"
-    assert objective_key(None, "open_set") == "validator_h_proxy"
-    assert objective_key(None, "segmentation") == "source_val_miou"
-    assert objective_key("im", "closed") == "validator_im"
-    assert objective_key("known_im", "open_set") == "validator_known_im"
+    assert criterion(None, "closed").key == "validator_bnm"
+    assert criterion(None, "partial").key == "validator_guarded_source_val"
+    assert criterion(None, "open_set").key == "validator_h_proxy"
+    assert criterion(None, "segmentation").key == "source_val_miou"
+    assert criterion("im", "closed").key == "validator_im"
+    assert criterion("known_im", "open_set").key == "validator_known_im"
+    assert not any(criterion(None, s).uses_target_labels
+                   for s in ("closed", "partial", "open_set", "segmentation"))  # fmt: skip
     with pytest.raises(ValueError, match="'snd' does not apply to segmentation tasks; their "
                        "validators: source_val, pixel_entropy, pixel_im"):  # fmt: skip
-        objective_key("snd", "segmentation")
-    space, base = validate(SweepOptions(method="cdan", task="moons/rot40", steps=40))
-    assert "lr" in space.names() and base["steps"] == 40 and base["device"] == "cpu"
+        criterion("snd", "segmentation")
+    checked = validate(SweepOptions(method="cdan", task="moons/rot40", steps=40))
+    assert "lr" in checked.space.names() and checked.base["steps"] == 40
+    assert checked.base["device"] == "cpu" and checked.objective.name == "bnm"
 
 
 def free_port() -> int:
@@ -110,13 +116,13 @@ def test_a_storage_folder_that_cannot_be_written_is_refused(tmp_path, capsys):
 def test_the_summary_flags_negative_transfer_against_source_only():
     from rich.console import Console
 
-    from dabench.sweep import SweepSummary
-    from dabench.sweep_cli import summary_table
+    from dabench.cli.sweeps import summary_table
+    from dabench.engine.sweep import SweepSummary
 
     def summary(baseline):
         return SweepSummary(
-            "s", "/tmp/s", "sqlite:///m.db", "dabench", "0" * 32, "validator_class_ami",
-            "target_val_acc", {"completed": 2}, 10.0, {"task": "moons/rot40", "lr": 0.01},
+            "s", "/tmp/s", "sqlite:///m.db", "dabench", "0" * 32, criterion("class_ami", "closed"),
+            {"completed": 2}, 10.0, {"task": "moons/rot40", "lr": 0.01},
             {"validator_class_ami": 0.4, "target_val_acc": 80.0, "target_test_acc": 79.0}, False,
             {"trial": "abc", "step": 40, "path": "/tmp/s/trial_abc/checkpoint_000001",
              "metrics": {"validator_class_ami": 0.5, "target_val_acc": 90.0,
@@ -150,7 +156,7 @@ def test_the_summary_flags_negative_transfer_against_source_only():
         (["--method", "dann", "--task", "moons/rot40", "--set", "momentum=2"],
          "config key 'momentum' must be in [0.0, 1.0); got 2"),
         (["--method", "dann", "--task", "moons/rot40", "--num-samples", "-3"],
-         "--num-samples: must be a positive integer; got -3"),
+         "--num-samples: must be an integer ≥ 1; got '-3'"),
         (["--method", "dann", "--task", "digits/USPS2MNIST"],
          "reads a dataset from disk: give its root folder (--root)"),
         (["--method", "dann", "--task", "digits/USPS2MNIST", "--root", "/no/such/folder"],
@@ -158,7 +164,7 @@ def test_the_summary_flags_negative_transfer_against_source_only():
     ],
 )  # fmt: skip
 def test_a_mistake_is_named_before_any_trial_starts(argv, message, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("dabench.sweep.init_ray", lambda *a: pytest.fail("Ray was started"))
+    monkeypatch.setattr("dabench.engine.sweep.init_ray", lambda *a: pytest.fail("Ray was started"))
     try:
         code = main(["sweep", *argv, "--storage", str(tmp_path)])
     except SystemExit as exit:  # argparse's own refusal
@@ -170,7 +176,7 @@ def test_a_mistake_is_named_before_any_trial_starts(argv, message, tmp_path, cap
 def test_a_missing_image_list_is_named_before_any_trial_starts(tmp_path, capsys, monkeypatch):
     from test_data_real import digits_tree
 
-    monkeypatch.setattr("dabench.sweep.init_ray", lambda *a: pytest.fail("Ray was started"))
+    monkeypatch.setattr("dabench.engine.sweep.init_ray", lambda *a: pytest.fail("Ray was started"))
     root = digits_tree(tmp_path / "digits")
     (root / "image_list" / "usps_train.txt").unlink()
     argv = ["sweep", "--method", "dann", "--task", "digits/USPS2MNIST", "--root", str(root)]

@@ -22,6 +22,7 @@ from sweep_helpers import (
     kill_all,
     mlflow_server,
     processes_matching,
+    runs_of,
     searched,
     stop_session,
     sweep_command,
@@ -29,9 +30,11 @@ from sweep_helpers import (
     with_descendants,
 )
 
-from dabench import leaderboard, tracking
-from dabench.selection import quality_report
-from dabench.sweep import SweepOptions, run_sweep
+from dabench.engine.options import SweepOptions
+from dabench.engine.sweep import run_sweep
+from dabench.records import schema
+from dabench.reports import leaderboard
+from dabench.reports.quality import quality_report
 
 SMALL = {"task": "moons/rot40", "steps": 60, "eval_every": 20, "seed": 0}
 
@@ -69,10 +72,10 @@ parameters:
     assert parent.info.artifact_uri.startswith(str(tmp_path / "mlruns" / "dabench"))  # not ./
 
     runs = children(options(tmp_path).tracking_uri)
-    assert len(runs) == 6 and len({r.data.tags[tracking.TRIAL_ID] for r in runs}) == 6
+    assert len(runs) == 6 and len({r.data.tags[schema.TRIAL_ID] for r in runs}) == 6
     finals, points = [], []
     for run in runs:
-        status = run.data.tags[tracking.STATUS]
+        status = run.data.tags[schema.STATUS]
         assert (status, run.info.status) in {("completed", "FINISHED"), ("pruned", "FINISHED")}
         assert run.info.run_name.startswith(f"{summary.name}-trial-")
         assert "lr_now" in run.data.metrics and "lr" not in run.data.metrics  # lr: the param
@@ -87,16 +90,18 @@ parameters:
             assert [m.step for m in client.get_metric_history(run.info.run_id, key)] == [
                 m.step for m in history]  # fmt: skip
         if status == "completed":  # the trial-level pick is among ASHA's survivors
-            finals.append(run.data.metrics[summary.objective])
-        points += [m.value for m in client.get_metric_history(run.info.run_id, summary.objective)]
+            finals.append(run.data.metrics[summary.objective.key])
+        points += [
+            m.value for m in client.get_metric_history(run.info.run_id, summary.objective.key)
+        ]
     assert sorted(r.info.run_name for r in runs) == [f"{summary.name}-trial-{n}" for n in "123456"]
     assert {searched(r)["randomized"] for r in runs} == {False, True}
-    assert summary.objective == "validator_bnm"  # the closed-set default: label-free
-    assert summary.best_metrics[summary.objective] == max(finals)
+    assert summary.objective.key == "validator_bnm"  # the closed-set default: label-free
+    assert summary.best_metrics[summary.objective.key] == max(finals)
     assert summary.best_config["lr"] in [searched(r)["lr"] for r in runs]
     # checkpoint level: the best evaluation point of any trial, whose checkpoint Ray kept
     picked = summary.checkpoint
-    assert picked["metrics"][summary.objective] == max(points) >= max(finals)
+    assert picked["metrics"][summary.objective.key] == max(points) >= max(finals)
     assert (Path(picked["path"]) / "trial.pt").is_file()
     assert not [
         k
@@ -120,9 +125,9 @@ def test_failing_trials_are_recorded_and_the_sweep_goes_on(ray_local, tmp_path):
     failed = [r for r in runs if searched(r)["lr"] == 1e30]
     assert failed and len(failed) < 4 and summary.counts["failed"] == len(failed)
     for run in failed:
-        assert run.info.status == "FAILED" and run.data.tags[tracking.STATUS] == "failed"
+        assert run.info.status == "FAILED" and run.data.tags[schema.STATUS] == "failed"
         assert "NonFiniteLossError" in run.data.tags["error"]
-        assert run.data.tags[tracking.STARTS] == "2"  # --max-failures 1: retried once
+        assert run.data.tags[schema.STARTS] == "2"  # --max-failures 1: retried once
     assert summary.counts["completed"] == 4 - len(failed)
     assert summary.best_config["lr"] == 0.01
 
@@ -170,15 +175,15 @@ def test_resume_after_the_driver_is_stopped_loses_and_repeats_nothing(ray_local,
     # SIGKILL can land after a trial opened its run but before Ray's state recorded the trial:
     # the resumed sweep runs that configuration again, and the old run is closed as superseded.
     everything = children(uri)
-    runs = [r for r in everything if r.data.tags[tracking.STATUS] != "superseded"]
+    runs = [r for r in everything if r.data.tags[schema.STATUS] != "superseded"]
     assert all(r.info.status == "KILLED" for r in everything if r not in runs)
-    assert len(runs) == 3 and len({r.data.tags[tracking.TRIAL_ID] for r in runs}) == 3
+    assert len(runs) == 3 and len({r.data.tags[schema.TRIAL_ID] for r in runs}) == 3
     assert all(r.info.status == "FINISHED" for r in runs)
     for run in runs:  # finished trials were not run again
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "source_val_acc")]
         assert steps == [25, 50, 75, 100]  # once each: none logged again after the resume
         if run.info.run_id in done_before:
-            assert run.data.tags[tracking.STARTS] == "1"
+            assert run.data.tags[schema.STARTS] == "1"
             assert run.data.metrics == done_before[run.info.run_id]
     # The restored searcher went on from the trials it had seen: seeded TPE restarted cold
     # would propose the first configurations again.
@@ -234,10 +239,10 @@ def test_four_sweeps_at_once_on_a_ray_start_head_log_apart_to_one_tracking_serve
         ).stdout  # fmt: skip
         assert shown.startswith(f"MLflow UI: {url}/#/experiments/") and shown.rstrip().endswith(
             "/runs?workflowType=machine_learning&viewStateShareKey=dabench-left")  # fmt: skip
-        board = leaderboard.build(leaderboard.load_runs(url, ["cluster"]))  # from the server
+        board = leaderboard.build(runs_of(url, ["cluster"]))  # from the server
         assert board.cost[["completed", "pruned", "failed"]].values.tolist() == [[2, 0, 0]]
         assert len(board.left_out) == 1 and "a later sweep replaced it" in board.left_out[0]
-        bench = leaderboard.build(leaderboard.load_runs(url, ["bench"]))
+        bench = leaderboard.build(runs_of(url, ["bench"]))
         assert bench.cost[["completed", "pruned", "failed"]].values.tolist() == [[2, 0, 0]] * 2
     finally:
         kill_all(with_descendants(processes_matching(str(temp))))  # never `ray stop`

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from dabench.cli import main
-from dabench.train import parse_assignments, parse_value
+from dabench.engine.options import parse_assignments, parse_value
 from dabench.trainable import CHECKPOINT_FILE
 
 MOONS = ["--task", "moons/rot40", "--steps", "40", "--eval-every", "20"]
@@ -60,7 +60,7 @@ def test_train_json_is_machine_readable(capsys):
     ],
 )
 def test_bad_input_is_a_clear_error_before_training(argv, message, capsys, monkeypatch):
-    monkeypatch.setattr("dabench.train.run_trial", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr("dabench.cli.train.run_trial", lambda *a, **k: pytest.fail("trained"))
     assert main(["train", *argv]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert message in err
@@ -105,7 +105,7 @@ def test_the_progress_bar_reads_whole_in_80_columns():
 
     from rich.console import Console
 
-    from dabench.train import progress_bar, status_text
+    from dabench.cli.train import progress_bar, status_text
 
     console = Console(file=io.StringIO(), width=80, force_terminal=True, color_system=None)
     progress = progress_bar(console)

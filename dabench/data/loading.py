@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from dabench.data.task import batchable
+from dabench.data.task import InMemoryDataset, Unlabelled, batchable
 
 
 def _to(batch: Tensor | tuple | list, device: torch.device) -> Tensor | tuple:
@@ -30,8 +30,6 @@ def _to(batch: Tensor | tuple | list, device: torch.device) -> Tensor | tuple:
 def resident(dataset: Dataset, device: torch.device) -> Dataset:
     """An in-memory dataset (or an unlabelled view of one) with its tensors on ``device``,
     copied once (bundled tasks are a few MB); any other dataset unchanged."""
-    from dabench.data.task import InMemoryDataset, Unlabelled
-
     if device.type == "cpu":
         return dataset
     if isinstance(dataset, InMemoryDataset):

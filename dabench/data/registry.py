@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dabench.data.task import SETTINGS, Task
-from dabench.suggest import did_you_mean
+from dabench.names import did_you_mean
 
 TaskFactory = Callable[[Path | None, int], Task]
 """Builds a task from ``(root, seed)``."""

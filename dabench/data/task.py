@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from dabench.settings import SETTINGS  # re-exported: dabench.data.SETTINGS
+from dabench.task_settings import SETTINGS  # re-exported: dabench.data.SETTINGS
 
 SPLITS = ("source_train", "source_val", "target_adapt", "target_val", "target_test")
 """``target_adapt`` is the unlabelled target data training may use; ``target_val`` and
@@ -89,7 +89,7 @@ class Task:
     Attributes:
         name: registry name, e.g. ``"moons/rot40"`` or ``"office31/A2W"``.
         description: one line for ``dabench tasks``.
-        setting: one of :data:`~dabench.settings.SETTINGS`.
+        setting: one of :data:`~dabench.task_settings.SETTINGS`.
         class_names: the model's output classes, in label order (open-set: the known classes, then
             ``"unknown"``).
         input_shape: shape of one input, e.g. ``(2,)`` or ``(3, 32, 32)``.

@@ -13,6 +13,6 @@ from dabench.methods import (  # noqa: F401  (registration)
     target_oracle,
 )
 from dabench.methods.base import Batch, Recipe, Stage
-from dabench.methods.registry import METHODS, get_method, register_method
+from dabench.methods.registry import METHODS, get_method, methods_for, register_method
 
-__all__ = ["METHODS", "Batch", "Recipe", "Stage", "get_method", "register_method"]
+__all__ = ["METHODS", "Batch", "Recipe", "Stage", "get_method", "methods_for", "register_method"]

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
+from dabench import models
 from dabench.data.task import IGNORE_INDEX, Task
 from dabench.modules.classifier import ImageClassifier
 
@@ -290,8 +291,6 @@ def build_model(
 ) -> nn.Module:
     """The task's model family: a segmenter for segmentation, otherwise a ``classifier`` (an
     :class:`~dabench.modules.classifier.ImageClassifier` or a subclass) on the task's backbone."""
-    from dabench import models
-
     pretrained = bool(hp.get("pretrained", False))
     if task.setting == "segmentation":
         return models.build_segmenter(

@@ -1,9 +1,10 @@
-"""Methods by name."""
+"""Methods by name. (Importing this module runs ``dabench/methods/__init__.py`` first, which
+registers every built-in recipe.)"""
 
 from __future__ import annotations
 
 from dabench.methods.base import Recipe
-from dabench.suggest import did_you_mean
+from dabench.names import did_you_mean
 
 METHODS: dict[str, type[Recipe]] = {}
 """Every recipe class by method name, filled by :func:`register_method`."""
@@ -19,8 +20,6 @@ def register_method(recipe: type[Recipe]) -> type[Recipe]:
 
 def get_method(name: str, setting: str | None = None) -> type[Recipe]:
     """The recipe called ``name``; with ``setting``, check that it supports it."""
-    import dabench.methods  # noqa: F401  (registers the built-in recipes)
-
     if name not in METHODS:
         raise ValueError(
             f"unknown method {name!r}{did_you_mean(name, METHODS)}; known methods: "
@@ -34,3 +33,16 @@ def get_method(name: str, setting: str | None = None) -> type[Recipe]:
             f"{', '.join(recipe.settings)}); methods for {setting!r}: {', '.join(fitting)}"
         )
     return recipe
+
+
+METHOD_ORDER = ("source_only", "dann", "cdan", "adda", "bsp", "osbp", "pada", "iwan", "advent")
+"""The order of methods in tables: the baseline first, then the reference library's methods."""
+
+
+def methods_for(setting: str) -> list[str]:
+    """The registered methods of ``setting`` in table order: source-only, the adversarial methods
+    (in :data:`METHOD_ORDER`, then any other registered one by name), the target oracle last."""
+    names = [m for m in METHODS if setting in METHODS[m].settings]
+    known = [m for m in METHOD_ORDER if m in names]
+    others = sorted(set(names) - set(known) - {"target_oracle"})
+    return [*known, *others, *(["target_oracle"] if "target_oracle" in names else [])]

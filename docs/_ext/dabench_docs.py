@@ -66,7 +66,7 @@ def cli_reference() -> str:
 
 def methods_reference() -> str:
     """The registry that ``dabench methods`` prints: settings and defaults of every recipe."""
-    from dabench.cli import _format_defaults
+    from dabench.cli.listings import format_defaults as _format_defaults
     from dabench.methods import METHODS
 
     rows = []
@@ -131,8 +131,8 @@ def tasks_reference() -> str:
 
 def validators_reference() -> str:
     """Which validator applies to which setting, and which one a sweep selects on by default."""
-    from dabench.data.task import SETTINGS
-    from dabench.selection import DEFAULT_METRIC
+    from dabench.records.criteria import DEFAULT as DEFAULT_METRIC
+    from dabench.task_settings import SETTINGS
     from dabench.validators import VALIDATORS
 
     rows = [["`source_val`", "`source_val_acc` / `source_val_miou`", ", ".join(SETTINGS)]]

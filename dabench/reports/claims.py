@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import stats
 
 ALPHA = 0.05
+"""The level of every test of a claim."""
 REPRODUCED, CONTRADICTED, UNRESOLVED = "reproduced", "contradicted", "not resolved"
 
 
@@ -112,7 +113,7 @@ def across_tasks(diffs: list[float]) -> tuple[float, str]:
 
 def check_claims(cells: pd.DataFrame, claims: tuple[Claim, ...] = CLAIMS
                 ) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
-    """Every claim on the leaderboard's ``cells`` (:attr:`dabench.leaderboard.Leaderboard.cells`;
+    """Every claim on the leaderboard's ``cells`` (:class:`dabench.reports.leaderboard.Leaderboard`;
     main-table rows, seed-ordered ``values``): the per-task tests (with the claim's two
     ``methods``) and the per-claim summary."""
     main = cells[cells["primary"]]

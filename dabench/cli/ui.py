@@ -5,7 +5,7 @@ instead of the default's 15 and ~2 GiB, measured on MLflow 3.17), bound to 127.0
 ``--host`` says otherwise. It runs in its own process group: SIGINT (Ctrl-C) or SIGTERM to
 ``dabench ui`` stops the whole group — the server, uvicorn and its workers — and waits until the
 port is free. A port already in use is refused before anything starts. The URL printed (and
-opened with ``--open``) is the sweep's view (:mod:`dabench.dashboard`). With a tracking server
+opened with ``--open``) is the sweep's view (:mod:`dabench.reports.dashboard`). With a tracking server
 (``--tracking-uri http://...``) nothing is started: the URL is on that server's own UI.
 """
 
@@ -74,7 +74,7 @@ def target_url(options: UiOptions, uri: str, base: str) -> str:
     store ``uri``, else the experiment list."""
     from mlflow.tracking import MlflowClient
 
-    from dabench import dashboard
+    from dabench.reports import dashboard
 
     found = dashboard.latest_sweep(MlflowClient(uri), options.experiment, options.sweep)
     if found is None:
@@ -98,10 +98,10 @@ def serve(options: UiOptions) -> int:
     if given.startswith(("http://", "https://")):
         return show(target_url(options, given, given.rstrip("/")), options.open)
     check_port_free(options.host, options.port)
-    from dabench import tracking
+    from dabench.records import store
 
-    uri = options.tracking_uri or tracking.default_tracking_uri()
-    tracking.require_store(uri)  # the server would create an empty one
+    uri = options.tracking_uri or store.default_tracking_uri()
+    store.require_store(uri)  # the server would create an empty one
     url = target_url(options, uri, f"http://{options.host}:{options.port}")
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     log = Path(tempfile.gettempdir()) / f"dabench-ui-{options.port}.log"

@@ -2,11 +2,12 @@
 target features and their t-SNE — beside the same task's source-only pick.
 
 **Which models.** With ``--sweep``, the sweep's trial-level pick by ``--select`` (a label-free
-criterion or ``oracle``; default the sweep's objective), by :func:`dabench.selection.pick` — the
-trial ``dabench sweep`` reports and ``dabench rerun`` re-trains. With ``--checkpoint``, the model
-of a ``trial.pt`` (``dabench train --checkpoint-dir``, or a sweep's trial folder). Beside it, when
-the MLflow experiment holds one, the pick of the task's most recent finished ``source_only``
-sweep (:func:`dabench.selection.source_only_sweep`), by that sweep's own objective.
+criterion or ``oracle``; default the sweep's objective), by
+:func:`dabench.records.selection.pick` — the trial ``dabench sweep`` reports and ``dabench rerun``
+re-trains. With ``--checkpoint``, the model of a ``trial.pt`` (``dabench train
+--checkpoint-dir``, or a sweep's trial folder). Beside it, when the MLflow experiment holds one,
+the pick of the task's most recent finished ``source_only`` sweep
+(:func:`dabench.records.readers.source_only_sweep`), by that sweep's own objective.
 
 **Which weights.** A sweep keeps each trial's latest checkpoint in its Ray storage
 (``<storage>/<sweep>/trial_<id>/checkpoint_*/trial.pt``); the one of the pick's last evaluation
@@ -32,6 +33,7 @@ Segmentation models have no feature vector per sample and are refused.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import tempfile
 import time
@@ -39,13 +41,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow.fs
 import torch
+from mlflow.tracking import MlflowClient
 
-from dabench import analysis, selection, storage, tracking
+from dabench import analysis, storage
+from dabench.data.loading import eval_batches
 from dabench.data.registry import task_spec
 from dabench.data.task import Task
 from dabench.methods.base import Recipe
-from dabench.trainable import CHECKPOINT_FILE, MAIN_METRIC, read_checkpoint, restore, run_trial
+from dabench.records import criteria, readers, schema, selection, store, writers
+from dabench.task_settings import HEADLINE_METRIC
+from dabench.trainable import CHECKPOINT_FILE, read_checkpoint, restore, run_trial
+
+log = logging.getLogger(__name__)
 
 TARGET_SPLITS = ("target_val", "target_test")
 
@@ -142,10 +151,10 @@ def analyze(options: AnalyzeOptions) -> Analysis:
     client, parent, criterion = None, None, None
     if options.sweep is not None:
         client = _client(options.tracking_uri, required=True)
-        parent = selection.find_sweep(client, options.experiment, options.sweep)
+        parent = readers.require_sweep(client, options.experiment, options.sweep)
         criterion, pick = sweep_pick(client, parent, options.select)
         models = [pick]
-        task, method = parent.data.tags["task"], parent.data.tags["method"]
+        task, method = parent.data.tags[schema.TASK], parent.data.tags[schema.METHOD]
     else:
         if options.select is not None:
             raise ValueError("--select picks among a sweep's trials; give --sweep with it")
@@ -182,7 +191,7 @@ def analyze(options: AnalyzeOptions) -> Analysis:
         folder = out if out is not None else Path(work)
         files = write(results, folder, options, criterion)
         if client is not None and parent is not None:
-            log(client, parent.info.run_id, results, files, criterion or "")
+            log_results(client, parent.info.run_id, results, files, criterion or "")
         kept = files if out is not None else []
     return Analysis(criterion, parent.info.run_id if parent else None, results, kept, notes)
 
@@ -192,33 +201,30 @@ def sweep_pick(client: Any, parent: Any, select: str | None) -> tuple[str, Model
     :class:`Model` (weights not loaded yet). ``ValueError`` for a criterion that does not apply
     (naming those that do), a sweep with no trial that reported it, or a trial without its
     recorded config."""
-    from dabench.seeds import criterion_name
-    from dabench.sweep import objective_key, objective_mode
-
     tags = parent.data.tags
-    setting = task_spec(tags["task"]).setting
-    _check_features(tags["task"])
-    accepted = [*selection.criteria(setting), "oracle"]
-    name = select or criterion_name(tags["objective"])
-    key = tags["objective"] if select is None else None
-    if key is None:
-        if name not in accepted:
-            raise ValueError(f"--select {name!r} does not apply to {setting} tasks; accepted: "
-                             f"{', '.join(accepted)}")  # fmt: skip
-        key = objective_key(name, setting)
-    frame = selection.trials(client, parent)
-    row = selection.pick(frame, key, objective_mode(key)) if not frame.empty else None
+    setting = task_spec(tags[schema.TASK]).setting
+    _check_features(tags[schema.TASK])
+    if select is None:
+        criterion = criteria.from_key(tags[schema.OBJECTIVE], setting)
+    else:
+        try:
+            criterion = criteria.criterion(select, setting)
+        except ValueError as error:
+            raise ValueError(f"--select {error}") from None
+    frame = readers.trials(client, parent)
+    row = selection.pick(frame, criterion) if not frame.empty else None
+    name = tags[schema.SWEEP]
     if row is None:
-        raise ValueError(f"no trial of sweep {tags[tracking.SWEEP]!r} reported {key!r}, so "
-                         f"--select {name} cannot pick one")  # fmt: skip
+        raise ValueError(f"no trial of sweep {name!r} reported {criterion.key!r}, so "
+                         f"--select {criterion.name} cannot pick one")  # fmt: skip
     if not row["config"]:
-        raise ValueError(f"trial {row['trial']} of sweep {tags[tracking.SWEEP]!r} has no recorded "
-                         "config (made by an older dabench); run the sweep again")  # fmt: skip
+        raise ValueError(f"trial {row['trial']} of sweep {name!r} has no recorded config (made "
+                         "by an older dabench); run the sweep again")  # fmt: skip
     metrics = {k: float(v) for k, v in row.items()
-               if k not in selection.TRIAL_COLUMNS and isinstance(v, int | float)}  # fmt: skip
-    label = f"{tags['method']} pick ({name})"
-    return name, Model(label, dict(row["config"]), int(metrics.get("step", 0)), metrics,
-                       tags[tracking.SWEEP], row["trial"], row["run_id"])  # fmt: skip
+               if k not in readers.TRIAL_COLUMNS and isinstance(v, int | float)}  # fmt: skip
+    label = f"{tags[schema.METHOD]} pick ({criterion.name})"
+    return criterion.name, Model(label, dict(row["config"]), int(metrics.get("step", 0)), metrics,
+                                 name, row["trial"], row["run_id"])  # fmt: skip
 
 
 def source_only_pick(client: Any, experiment: str, task: str) -> Model | None:
@@ -226,7 +232,7 @@ def source_only_pick(client: Any, experiment: str, task: str) -> Model | None:
     experiment ``experiment`` (a name), by that sweep's own objective; ``None`` if there is
     none."""
     found = client.get_experiment_by_name(experiment)
-    run = selection.source_only_sweep(client, found.experiment_id, task) if found else None
+    run = readers.source_only_sweep(client, found.experiment_id, task) if found else None
     if run is None:
         return None
     _, model = sweep_pick(client, run, None)
@@ -241,13 +247,18 @@ def weights(parent: Any, model: Model, options: AnalyzeOptions, client: Any,
     sweep's Ray storage if Ray kept it, else the state of a re-trained trial (see the module
     doc)."""
     run = client.get_run(model.run_id)
-    sweep_run = parent or client.get_run(run.data.tags[tracking.PARENT_TAG])
-    stored = stored_checkpoint(sweep_run, run.data.tags.get(tracking.TRIAL_ID, ""), model.step,
+    sweep_run = parent or client.get_run(run.data.tags[schema.PARENT])
+    stored = stored_checkpoint(sweep_run, run.data.tags.get(schema.TRIAL_ID, ""), model.step,
                                options.storage)  # fmt: skip
     if stored is not None:
         return stored[0], "checkpoint", stored[1]
-    print(f"{model.label}: no stored checkpoint of trial {model.trial} at step {model.step}; "
-          f"re-training it (seed {model.config['seed']})", flush=True)  # fmt: skip
+    log.info(
+        "%s: no stored checkpoint of trial %s at step %s; re-training it (seed %s)",
+        model.label,
+        model.trial,
+        model.step,
+        model.config["seed"],
+    )
     threads = int(float(sweep_run.data.params.get("sweep.cpus_per_trial", 1)))
     state = retrain(model.config, model.step, options.device, threads)
     _compare(model, state, notes)
@@ -259,11 +270,9 @@ def stored_checkpoint(sweep_run: Any, trial_id: str, step: int,
     """The state of trial ``trial_id``'s checkpoint at ``step`` in the Ray storage of the sweep
     ``sweep_run`` (``where``, or the ``--storage`` it recorded), and its location; ``None`` when
     Ray did not keep it there."""
-    import pyarrow.fs
-
     params = sweep_run.data.params
     root = where or params.get("sweep.storage") or params.get("storage")
-    name = sweep_run.data.tags.get(tracking.SWEEP, "")
+    name = sweep_run.data.tags.get(schema.SWEEP, "")
     if not root or not trial_id:
         return None
     folder = storage.join(storage.resolve(root), name, f"trial_{trial_id}")
@@ -328,7 +337,7 @@ def diagnose(model: Model, options: AnalyzeOptions) -> Diagnosis:
     clock = time.perf_counter()
     embedding, s, t = analysis.tsne(f_s, f_t, per_domain=options.samples, seed=options.seed)
     seconds["tsne"] = time.perf_counter() - clock
-    metric = f"{options.target_split}_{MAIN_METRIC[task.setting]}"
+    metric = f"{options.target_split}_{HEADLINE_METRIC[task.setting]}"
     value = model.state.get("metrics", {}).get(metric, model.metrics.get(metric, math.nan))
     labels = torch.cat((y_s[torch.as_tensor(s)], y_t[torch.as_tensor(t)])).numpy()
     per_domain = min(len(f_s), len(f_t), analysis.A_DISTANCE_SAMPLES)
@@ -339,8 +348,6 @@ def diagnose(model: Model, options: AnalyzeOptions) -> Diagnosis:
 @torch.no_grad()
 def features(recipe: Recipe, task: Task, split: str, batch_size: int = 512) -> tuple:
     """The features ``(N, D)`` and labels ``(N,)`` of a whole split (CPU tensors)."""
-    from dabench.data.loading import eval_batches
-
     rows, labels = [], []
     for x, y in eval_batches(task.split(split), batch_size, recipe.device):
         _, f = recipe.logits_and_features(x)
@@ -366,7 +373,7 @@ def write(results: list[Diagnosis], folder: Path, options: AnalyzeOptions,
     return [png, summary]
 
 
-def log(client: Any, run_id: str, results: list[Diagnosis], files: list[Path],
+def log_results(client: Any, run_id: str, results: list[Diagnosis], files: list[Path],
         criterion: str) -> None:  # fmt: skip
     """The A-distances as metrics of the sweep's parent run (``a_distance.<criterion>``,
     ``a_distance.source_only``) and the files as its artifacts under ``analysis/<criterion>``."""
@@ -374,7 +381,7 @@ def log(client: Any, run_id: str, results: list[Diagnosis], files: list[Path],
     for result in results:
         own = result is results[-1]
         metrics[f"a_distance.{criterion if own else 'source_only'}"] = result.a_distance
-    tracking.log_metrics(client, run_id, metrics, step=0)
+    writers.log_metrics(client, run_id, metrics, step=0)
     for path in files:
         client.log_artifact(run_id, str(path), f"analysis/{criterion}")
 
@@ -382,16 +389,14 @@ def log(client: Any, run_id: str, results: list[Diagnosis], files: list[Path],
 def _client(uri: str | None, required: bool) -> Any:
     """An MLflow client on ``uri`` (default store if ``None``); without ``required``, ``None``
     when that store does not exist (a local sqlite file that is not there)."""
-    from mlflow.tracking import MlflowClient
-
-    uri = uri or tracking.default_tracking_uri()
-    folder = tracking.sqlite_folder(uri)
+    uri = uri or store.default_tracking_uri()
+    folder = store.sqlite_folder(uri)
     if folder is not None and not Path(uri.removeprefix("sqlite:///")).is_file():
         if required:
             raise ValueError(f"no MLflow store at {uri}; pass the --tracking-uri the sweep "
                              "logged to")  # fmt: skip
         return None
-    tracking.check_reachable(uri)
+    store.check_reachable(uri)
     return MlflowClient(uri)
 
 
@@ -412,7 +417,7 @@ def _check_features(task: str) -> None:
 def _compare(model: Model, state: dict[str, Any], notes: list[str]) -> None:
     """Note when a re-trained evaluation's target metric differs from the recorded one."""
     setting = task_spec(model.config["task"]).setting
-    key = f"target_test_{MAIN_METRIC[setting]}"
+    key = criteria.test_key(setting)
     recorded, again = model.metrics.get(key), state.get("metrics", {}).get(key)
     if recorded is not None and again is not None and abs(recorded - again) > 1e-6:
         notes.append(f"{model.label}: re-trained {key} {again:.2f} differs from the recorded "

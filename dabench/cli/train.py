@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import sys
 from pathlib import Path
@@ -19,38 +18,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from dabench.trainable import (
-    CHECKPOINT_FILE,
-    MAIN_METRIC,
-    load_checkpoint,
-    resolve_config,
-    run_trial,
-)
-
-
-def parse_assignments(items: list[str]) -> dict[str, Any]:
-    """``["lr=0.003", "randomized=true", "adversary=cdan"]`` → ``{"lr": 0.003, ...}``.
-
-    Values are Python/JSON literals where they parse as one (numbers, ``true``/``false``,
-    quoted strings), bare words otherwise; types are checked later against the method's keys.
-    """
-    config: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--set expects key=value; got {item!r}")
-        config[key.strip()] = parse_value(text.strip())
-    return config
-
-
-def parse_value(text: str) -> Any:
-    lowered = {"true": True, "false": False, "none": None, "null": None}
-    if text.lower() in lowered:
-        return lowered[text.lower()]
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
+from dabench.cli import console
+from dabench.data.registry import task_spec
+from dabench.engine.options import parse_assignments
+from dabench.task_settings import HEADLINE_METRIC
+from dabench.trainable import CHECKPOINT_FILE, load_checkpoint, resolve_config, run_trial
 
 
 def train_config(args: Any) -> dict[str, Any]:
@@ -74,9 +46,9 @@ def run(args: Any) -> int:
         resume = directory if directory and (directory / CHECKPOINT_FILE).is_file() else None
         start = load_checkpoint(resume, resolved)["step"] if resume else 0
     except ValueError as error:
-        err.print(f"[red]dabench train: error:[/red] {error}")
+        console.error("train", error)
         return 2
-    setting_metric = f"target_val_{MAIN_METRIC[_setting(resolved)]}"
+    setting_metric = f"target_val_{HEADLINE_METRIC[task_spec(resolved['task']).setting]}"
     if resume:
         err.print(f"resuming {directory} from step {start}")
     if not args.quiet:
@@ -126,12 +98,6 @@ def progress_bar(console: Console, disable: bool = False) -> Progress:
 def status_text(loss: float, oracle: float) -> str:
     """The bar's status: ``loss 0.123  oracle 85.3``."""
     return f"loss {loss:.3f}  oracle {oracle:.1f}"
-
-
-def _setting(config: dict[str, Any]) -> str:
-    from dabench.data.registry import task_spec
-
-    return task_spec(config["task"]).setting
 
 
 def metrics_table(metrics: dict[str, Any], config: dict[str, Any]) -> Table:

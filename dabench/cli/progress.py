@@ -4,9 +4,9 @@ the time left.
 
 On a terminal it is a live ``rich`` display (a bar of the estimated work done, a status line and
 one row per sweep); otherwise (a log file, CI) one line per finished sweep or seeds group, each
-followed by the status line. The searcher of the benchmark (:mod:`dabench.multiplex`) reports to
-the display that is active in this process (:func:`notify`): Ray Tune unpickles the searcher
-when a benchmark resumes, so the display cannot be handed to it.
+followed by the status line. The displays listen to the engine's events
+(:mod:`dabench.engine.events`): the benchmark's searcher (:mod:`dabench.engine.multiplex`)
+publishes its state whenever it changes, a sweep's monitor its trials.
 
 **Time left** is the remaining work divided by this session's rate. Work is counted in trial
 seconds (each trial's ``time_s``). A sweep's trials still to run are expected to take as long
@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 
 from rich.console import Console, Group
@@ -31,14 +31,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-_active: BenchmarkProgress | None = None
-
-
-def notify(searcher: Any) -> None:
-    """Show the state of ``searcher`` (a :class:`~dabench.multiplex.MultiSweepSearcher`) on the
-    active display, if any."""
-    if _active is not None:
-        _active.update(searcher)
+from dabench.engine import events
 
 
 def duration(seconds: float) -> str:
@@ -47,16 +40,13 @@ def duration(seconds: float) -> str:
 
 
 class BenchmarkProgress:
-    """The display of benchmark ``name``; ``previous_s``: wall time of earlier sessions;
-    ``on_event(elapsed)`` is called whenever a sweep or group finishes (to record the wall time
-    so far). Use as a context manager: it is active (receives :func:`notify`) inside the
-    ``with`` block."""
+    """The display of benchmark ``name`` (the engine's ``started`` event names it and the wall
+    time of earlier sessions, ``previous_s``). Use as a context manager: it listens to the
+    engine's events inside the ``with`` block."""
 
-    def __init__(self, name: str, previous_s: float = 0.0, console: Console | None = None,
-                 refresh_s: float = 1.0,
-                 on_event: Callable[[float], None] | None = None) -> None:  # fmt: skip
+    def __init__(self, name: str = "benchmark", previous_s: float = 0.0,
+                 console: Console | None = None, refresh_s: float = 1.0) -> None:  # fmt: skip
         self.name, self.previous_s, self.refresh_s = name, previous_s, refresh_s
-        self.on_event = on_event
         self.console = console or Console(stderr=True, soft_wrap=True)
         self.start = time.time()
         self.shown: int | None = None  # events of earlier sessions are not shown again
@@ -69,17 +59,23 @@ class BenchmarkProgress:
         )
 
     def __enter__(self) -> BenchmarkProgress:
-        global _active
-        _active = self
+        self.stack = ExitStack()
+        self.stack.enter_context(events.listening(self.listen))
         if self.live is not None:
             self.live.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        global _active
-        _active = None
+        self.stack.close()
         if self.live is not None:
             self.live.stop()
+
+    def listen(self, event: str, details: dict[str, Any]) -> None:
+        if event == "started":
+            self.name = details["title"].removeprefix("benchmark ")
+            self.previous_s = details.get("previous_s", 0.0)
+        elif event == "benchmark":
+            self.update(details["searcher"])
 
     def update(self, searcher: Any) -> None:
         if self.shown is None:
@@ -97,8 +93,6 @@ class BenchmarkProgress:
             self.live.update(self.render(searcher, state))
         elif new:
             printer.print(f"[{time.strftime('%H:%M:%S')}] {state['line']}", markup=False)
-        if new and self.on_event is not None:
-            self.on_event(now - self.start)
 
     # --- what is shown -----------------------------------------------------------------------
 
@@ -127,8 +121,6 @@ class BenchmarkProgress:
         return {"line": line, "work": work, "left": left, "eta": eta}
 
     def render(self, searcher: Any, state: dict[str, Any]) -> Group:
-        from dabench.seeds import criterion_name
-
         work, left = state["work"], state["left"]
         bar = ProgressBar(total=max(work + (left or 0.0), 1e-9), completed=work, width=60)
         table = Table(box=None, pad_edge=False)
@@ -136,14 +128,14 @@ class BenchmarkProgress:
                        "its target-test", "seeds"):  # fmt: skip
             table.add_column(column)
         for job in searcher.sweeps:
-            pick = best_so_far(job)
-            test = job.oracle.replace("target_val", "target_test")
+            pick, objective = best_so_far(job), job.objective
+            test = objective.test_key
             groups = [g for g in searcher.groups if g.sweep.name == job.name]
             status = "done" if job.done else "running" if job.started is not None else "waiting"
             table.add_row(
                 job.options.task, job.options.method, status,
                 f"{sum(s is not None for s in job.trials.values())}/{job.total}",
-                f"{criterion_name(job.objective)} {pick[job.objective]:.4g}" if pick else "–",
+                f"{objective.name} {pick[objective.key]:.4g}" if pick else "–",
                 f"{pick[test]:.2f}" if pick and test in pick else "–",
                 f"{sum(g.done for g in groups)}/{len(groups)}" if groups else "–",
             )  # fmt: skip
@@ -154,17 +146,13 @@ class BenchmarkProgress:
 
 def best_so_far(job: Any) -> dict[str, float] | None:
     """The latest results of the sweep's current label-free pick: the trial-level rule
-    (:func:`dabench.selection.pick`) on what has been reported so far — the best last value of
-    the objective among the completed trials, or among all if none completed."""
-    scored = {t: r for t, r in job.results.items() if math.isfinite(r.get(job.objective, math.nan))}
+    (:func:`dabench.records.selection.pick`) on what has been reported so far — the best last
+    value of the objective among the completed trials, or among all if none completed."""
+    key, sign = job.objective.key, job.objective.sign
+    scored = {t: r for t, r in job.results.items() if math.isfinite(r.get(key, math.nan))}
     completed = {t: r for t, r in scored.items() if job.trials.get(t) == "completed"}
     pool = completed or scored
-    if not pool:
-        return None
-    from dabench.sweep import objective_mode
-
-    sign = -1 if objective_mode(job.objective) == "min" else 1
-    return max(pool.values(), key=lambda r: sign * r[job.objective])
+    return max(pool.values(), key=lambda r: sign * r[key]) if pool else None
 
 
 def work_done(searcher: Any) -> float:
@@ -232,35 +220,22 @@ def _seconds_per_step(searcher: Any) -> dict[tuple[str, str], float]:
 
 # --- one sweep (or one rerun's seeds group) -----------------------------------------------------
 
-_sweep_active: SweepProgress | None = None
-
-
-def trials_changed(monitor: Any, trials: list, line: str | None = None,
-                   ending: tuple[Any, bool] | None = None) -> None:  # fmt: skip
-    """Show ``line`` (a finished trial) and the state of ``trials`` (Ray Tune's ``Trial``
-    objects; ``ending``: the one finishing now, which Tune still shows as running, and whether
-    it failed) on the active sweep display; with none active, print ``line`` only. ``monitor``:
-    the sweep's :class:`~dabench.sweep.TrialMonitor` (objective, oracle, steps, number of
-    trials)."""
-    if _sweep_active is not None:
-        _sweep_active.update(monitor, trials, line, ending)
-    elif line is not None:
-        print(line, flush=True)
-
 
 class SweepProgress:
-    """The live display of a sweep ``title`` while its trials run: trials running, completed,
-    pruned and failed out of the total, the best objective so far with its oracle, elapsed time
-    and an estimate of the time left, on one status line under the finished trials' lines.
+    """The live display of a sweep (or a seeds group) while its trials run: trials running,
+    completed, pruned and failed out of the total, the best objective so far with its oracle,
+    elapsed time and an estimate of the time left, on one status line under the finished trials'
+    lines (which the engine logs).
 
     On a terminal it is a ``rich`` live line, redrawn four times a second (the elapsed time
     runs; before the first trial starts it says so); otherwise (a log file, CI) the status line is
-    printed after each finished trial. **Time left**
-    counts the steps still to train — every trial to its last step, so it is an upper bound when
-    ASHA prunes (shown with ``≤``) — at the rate of steps trained in this session. Use as a
-    context manager: it is active (receives :func:`trials_changed`) inside the ``with`` block."""
+    printed after each finished trial. **Time left** counts the steps still to train — every
+    trial to its last step, so it is an upper bound when ASHA prunes (shown with ``≤``) — at the
+    rate of steps trained in this session. Use as a context manager: it listens to the engine's
+    events (:mod:`dabench.engine.events`) inside the ``with`` block; each ``started`` event (a
+    sweep, then each seeds group) gives it its title."""
 
-    def __init__(self, title: str, console: Console | None = None) -> None:
+    def __init__(self, title: str = "sweep", console: Console | None = None) -> None:
         self.title = title
         self.console = console or Console(stderr=True, soft_wrap=True)
         self.start = time.time()
@@ -284,28 +259,31 @@ class SweepProgress:
             return Text(self.title)
 
     def __enter__(self) -> SweepProgress:
-        global _sweep_active
-        _sweep_active = self
+        self.stack = ExitStack()
+        self.stack.enter_context(events.listening(self.listen))
         if self.live is not None:
             self.live.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        global _sweep_active
-        _sweep_active = None
+        self.stack.close()
         if self.live is not None:
             self.live.stop()
 
-    def update(self, monitor: Any, trials: list, line: str | None = None,
-               ending: tuple[Any, bool] | None = None) -> None:  # fmt: skip
+    def listen(self, event: str, details: dict[str, Any]) -> None:
+        if event == "started":  # a sweep, or the next seeds group
+            self.title, self.seen = details["title"], None
+            self.start, self.first_steps = time.time(), None
+        elif event == "trials":
+            self.update(details["monitor"], details["trials"], details["ending"])
+
+    def update(self, monitor: Any, trials: list, ending: tuple[Any, bool] | None = None) -> None:
+        """The state of ``trials`` (Ray Tune's ``Trial`` objects; ``ending``: the one finishing
+        now, which Tune still shows as running, and whether it failed); ``monitor``: the sweep's
+        :class:`~dabench.engine.sweep.TrialMonitor` (objective, oracle, steps, trials)."""
         self.seen = (monitor, list(trials), ending)
-        if self.live is not None:
-            if line is not None:
-                self.live.console.print(line, markup=False, highlight=False)
-            return
-        if line is not None:
+        if self.live is None and ending is not None:
             status = self.status_line(monitor, trials, time.time(), ending)
-            self.console.print(line, markup=False, highlight=False)
             self.console.print(status, markup=False, highlight=False)
 
     def status_line(
@@ -313,15 +291,14 @@ class SweepProgress:
     ) -> str:
         """``title: 2 running, 3 completed, 1 pruned, 0 failed of 8 · best bnm 0.0627 (oracle
         84.75) · 0:01:10 elapsed, ≤ 0:02:00 left``."""
-        from dabench.seeds import criterion_name
-
+        objective, oracle = monitor.objective, monitor.oracle
         counts = trial_counts(trials, monitor.steps, ending)
-        best = best_trial(trials, monitor.objective)
+        best = best_trial(trials, objective)
         shown = "best: –"
         if best is not None:
-            shown = f"best {criterion_name(monitor.objective)} {best[monitor.objective]:.4g}"
-            if monitor.oracle != monitor.objective and monitor.oracle in best:
-                shown += f" (oracle {best[monitor.oracle]:.4g})"
+            shown = f"best {objective.name} {best[objective.key]:.4g}"
+            if oracle.key != objective.key and oracle.key in best:
+                shown += f" (oracle {best[oracle.key]:.4g})"
         trained = sum((t.last_result or {}).get("step", 0) for t in trials)
         if self.first_steps is None and trained > 0:
             self.first_steps, self.first_time = trained, now
@@ -363,14 +340,13 @@ def trial_counts(
     return counts
 
 
-def best_trial(trials: list, objective: str) -> dict[str, Any] | None:
-    """The latest result of the trial with the best latest objective (minimised for a loss)."""
-    from dabench.sweep import objective_mode
-
-    sign = -1 if objective_mode(objective) == "min" else 1
+def best_trial(trials: list, objective: Any) -> dict[str, Any] | None:
+    """The latest result of the trial with the best latest value of ``objective`` (a
+    :class:`~dabench.records.criteria.Criterion`: its key, in its direction)."""
+    key = objective.key
     results = [t.last_result for t in trials if t.last_result
-               and math.isfinite(t.last_result.get(objective, math.nan))]  # fmt: skip
-    return max(results, key=lambda r: sign * r[objective]) if results else None
+               and math.isfinite(t.last_result.get(key, math.nan))]  # fmt: skip
+    return max(results, key=lambda r: objective.sign * r[key]) if results else None
 
 
 def steps_left(

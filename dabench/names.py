@@ -1,4 +1,5 @@
-"""*Did you mean ...?* for mistyped names (methods, tasks, metrics, experiments, sweeps)."""
+"""Names users type: *did you mean ...?* for mistyped ones (methods, tasks, metrics, experiments,
+sweeps)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,8 @@ By default (:func:`engine_logs` with ``verbose=False``) the loggers of the engin
 console reporter is the legacy one, which prints nothing at ``verbose=0`` (the default "AIR"
 reporter still prints its "Configuration for experiment" box, the results path and a TensorBoard
 hint). ``--verbose`` leaves all of them on the console. Ray's workers never print to the driver
-(``ray.init(log_to_driver=False)``; their logs stay in Ray's session folder).
+(``ray.init(log_to_driver=False)``; their logs stay in Ray's session folder). Everything is
+given back when the block ends.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import optuna
 
 from dabench import storage
 
@@ -44,13 +47,17 @@ def log_path(sweep_folder: str) -> Path:
 @contextmanager
 def engine_logs(path: Path, verbose: bool = False) -> Iterator[EngineLogs]:
     """Inside the block, the engines' logs go to ``path`` (created at the first record), unless
-    ``verbose``; :meth:`EngineLogs.apply` again after ``ray.init`` (which may add handlers)."""
+    ``verbose``; :meth:`EngineLogs.apply <dabench.engine.logs.EngineLogs.apply>` again after
+    ``ray.init`` (which may add handlers)."""
     logs = EngineLogs(path, verbose)
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no line per trial, even --verbose
     try:
         logs.apply()
         yield logs
     finally:
         logs.restore()
+        optuna.logging.set_verbosity(verbosity)
 
 
 class EngineLogs:
@@ -64,6 +71,7 @@ class EngineLogs:
         self.environ = os.environ.get("RAY_AIR_NEW_OUTPUT")
 
     def apply(self) -> None:
+        """Replace the engine loggers' handlers by the file's (again: idempotent)."""
         if self.verbose:
             return
         import mlflow  # noqa: F401  (each configures its loggers on import: replace them after)

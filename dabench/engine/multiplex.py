@@ -23,6 +23,7 @@ across sweeps. Each trial's config names its sweep or group (``config[INTERNAL][
 from __future__ import annotations
 
 import math
+import pickle
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,23 +31,19 @@ from typing import Any
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
-from dabench import progress, storage, tracking
-from dabench import seeds as seeds_lib
+from dabench import storage
+from dabench.engine import events
+from dabench.engine import rerun as reruns
+from dabench.engine.cluster import slots
+from dabench.engine.compat import asha_tracks
+from dabench.engine.options import SweepOptions
+from dabench.engine.search import asha, searcher
+from dabench.engine.sweep import close_sweep, open_sweep_run
+from dabench.engine.trial import INTERNAL, own_checkpoint, record_trial_end, trial_internal
+from dabench.records import readers, writers
+from dabench.records.criteria import Criterion
+from dabench.records.schema import BENCHMARK
 from dabench.spaces import SearchSpace
-from dabench.sweep import (
-    INTERNAL,
-    SweepOptions,
-    asha,
-    close_parent,
-    objective_mode,
-    open_parent,
-    own_checkpoint,
-    record_trial_end,
-    searcher,
-    trial_internal,
-)
-
-BENCHMARK = tracking.BENCHMARK
 
 
 @dataclass
@@ -56,9 +53,8 @@ class SweepJob:
     options: SweepOptions
     space: SearchSpace
     base: dict[str, Any]
-    """The fixed part of every trial's config (:func:`dabench.sweep.validate`)."""
-    objective: str
-    oracle: str
+    """The fixed part of every trial's config (:func:`dabench.engine.sweep.validate`)."""
+    objective: Criterion
     parent: str | None = None
     """Its MLflow parent run, once opened."""
     search: Any = None
@@ -124,7 +120,7 @@ class MultiSweepSearcher(Searcher):
         self.benchmark, self.experiment, self.tracking_uri = benchmark, experiment, tracking_uri
         self.checkpoints = checkpoints
         """The storage folder where trials keep their latest checkpoints (see
-        :func:`dabench.sweep.tune_trial`)."""
+        :func:`dabench.engine.trial.tune_trial`)."""
         self.groups: list[GroupJob] = []
         self.owner: dict[str, str] = {}
         """Trial id → the name of its sweep or group."""
@@ -175,10 +171,10 @@ class MultiSweepSearcher(Searcher):
         if job is None:
             return
         self._record(job, trial_id, result)
-        if isinstance(job, SweepJob):  # Optuna's step: the evaluation (see sweep.tune_trial)
+        if isinstance(job, SweepJob):  # Optuna's step: the evaluation (see trial.tune_trial)
             step = result.get("evaluation", result.get("training_iteration"))
             job.search.on_trial_result(trial_id, {**result, "training_iteration": step})
-        progress.notify(self)
+        events.publish("benchmark", searcher=self)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None,
                           error: bool = False) -> None:  # fmt: skip
@@ -202,17 +198,13 @@ class MultiSweepSearcher(Searcher):
                 self._close_sweep(job)
         elif not job.pending and not job.running():
             self._close_group(job)
-        progress.notify(self)
+        events.publish("benchmark", searcher=self)
 
     def save(self, checkpoint_path: str) -> None:
-        import pickle
-
         with open(checkpoint_path, "wb") as file:
             pickle.dump(self.__getstate__(), file)
 
     def restore(self, checkpoint_path: str) -> None:
-        import pickle
-
         with open(checkpoint_path, "rb") as file:
             self.__setstate__(pickle.load(file))
 
@@ -249,13 +241,9 @@ class MultiSweepSearcher(Searcher):
     def _record(self, job: SweepJob | GroupJob, trial_id: str, result: dict) -> None:
         """Keep what the progress display needs of a trial's latest result."""
         sweep = job.sweep if isinstance(job, GroupJob) else job
-        keys = ("step", "time_s", sweep.objective, self._test_key(job))
+        keys = ("step", "time_s", sweep.objective.key, sweep.objective.test_key)
         job.results[trial_id] = {k: float(result[k]) for k in keys
                                  if isinstance(result.get(k), int | float)}  # fmt: skip
-
-    def _test_key(self, job: SweepJob | GroupJob) -> str:
-        sweep = job.sweep if isinstance(job, GroupJob) else job
-        return sweep.oracle.replace("target_val", "target_test")
 
     def _resume_runs(self) -> None:
         """Once per driver session: the sweeps and groups under way were closed as ``KILLED``
@@ -288,9 +276,9 @@ class MultiSweepSearcher(Searcher):
     def _open(self, job: SweepJob) -> None:
         """Find the sweep's parent run (an earlier session may have made it) or create it, and
         its searcher. A sweep found finished is done: only its seeds groups may be missing."""
-        found = find_sweep(self.client, self.experiment, self.benchmark, job.name)
+        found = readers.find_sweep(self.client, self.experiment, job.name, self.benchmark)
         job.search = searcher(job.options, job.space, job.objective)
-        job.search.set_search_properties(job.objective, objective_mode(job.objective), {})
+        job.search.set_search_properties(job.objective.key, job.objective.mode, {})
         job.started = time.time()
         if found is not None:
             job.parent = found.info.run_id
@@ -300,8 +288,8 @@ class MultiSweepSearcher(Searcher):
                 return
             self.client.update_run(job.parent, status="RUNNING")
         else:
-            job.parent = open_parent(self.client, self.experiment, job.options, job.space,
-                                     job.objective, {BENCHMARK: self.benchmark})  # fmt: skip
+            job.parent = open_sweep_run(self.client, self.experiment, job.options, job.space,
+                                        job.objective, {BENCHMARK: self.benchmark})  # fmt: skip
 
     def _close_sweep(self, job: SweepJob) -> None:
         job.ended = time.time()
@@ -311,15 +299,13 @@ class MultiSweepSearcher(Searcher):
             job.done = True
             self._open_groups(job)
             return
-        closed = close_parent(
-            self.client, self.experiment, job.parent or "", job.total, job.objective,
-            objective_mode(job.objective), job.ended - (job.started or job.ended), set(job.trials),
-        )  # fmt: skip
+        closed = close_sweep(self.client, self.experiment, job.parent or "", job.total,
+                             job.objective, job.ended - (job.started or job.ended),
+                             set(job.trials))  # fmt: skip
         job.done = True
         counts = ", ".join(f"{v} {k}" for k, v in closed.counts.items() if v)
-        test = self._test_key(job)
-        pick = closed.best_metrics
-        shown = (f"; pick {job.objective} {pick.get(job.objective, math.nan):.4g}, "
+        key, test, pick = job.objective.key, job.objective.test_key, closed.best_metrics
+        shown = (f"; pick {key} {pick.get(key, math.nan):.4g}, "
                  f"{test} {pick.get(test, math.nan):.2f}") if pick else ""  # fmt: skip
         self.events.append(f"sweep {job.name} finished: {counts}{shown}")
         self._open_groups(job)
@@ -330,19 +316,19 @@ class MultiSweepSearcher(Searcher):
             return
         parent = self.client.get_run(job.parent)
         try:
-            frame, picked, seeds = seeds_lib.picks(self.client, parent, self.select, self.seeds)
+            frame, picked, seeds = reruns.picks(self.client, parent, self.select, self.seeds)
         except ValueError as error:  # e.g. every trial failed: nothing to re-train
             self.events.append(f"sweep {job.name}: no seeds group ({error})")
             return
         for run_id, selected_by in picked.items():
             if any(g.sweep.name == job.name and g.selected == run_id for g in self.groups):
                 continue
-            existing = group_of(self.client, parent, run_id, seeds)
-            if existing is not None and seeds_lib.settled(self.client, existing, len(seeds)):
-                seeds_lib.add_criteria(self.client, existing, selected_by)
+            existing = readers.find_group(self.client, parent, run_id, seeds)
+            if existing is not None and readers.settled(self.client, existing, len(seeds)):
+                writers.add_criteria(self.client, existing, selected_by)
                 continue
             row = frame[frame["run_id"] == run_id].iloc[0]
-            group, name, configs = seeds_lib.open_group(
+            group, name, configs = reruns.open_group(
                 self.client, parent, row, selected_by, seeds, job.options,
                 {BENCHMARK: self.benchmark}, existing,
             )  # fmt: skip
@@ -355,57 +341,21 @@ class MultiSweepSearcher(Searcher):
             group.done = True
             return
         wall = time.time() - (group.started or time.time())
-        completed = seeds_lib.close_group(self.client, self.experiment, group.run_id, group.total,
-                                          wall, set(group.trials))  # fmt: skip
+        completed = writers.close_group(self.client, self.experiment, group.run_id, group.total,
+                                        wall, set(group.trials))  # fmt: skip
         group.done = True
         note = "" if completed == group.total else " (run the benchmark again to retry it)"
         self.events.append(f"seeds group {group.name}: {completed} of {group.total} runs "
                            f"completed{note}")  # fmt: skip
 
 
-def slots(cpus_per_trial: float, gpus_per_trial: float) -> int:
-    """How many trials the Ray cluster runs at once, by its CPUs and GPUs.
-
-    The searcher offers that many trials and Tune must keep that many pending
-    (``TUNE_MAX_PENDING_TRIALS_PG``; Tune's default for a custom searcher is 1): with a single
-    pending trial, a trial that finishes hands its reused actor to the pending one, Tune cancels
-    the actor it was starting for it, and short trials then never run side by side."""
-    import ray
-
-    available = ray.cluster_resources()
-    fits = available.get("CPU", 0) / cpus_per_trial
-    if gpus_per_trial > 0:
-        fits = min(fits, available.get("GPU", 0) / gpus_per_trial)
-    return max(1, int(fits + 1e-9))
-
-
-def find_sweep(client: Any, experiment: str, benchmark: str, name: str) -> Any | None:
-    """The parent run of sweep ``name`` of benchmark ``benchmark`` in experiment ``experiment``
-    (an id), if it was opened."""
-    runs = client.search_runs(
-        [experiment],
-        filter_string=f"tags.`{tracking.KIND}` = 'sweep' and tags.`{tracking.SWEEP}` = '{name}' "
-        f"and tags.`{BENCHMARK}` = '{benchmark}'",
-        order_by=["attributes.start_time DESC"], max_results=1,
-    )  # fmt: skip
-    return runs[0] if runs else None
-
-
-def group_of(client: Any, parent: Any, run_id: str, seeds: list[int]) -> Any | None:
-    """The seeds group that re-trains trial ``run_id`` of the sweep ``parent`` with ``seeds``:
-    a finished one if there is one, else the latest in any state."""
-    return seeds_lib.find_group(client, parent, run_id, seeds) or seeds_lib.find_group(
-        client, parent, run_id, seeds, finished=False
-    )
-
-
 class PerSweepScheduler(FIFOScheduler):
     """ASHA for each sweep on its own — its own rungs and its own objective, the scheduler
-    ``dabench sweep`` would give it (:func:`dabench.sweep.asha`) — and no early stopping for
-    seeds groups (or sweeps with ``scheduler: none``). ``sweeps``: name → (options,
+    ``dabench sweep`` would give it (:func:`dabench.engine.search.asha`) — and no early stopping
+    for seeds groups (or sweeps with ``scheduler: none``). ``sweeps``: name → (options,
     objective)."""
 
-    def __init__(self, sweeps: dict[str, tuple[SweepOptions, str]]) -> None:
+    def __init__(self, sweeps: dict[str, tuple[SweepOptions, Criterion]]) -> None:
         super().__init__()
         self.sweeps = sweeps
         self._schedulers: dict[str, Any] = {}
@@ -419,9 +369,9 @@ class PerSweepScheduler(FIFOScheduler):
             scheduler = None
             if name in self.sweeps:
                 options, objective = self.sweeps[name]
-                scheduler = asha(options, time_attr="evaluation")  # see sweep.tune_trial
+                scheduler = asha(options, time_attr="evaluation")  # see trial.tune_trial
                 if scheduler is not None:
-                    scheduler.set_search_properties(objective, objective_mode(objective))
+                    scheduler.set_search_properties(objective.key, objective.mode)
             self._schedulers[name] = scheduler
         return self._schedulers[name]
 
@@ -445,8 +395,9 @@ class PerSweepScheduler(FIFOScheduler):
     def _tracking(self, trial: Any) -> Any | None:
         """The trial's ASHA if that still tracks the trial (ASHA forgets a trial it finished)."""
         scheduler = self._of(trial)
-        known = getattr(scheduler, "_trial_info", {})
-        return scheduler if trial.trial_id in known else None
+        return (
+            scheduler if scheduler is not None and asha_tracks(scheduler, trial.trial_id) else None
+        )
 
     def debug_string(self) -> str:
         return f"ASHA per sweep ({sum(s is not None for s in self._schedulers.values())} sweeps)"

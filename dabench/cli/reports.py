@@ -1,0 +1,125 @@
+"""The reading commands on the command line: ``dabench leaderboard``, ``export``, ``validators``
+and ``analyze``."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from dabench.cli import console
+from dabench.engine.provenance import stamp
+from dabench.records import readers, runs_files, store
+from dabench.reports import document
+from dabench.reports import leaderboard as boards
+from dabench.reports.features import AnalyzeOptions, analyze
+from dabench.reports.quality import quality_report
+
+
+def run_leaderboard(args: argparse.Namespace) -> int:
+    """``dabench leaderboard``: the tables (and plots) of the tracked sweeps."""
+    uri = args.tracking_uri or store.default_tracking_uri()
+    experiments = None if args.all else (args.experiment or ["dabench"])
+    plots = args.plots
+    if plots is None and args.out is not None and args.format == "md":
+        plots = args.out.with_suffix("")
+    source = f"MLflow {uri}, " + ("every experiment" if experiments is None else
+                                  "experiment " + ", ".join(experiments))  # fmt: skip
+    try:
+        boards.check_select(args.select)
+        if args.runs:
+            files = runs_files.RunsFiles(args.runs)
+            board = boards.build(files.runs(), args.select)
+            board.chunks = files.records()
+            source = "the `dabench export` files " + ", ".join(str(p) for p in files.paths)
+        else:
+            client = store.reading_client(uri)
+            board = boards.build(readers.load_runs(client, store.experiment_ids(client,
+                                                                                experiments)),
+                                 args.select)  # fmt: skip
+        command = shlex.join(["dabench", *args.argv])
+        text = document.render(board, args.format, source, command, stamp(), args.out, plots)
+    except ValueError as error:
+        console.error("leaderboard", error)
+        return 2
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+        Console(stderr=True).print(Text(f"wrote {args.out}" + (f" and plots in {plots}"
+                                                                if plots else "")))  # fmt: skip
+    else:
+        print(text)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """``dabench export``: the runs the leaderboard reads, as a CSV file."""
+    uri = args.tracking_uri or store.default_tracking_uri()
+    try:
+        client = store.reading_client(uri)
+        names = None if args.all else (args.experiment or ["dabench"])
+        runs = readers.load_runs(client, store.experiment_ids(client, names))
+    except ValueError as error:
+        console.error("export", error)
+        return 2
+    runs_files.save_runs(runs, args.out)
+    Console(stderr=True).print(Text(f"wrote {len(runs)} runs to {args.out}"))
+    return 0
+
+
+def run_validators(args: argparse.Namespace) -> int:
+    """``dabench validators``: the validator-quality report of one or more sweeps."""
+    try:
+        client = store.reading_client(args.tracking_uri or store.default_tracking_uri())
+        report = "\n".join(quality_report(client, args.experiment, name) for name in args.sweep)
+    except ValueError as error:
+        console.error("validators", error)
+        return 2
+    print(report)
+    if args.out:
+        args.out.write_text(report)
+    return 0
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    """``dabench analyze``: A-distance and t-SNE of a pick (or a checkpoint) and its source-only
+    baseline."""
+    err = Console(stderr=True, soft_wrap=True)
+    options = AnalyzeOptions(
+        sweep=args.sweep, checkpoint=args.checkpoint, select=args.select,
+        tracking_uri=args.tracking_uri, experiment=args.experiment, storage=args.storage,
+        target_split=args.target_split, samples=args.samples, seed=args.seed, device=args.device,
+        root=args.root, out=str(args.out) if args.out else None,
+    )  # fmt: skip
+    try:
+        with console.attached():
+            result = analyze(options)
+    except ValueError as error:
+        console.error("analyze", error)
+        return 2
+    first = result.results[0]
+    table = Table(title=f"features: source_val vs {options.target_split} ("
+                  f"{first.per_domain} per domain for the A-distance)")  # fmt: skip
+    for column in ("model", "sweep / trial"):
+        table.add_column(column, overflow="fold")
+    for column in ("step", "weights", first.target_metric, "A-distance", "ε"):
+        table.add_column(column, no_wrap=True)
+    for r in result.results:
+        m = r.model
+        trial = f"{m.sweep} / {m.trial}" if m.sweep else "-"
+        table.add_row(Text(m.label), Text(trial), str(m.step), m.origin, f"{r.target_value:.2f}",
+                      f"{r.a_distance:.3f}", f"{r.domain_error:.3f}")  # fmt: skip
+    Console().print(table)
+    for r in result.results:
+        err.print(Text(f"{r.model.label}: weights from {r.model.location}"))
+    for note in result.notes:
+        err.print(Text(f"note: {note}"))
+    if result.parent_run_id:
+        err.print(Text(f"logged to MLflow run {result.parent_run_id} (metrics a_distance.*, "
+                       f"artifacts analysis/{result.criterion}/)"))  # fmt: skip
+    if result.files:
+        err.print(Text("wrote " + ", ".join(str(p) for p in result.files)))
+    return 0

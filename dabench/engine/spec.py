@@ -1,0 +1,211 @@
+"""Benchmark specs: what ``dabench benchmark`` runs, read from a YAML file (``benchmark_specs/``)
+and flags, checked, and turned into a plan of sweeps.
+
+A spec is **shared sweep options** — any :class:`~dabench.engine.options.SweepOptions` option
+with a spec key (``trials``, ``steps``, ``eval_every``, ``scheduler``, ``set``, ...: the same
+declaration, default and check as ``dabench sweep``'s flag) — plus what only a benchmark has:
+its ``tasks`` and ``methods``, per-method trials and per-task budgets, the fresh ``seeds`` and
+the criteria that ``select`` the picks that get them, the ``leaderboard`` it writes and its
+``chunks``. Every sweep of the plan is the ``dabench sweep`` those options describe, named
+``<method>-<task>``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dabench.data import list_tasks
+from dabench.data.registry import task_spec
+from dabench.engine.options import (
+    BenchmarkSpec,
+    SweepOptions,
+    declarations,
+    default_of,
+    spec_keys,
+)
+from dabench.engine.sweep import validate
+from dabench.methods import METHODS, methods_for
+from dabench.records import criteria
+from dabench.spaces import SpaceLoader
+
+SPECS_DIR = Path(__file__).resolve().parent.parent.parent / "benchmark_specs"
+
+
+def keys() -> dict[str, tuple[str, Any]]:
+    """Every key a spec accepts → (``sweep`` or ``benchmark``, its declaration), in the order
+    the error messages list them."""
+    sweep = {key: ("sweep", declarations(SweepOptions)[name]) for key, name in spec_keys().items()}
+    own = {name: ("benchmark", f) for name, f in declarations(BenchmarkSpec).items()
+           if name != "sweep"}  # fmt: skip
+    return {"experiment": sweep.pop("experiment"), "tasks": own.pop("tasks"),
+            "methods": own.pop("methods"), **sweep, **own}  # fmt: skip
+
+
+def accepts(declared: Any) -> str:
+    """What a spec key accepts, in words."""
+    return f"{declared.metadata['check'].accepts} ({declared.metadata['help']})"
+
+
+def spec_path(name: str) -> Path:
+    """A spec file: a path, or the name of one in ``benchmark_specs/``."""
+    path = Path(name).expanduser()
+    if path.is_file() or path.suffix in (".yaml", ".yml"):
+        return path
+    return SPECS_DIR / f"{name}.yaml"
+
+
+def load_spec(name: str) -> BenchmarkSpec:
+    """Read and type-check a spec file (safe YAML); raises ``ValueError`` naming the file, the
+    key and what it accepts."""
+    path = spec_path(name)
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in SPECS_DIR.glob("*.yaml")))
+        raise ValueError(f"no benchmark spec {str(path)!r}; bundled specs: {known}")
+    try:
+        data = yaml.load(path.read_text(), Loader=SpaceLoader)  # a safe loader
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path}: not valid YAML ({error})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of keys ({', '.join(keys())})")
+    return from_mapping(data, str(path))
+
+
+def from_mapping(data: dict[str, Any], source: str) -> BenchmarkSpec:
+    """A spec from a mapping of spec keys (a spec file's, or flags'), every value checked against
+    its declaration; ``source`` names it in errors."""
+    accepted = keys()
+    sweep, own = {}, {}
+    for key, value in data.items():
+        if key not in accepted:
+            raise ValueError(f"{source}: unknown key {key!r}; accepted: {', '.join(accepted)}")
+        kind, declared = accepted[key]
+        if value is None and declared.default is None:
+            continue
+        if not declared.metadata["check"].test(value):
+            raise ValueError(f"{source}: {key} must be {accepts(declared)}; got {value!r}")
+        if kind == "sweep":
+            sweep[declared.name] = value
+        else:
+            own[key] = value
+    return BenchmarkSpec(sweep=sweep, **own)
+
+
+def chunk_of(spec: BenchmarkSpec, chunk: str) -> BenchmarkSpec:
+    """The part of ``spec`` that chunk ``chunk`` runs: the same spec with the chunk's tasks."""
+    if chunk not in spec.chunks:
+        known = ", ".join(spec.chunks) or "none (the spec has no chunks)"
+        raise ValueError(f"--chunk {chunk!r}: no such chunk; the spec's chunks: {known}")
+    return replace(spec, tasks=list(spec.chunks[chunk]))
+
+
+def with_flags(spec: BenchmarkSpec, flags: dict[str, Any]) -> BenchmarkSpec:
+    """``spec`` with the values given on the command line (spec keys; ``None``: not given),
+    checked as a spec file's are. ``steps``/``eval_every``/``trials`` from flags apply to every
+    task."""
+    given = from_mapping({k: v for k, v in flags.items() if v is not None}, "command line")
+    budgets = spec.budgets
+    if {"steps", "eval_every"} & set(given.sweep):  # a step budget and its cadence go together
+        budgets = {t: {k: v for k, v in b.items() if k == "trials"} for t, b in budgets.items()}
+    if "num_samples" in given.sweep:
+        budgets = {t: {k: v for k, v in b.items() if k != "trials"} for t, b in budgets.items()}
+    own = {f: getattr(given, f) for f in ("tasks", "methods", "seeds", "select")
+           if f in {k for k, v in flags.items() if v is not None}}  # fmt: skip
+    return replace(spec, sweep={**spec.sweep, **given.sweep}, **own,
+                   budgets={t: b for t, b in budgets.items() if b})  # fmt: skip
+
+
+@dataclass
+class Plan:
+    """A validated benchmark: the sweeps in the order they run, and the rest of the spec."""
+
+    name: str
+    spec: BenchmarkSpec
+    sweeps: list[SweepOptions]
+
+    def as_dict(self) -> dict[str, Any]:
+        """What must not change when a benchmark resumes (``address`` may: another node)."""
+        return {
+            "sweeps": [{k: v for k, v in asdict(o).items() if k != "address"} for o in self.sweeps],
+            "seeds": self.spec.seeds,
+            "select": self.spec.select,
+        }
+
+
+def sweep_name(method: str, task: str) -> str:
+    return f"{method}-{task.replace('/', '-')}"
+
+
+def make_plan(spec: BenchmarkSpec, name: str, tracking_uri: str, storage_path: str,
+              address: str | None) -> Plan:  # fmt: skip
+    """Every sweep of ``spec``, each checked as ``dabench sweep`` checks it (task, method,
+    space, values, objective), before anything runs; raises ``ValueError`` naming what is
+    wrong."""
+    in_chunks = list(dict.fromkeys(t for tasks in spec.chunks.values() for t in tasks))
+    tasks = spec.tasks or in_chunks or [t.name for t in list_tasks() if not t.needs_root]
+    for task in [*tasks, *in_chunks]:
+        task_spec(task)  # an unknown task: ValueError listing the tasks
+    for method in spec.methods or []:
+        if method not in METHODS:
+            raise ValueError(f"methods: unknown method {method!r}; known: {', '.join(METHODS)}")
+    pairs = [(task, method) for task in tasks for method in methods_for(task_spec(task).setting)
+             if spec.methods is None or method in spec.methods]  # fmt: skip
+    for method in spec.methods or []:
+        if not any(m == method for _, m in pairs):
+            raise ValueError(f"methods: {method!r} applies to none of the tasks {tasks}")
+    # (entries for methods or tasks a flag left out of this run are fine: they are not used)
+    unknown = sorted(set(spec.trials_by_method) - set(METHODS))
+    if unknown:
+        raise ValueError(f"trials_by_method: unknown method(s) {unknown}; known: "
+                         f"{', '.join(METHODS)}")  # fmt: skip
+    for task in spec.budgets:
+        try:
+            task_spec(task)
+        except ValueError as error:
+            raise ValueError(f"budgets: {error}") from None
+    for task in tasks:
+        setting = task_spec(task).setting
+        for name_ in spec.select:
+            try:
+                criteria.criterion(name_, setting)
+            except ValueError as error:
+                raise ValueError(f"select: {error} (task {task})") from None
+    shared = {key: spec.value(key) for key in spec_keys().values()}
+    sweeps = []
+    for task, method in pairs:
+        budget = {"steps": shared["steps"], "eval_every": shared["eval_every"],
+                  **spec.budgets.get(task, {})}  # fmt: skip
+        trials = budget.pop("trials", None) or spec.trials_by_method.get(method,
+                                                                          shared["num_samples"])  # fmt: skip
+        options = SweepOptions(**{
+            **shared, **budget, "method": method, "task": task, "num_samples": trials,
+            "overrides": dict(shared["overrides"]), "address": address,
+            "tracking_uri": tracking_uri, "experiment": spec.sweep.get("experiment") or name,
+            "storage": storage_path, "name": sweep_name(method, task),
+        })  # fmt: skip
+        try:
+            validate(options)
+        except ValueError as error:
+            raise ValueError(f"sweep {options.name}: {error}") from None
+        sweeps.append(options)
+    return Plan(name, spec, sweeps)
+
+
+def sweep_argv(options: SweepOptions, seeds: int) -> list[str]:
+    """The ``dabench sweep`` command that runs one planned sweep alone, then its seeds: every
+    option that differs from its default, as its flag."""
+    argv = ["dabench", "sweep"]
+    for name, declared in declarations(SweepOptions).items():
+        value = getattr(options, name)
+        if value is None or value == default_of(declared):
+            continue
+        if name == "overrides":
+            argv += [f"--set={k}={json.dumps(v)}" for k, v in value.items()]
+        else:
+            argv += [f"--{name.replace('_', '-')}", f"{value:g}" if isinstance(value, float)
+                     else str(value)]  # fmt: skip
+    return [*argv, "--seeds", str(seeds)]
