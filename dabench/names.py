@@ -4,6 +4,7 @@ sweeps)."""
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 
@@ -15,3 +16,14 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     if not close:
         return ""
     return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
+
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]*")
+"""What a sweep, benchmark or experiment name may hold: letters, digits and ``. _ + = -``, a letter
+or digit first — no path separator, no ``..``, no quote, no space, no rich markup. A name becomes
+a folder under ``--storage``, an MLflow tag searched for and text on the console."""
+
+
+def slug(text: str) -> str:
+    """``text`` made into an acceptable name (``"../my run"`` → ``"my-run"``)."""
+    return re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._+=-]+", "-", text)).strip("-._+=")

@@ -48,7 +48,34 @@ FIELDS = {
 
 class SpaceLoader(yaml.SafeLoader):
     """PyYAML's safe loader, but reading ``1e30`` and ``1.0e30`` as floats as YAML 1.2 does
-    (YAML 1.1 wants a sign in the exponent and would otherwise give the string ``"1e30"``)."""
+    (YAML 1.1 wants a sign in the exponent and would otherwise give the string ``"1e30"``), and
+    refusing more than :data:`MAX_ALIASES` aliases (``*name``): a few hundred bytes of nested
+    aliases expand to gigabytes ("billion laughs"); a search space or spec needs none."""
+
+    aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases (*name): refused")
+        return super().compose_node(parent, index)
+
+
+MAX_ALIASES = 32
+MAX_BYTES = 1 << 20
+"""A search space or benchmark spec file is at most 1 MiB."""
+
+
+def read_yaml(path: Path, error: type[ValueError] = ValueError) -> Any:
+    """The YAML document in ``path``, read safely (:class:`SpaceLoader`); ``error`` naming the
+    file for a file too large, not valid YAML or with too many aliases."""
+    if path.stat().st_size > MAX_BYTES:
+        raise error(f"{path}: larger than {MAX_BYTES >> 20} MiB; not a search space or spec")
+    try:
+        return yaml.load(path.read_text(), Loader=SpaceLoader)
+    except (yaml.YAMLError, UnicodeDecodeError) as failure:
+        raise error(f"{path}: not valid YAML: {failure}") from None
 
 
 SpaceLoader.add_implicit_resolver(
@@ -140,11 +167,7 @@ def load_space(path: str | Path | None = None, method: str | None = None) -> Sea
     path = Path(path)
     if not path.is_file():
         raise SearchSpaceError(f"{path}: no such search-space file")
-    try:
-        document = yaml.load(path.read_text(), Loader=SpaceLoader)
-    except yaml.YAMLError as error:
-        raise SearchSpaceError(f"{path}: not valid YAML: {error}") from None
-    return parse_space(document, str(path), method)
+    return parse_space(read_yaml(path, SearchSpaceError), str(path), method)
 
 
 def parse_space(document: Any, source: str = "<space>", method: str | None = None) -> SearchSpace:

@@ -399,14 +399,25 @@ def save_checkpoint(
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The state :func:`save_checkpoint` wrote, from its file or the directory holding
     ``trial.pt`` (loaded with ``weights_only=True``: tensors and plain containers only).
-    ``FileNotFoundError`` naming the path when there is none."""
+    ``FileNotFoundError`` naming the path when there is none; ``ValueError`` naming the file when
+    it is not a dabench checkpoint (another program's file, a truncated or corrupt one)."""
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT_FILE
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path} (a {CHECKPOINT_FILE} file, or a folder "
                                 "holding one, as `dabench train --checkpoint-dir` writes)")  # fmt: skip
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many kinds for a file it cannot read
+        reason = (
+            str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        )
+        raise ValueError(f"{path}: not a dabench checkpoint ({reason})") from None
+    missing = {"config", "step", "modules"} - set(state) if isinstance(state, dict) else {"a dict"}
+    if missing:
+        raise ValueError(f"{path}: not a dabench checkpoint (no {', '.join(sorted(missing))})")
+    return state
 
 
 def load_checkpoint(directory: str | Path, cfg: dict[str, Any]) -> dict[str, Any]:

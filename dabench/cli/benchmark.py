@@ -32,7 +32,7 @@ def spec_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """The plan from the spec and flags, checked; then run it (or, with ``--plan``, show it)."""
-    uri = args.tracking_uri or store.default_tracking_uri()
+    uri = store.tracking_uri(args.tracking_uri)
     try:
         spec = specs.load_spec(args.spec) if args.spec else BenchmarkSpec()
         name = args.name or (specs.spec_path(args.spec).stem if args.spec else "benchmark")
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                        "run the same command again to continue it"))  # fmt: skip
         return 130
     err.print(Text(f"benchmark {outcome.name} finished ({minutes:.1f} min of wall time); runs in "
-                   f"{outcome.tracking_uri}, experiment {outcome.experiment!r}"
+                   f"{store.redact(outcome.tracking_uri)}, experiment {outcome.experiment!r}"
                    + (f"; leaderboard: {outcome.leaderboard}" if outcome.leaderboard else "")))  # fmt: skip
     return 0
 

@@ -139,7 +139,7 @@ def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
                     "Ray Tune schedules the trials, Optuna's TPE proposes them from "
                     "search_spaces/<method>.yaml, ASHA stops poor ones early, MLflow records every "
                     "trial as a child run of the sweep's run.")  # fmt: skip
-    add_declared(sweep, SweepOptions)
+    add_declared(sweep, SweepOptions, given_only=True)  # --resume refuses what contradicts
     sweep.add_argument("--resume", metavar="SWEEP", help="finish an interrupted sweep (its name "
                        "or folder)")  # fmt: skip
     sweep.add_argument("--seeds", type=flag_type(at_least(0)), default=0, metavar="N",

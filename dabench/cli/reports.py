@@ -21,12 +21,12 @@ from dabench.reports.quality import quality_report
 
 def run_leaderboard(args: argparse.Namespace) -> int:
     """``dabench leaderboard``: the tables (and plots) of the tracked sweeps."""
-    uri = args.tracking_uri or store.default_tracking_uri()
+    uri = store.tracking_uri(args.tracking_uri)
     experiments = None if args.all else (args.experiment or ["dabench"])
     plots = args.plots
     if plots is None and args.out is not None and args.format == "md":
         plots = args.out.with_suffix("")
-    source = f"MLflow {uri}, " + ("every experiment" if experiments is None else
+    source = f"MLflow {store.redact(uri)}, " + ("every experiment" if experiments is None else
                                   "experiment " + ", ".join(experiments))  # fmt: skip
     try:
         boards.check_select(args.select)
@@ -57,9 +57,8 @@ def run_leaderboard(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """``dabench export``: the runs the leaderboard reads, as a CSV file."""
-    uri = args.tracking_uri or store.default_tracking_uri()
     try:
-        client = store.reading_client(uri)
+        client = store.reading_client(args.tracking_uri)
         names = None if args.all else (args.experiment or ["dabench"])
         runs = readers.load_runs(client, store.experiment_ids(client, names))
     except ValueError as error:
@@ -73,7 +72,7 @@ def run_export(args: argparse.Namespace) -> int:
 def run_validators(args: argparse.Namespace) -> int:
     """``dabench validators``: the validator-quality report of one or more sweeps."""
     try:
-        client = store.reading_client(args.tracking_uri or store.default_tracking_uri())
+        client = store.reading_client(args.tracking_uri)
         report = "\n".join(quality_report(client, args.experiment, name) for name in args.sweep)
     except ValueError as error:
         console.error("validators", error)

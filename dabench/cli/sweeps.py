@@ -16,13 +16,14 @@ from dabench.engine.options import RerunOptions, SweepOptions, declarations, par
 from dabench.engine.rerun import rerun
 from dabench.engine.state import load_sweep
 from dabench.engine.sweep import SweepSummary, run_sweep
+from dabench.records import store
 from dabench.reports.leaderboard import mean_ci
 from dabench.spaces import SearchSpaceError
 
 
-def options_from(args: argparse.Namespace, cls: type) -> Any:
+def options_from(args: argparse.Namespace, cls: type, required: bool = True) -> Any:
     """An options dataclass from the parsed flags (a flag not given keeps its default; ``--set``
-    pairs become the overrides)."""
+    pairs become the overrides); with ``required=False``, only the given values, by name."""
     values = {}
     for name in declarations(cls):
         value = args.set if name == "overrides" else getattr(args, name, None)
@@ -31,7 +32,7 @@ def options_from(args: argparse.Namespace, cls: type) -> Any:
         values[name] = parse_assignments(value) if name == "overrides" else value
     if "select" in values:
         values["select"] = tuple(values["select"])
-    return cls(**values)
+    return cls(**values) if required else values
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,8 +41,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         with console.attached(), SweepProgress():
             if args.resume:
-                summary = run_sweep(resume=args.resume, resume_under=args.storage,
-                                    verbose=args.verbose)  # fmt: skip
+                under = args.storage or "ray_results"
+                check_resume_flags(args, load_sweep(args.resume, under)[0])
+                summary = run_sweep(resume=args.resume, resume_under=under, verbose=args.verbose)
             else:
                 if not args.method or not args.task:
                     raise ValueError("--method and --task are required (or --resume SWEEP)")
@@ -64,6 +66,27 @@ def run(args: argparse.Namespace) -> int:
         return rerun_and_print(RerunOptions(sweep=summary.name, seeds=args.seeds, **shared),
                                args.verbose)  # fmt: skip
     return 0
+
+
+def check_resume_flags(args: argparse.Namespace, saved: SweepOptions) -> None:
+    """Refuse option flags given with ``--resume`` that contradict the saved sweep (a resumed
+    sweep runs with its saved options; ``--storage`` only says where to find it)."""
+    given = options_from(args, SweepOptions, required=False)
+    contradicting = [
+        f"--{name.replace('_', '-')} {value!r} (the sweep has {getattr(saved, name)!r})"
+        for name, value in given.items()
+        if name not in ("storage", "tracking_uri") and value != getattr(saved, name)
+    ]  # fmt: skip
+    if (
+        given.get("tracking_uri")
+        and store.tracking_uri(given["tracking_uri"]) != saved.tracking_uri
+    ):
+        contradicting.append(f"--tracking-uri {store.redact(given['tracking_uri'])} (the sweep "
+                             f"records to {store.redact(saved.tracking_uri or '')})")  # fmt: skip
+    if contradicting:
+        raise ValueError(f"--resume {args.resume}: a resumed sweep keeps its options; these "
+                         f"contradict them: {'; '.join(contradicting)}. Leave them out, or start a "
+                         "new sweep with another --name")  # fmt: skip
 
 
 def run_rerun(args: argparse.Namespace) -> int:
@@ -142,7 +165,7 @@ def summary_table(summary: SweepSummary) -> Table:
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in searched.items()
         )
         table.add_row("best config", Text(", ".join(shown)))
-    table.add_row("MLflow", Text(f"{summary.tracking_uri}, experiment {summary.experiment!r}, "
+    table.add_row("MLflow", Text(f"{store.redact(summary.tracking_uri)}, experiment {summary.experiment!r}, "
                                  f"run {summary.parent_run_id} (`dabench ui`)"))  # fmt: skip
     table.add_row("Ray state", Text(summary.path))
     return table

@@ -2,15 +2,20 @@
 
 The server is ``mlflow server`` with one worker and no job runner (2 processes and ~0.4 GiB
 instead of the default's 15 and ~2 GiB, measured on MLflow 3.17), bound to 127.0.0.1 unless
-``--host`` says otherwise. It runs in its own process group: SIGINT (Ctrl-C) or SIGTERM to
+``--host`` says otherwise (then it warns: the store is open to the network, read and write). It
+runs in its own process group: SIGINT (Ctrl-C), SIGTERM or SIGHUP (the terminal closed) to
 ``dabench ui`` stops the whole group — the server, uvicorn and its workers — and waits until the
-port is free. A port already in use is refused before anything starts. The URL printed (and
-opened with ``--open``) is the sweep's view (:mod:`dabench.reports.dashboard`). With a tracking server
-(``--tracking-uri http://...``) nothing is started: the URL is on that server's own UI.
+port is free; the group's leader, a watchdog (:mod:`dabench.cli.ui_watchdog`), stops it when
+``dabench ui`` dies without a word (SIGKILL). A port already in use is refused before anything starts.
+The server's log is beside the store (``mlflow-ui.log`` in an sqlite store's folder), else a
+private temporary file; it is opened without following a symbolic link. The URL printed (and
+opened with ``--open``) is the sweep's view (:mod:`dabench.reports.dashboard`). With a tracking
+server (``--tracking-uri http://...``) nothing is started: the URL is on that server's own UI.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import socket
@@ -100,17 +105,25 @@ def serve(options: UiOptions) -> int:
     check_port_free(options.host, options.port)
     from dabench.records import store
 
-    uri = options.tracking_uri or store.default_tracking_uri()
+    uri = store.tracking_uri(options.tracking_uri)
     store.require_store(uri)  # the server would create an empty one
-    url = target_url(options, uri, f"http://{options.host}:{options.port}")
+    url = target_url(options, uri, f"http://{reachable_host(options.host)}:{options.port}")
+    if not loopback(options.host):
+        print(f"WARNING: --host {options.host} opens the MLflow store {store.redact(uri)} to "
+              "every machine that can reach this one, to read every run and to write to it, "
+              "with no password. Use it on a trusted network only; the default, 127.0.0.1, "
+              "keeps it on this machine.", file=sys.stderr, flush=True)  # fmt: skip
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    log = Path(tempfile.gettempdir()) / f"dabench-ui-{options.port}.log"
-    print(f"starting the MLflow UI for {uri} (its log: {log}) …", flush=True)
-    previous = {s: signal.signal(s, _raise_stopped) for s in (signal.SIGINT, signal.SIGTERM)}
+    log, output = open_log(uri)
+    print(f"starting the MLflow UI for {store.redact(uri)} (its log: {log}) …", flush=True)
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, _raise_stopped) for s in stops}
     process = None
     try:
-        with open(log, "wb") as output:
-            process = subprocess.Popen(server_command(uri, options.host, options.port), env=env,
+        with output:
+            watched = [sys.executable, "-m", "dabench.cli.ui_watchdog", str(os.getpid()),
+                       *server_command(uri, options.host, options.port)]  # fmt: skip
+            process = subprocess.Popen(watched, env=env, stdin=subprocess.DEVNULL,
                                        stdout=output, stderr=subprocess.STDOUT,
                                        start_new_session=True)  # fmt: skip
         if not wait_healthy(process, options.host, options.port):
@@ -127,6 +140,38 @@ def serve(options: UiOptions) -> int:
             stop_group(process)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only (127.0.0.0/8, ::1, localhost)."""
+    try:
+        return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback or host == "::1"
+    except (OSError, ValueError):
+        return host == "::1"
+
+
+def reachable_host(host: str) -> str:
+    """A host to put in the printed URL: the machine's name for an address that means "every
+    interface" (``0.0.0.0``, ``::``), which no browser can open."""
+    return socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+
+
+def open_log(uri: str) -> tuple[Path, Any]:
+    """The server's log, opened for writing: ``mlflow-ui.log`` beside an sqlite store, else a
+    private temporary file; never through a symbolic link (another user's link could make it
+    overwrite a file)."""
+    from dabench.records import store
+
+    folder = store.sqlite_folder(uri)
+    if folder is None:
+        handle, name = tempfile.mkstemp(prefix="dabench-ui-", suffix=".log")
+        return Path(name), os.fdopen(handle, "wb")
+    path = folder / "mlflow-ui.log"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+    try:
+        return path, os.fdopen(os.open(path, flags, 0o600), "wb")
+    except OSError as error:
+        raise ValueError(f"cannot write the UI's log {path} ({error.strerror})") from None
 
 
 def show(url: str, open_it: bool, note: str = "") -> int:

@@ -63,8 +63,7 @@ def progress_of(plan: Plan, tracking_uri: str) -> dict[str, str]:
     found: dict[str, str] = {}
     folder = store.sqlite_folder(tracking_uri)
     if folder is None or Path(tracking_uri.removeprefix("sqlite:///")).is_file():
-        store.check_reachable(tracking_uri)
-        client = MlflowClient(tracking_uri)
+        client = store.reading_client(tracking_uri)
         experiment = client.get_experiment_by_name(plan.sweeps[0].experiment)
         for options in plan.sweeps if experiment else []:
             run = readers.find_sweep(client, experiment.experiment_id, options.name or "",
@@ -104,6 +103,18 @@ def run_benchmark(plan: Plan, tracking_uri: str, storage_root: str, address: str
     root = storage.resolve(storage_root)
     where = storage.join(root, plan.name)
     storage.check_writable(root)
+    if not state.ours(where, state.BENCHMARK_STATE):
+        raise ValueError(f"{where} exists and is not a dabench benchmark: choose another --name "
+                         "or --storage (dabench never writes into a folder it did not make)")  # fmt: skip
+    with state.hold(where, f"benchmark {plan.name}"):
+        return run_held(plan, tracking_uri, where, root, address, out, plots, board_select,
+                        command, runs_dir, verbose)  # fmt: skip
+
+
+def run_held(plan: Plan, tracking_uri: str, where: str, root: str, address: str | None,
+             out: Path | None, plots: Path | None, board_select: str, command: str,
+             runs_dir: Path | None, verbose: bool) -> Outcome:  # fmt: skip
+    """:func:`run_benchmark` once its folder's lock is held."""
     saved = state.load_benchmark(where)
     if saved is not None and saved["plan"] != plan.as_dict():
         changed = differences(saved["plan"], plan.as_dict())
@@ -111,7 +122,8 @@ def run_benchmark(plan: Plan, tracking_uri: str, storage_root: str, address: str
             f"benchmark {plan.name!r} in {root} was started with another plan ({changed}); run "
             "it with the same spec and flags, or give this one another --name"
         )
-    store.check_reachable(tracking_uri)
+    experiment_name = plan.sweeps[0].experiment
+    client, experiment = store.open_store(tracking_uri, experiment_name)
     if address:
         check_address(address)
     if out is not None:
@@ -121,10 +133,6 @@ def run_benchmark(plan: Plan, tracking_uri: str, storage_root: str, address: str
     log_file = logs.log_path(where)
     log.info("benchmark %s: Ray's and MLflow's logs: %s", plan.name, log_file)
     with logs.engine_logs(log_file, verbose) as engines:
-        store.prepare_store(tracking_uri)
-        client = MlflowClient(tracking_uri)
-        experiment_name = plan.sweeps[0].experiment
-        experiment = store.experiment_id(client, experiment_name)
         check_foreign(client, experiment, experiment_name, plan)
         previous = saved["wall_s"] if saved else 0.0
         state.save_benchmark(where, plan.as_dict(), previous)

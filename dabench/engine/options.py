@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
+from dabench.names import NAME, slug
+
 
 @dataclass(frozen=True)
 class Check:
@@ -25,6 +27,12 @@ class Check:
     accepts: str
     test: Callable[[Any], bool]
     parse: Callable[[str], Any] = str
+    hint: Callable[[Any], str] = lambda value: ""
+    """What to say after a refusal (e.g. an acceptable name like the one given)."""
+
+    def refusal(self, value: Any) -> str:
+        """``must be <what it accepts>; got <value>``, and the hint."""
+        return f"must be {self.accepts}; got {value!r}{self.hint(value)}"
 
     def flag_value(self, text: str) -> Any:
         """A flag's ``text`` read and checked (for argparse: ``ValueError`` names what is
@@ -34,7 +42,7 @@ class Check:
         except (ValueError, SyntaxError):
             value = text
         if not self.test(value):
-            raise ValueError(f"must be {self.accepts}; got {text!r}")
+            raise ValueError(self.refusal(text))
         return value
 
 
@@ -63,6 +71,12 @@ POSITIVE = Check("a finite number > 0", lambda v: _number(v) and v > 0, float)
 NON_NEGATIVE = Check("a finite number ≥ 0", lambda v: _number(v) and v >= 0, float)
 TEXT = Check("a non-empty string", lambda v: isinstance(v, str) and v != "")
 NAMES = Check("a list of names", _names)
+NAME_CHECK = Check(
+    "a name of letters, digits and . _ + = - (a letter or digit first; no path separator, '..', "
+    "quote, space or markup)",
+    lambda v: isinstance(v, str) and NAME.fullmatch(v) is not None and ".." not in v,
+    hint=lambda v: f" (e.g. {slug(str(v))!r})" if slug(str(v)) else "",
+)  # fmt: skip
 MAPPING = Check("a mapping of names to values",
                 lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v))  # fmt: skip
 
@@ -147,7 +161,8 @@ class SweepOptions:
     experiment: str = option("dabench", "the MLflow experiment", TEXT, spec="experiment")
     storage: str = option("ray_results", "where Ray keeps the state: a folder or a URI "
                           "(file://, s3://, ...) every node can reach", TEXT)  # fmt: skip
-    name: str | None = option(None, "the sweep's name", TEXT, shown_default="method-task-time")
+    name: str | None = option(None, "the sweep's name", NAME_CHECK,
+                              shown_default="method-task-time")  # fmt: skip
 
 
 def shared(name: str) -> Any:
@@ -164,7 +179,7 @@ def shared(name: str) -> Any:
 class RerunOptions:
     """What ``dabench rerun`` re-trains (a finished sweep's picks) and how."""
 
-    sweep: str = option(MISSING, "the sweep's name", TEXT)
+    sweep: str = option(MISSING, "the sweep's name", NAME_CHECK)
     seeds: int = option(3, "fresh seeds per pick", at_least(1))
     select: tuple[str, ...] = option((), "a criterion whose pick is re-trained: source_val, a "
                                      "validator (bnm, im, ...) or oracle (repeatable)", NAMES,
@@ -243,8 +258,8 @@ def check(options: Any) -> None:
         if value is None and declared.default is None:
             continue
         if not declared.metadata["check"].test(value):
-            accepts = declared.metadata["check"].accepts
-            raise ValueError(f"--{name.replace('_', '-')} must be {accepts}; got {value!r}")
+            refusal = declared.metadata["check"].refusal(value)
+            raise ValueError(f"--{name.replace('_', '-')} {refusal}")
 
 
 def spec_keys() -> dict[str, str]:

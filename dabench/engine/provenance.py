@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from dabench import __version__
+from dabench.records.store import redact
 from dabench.reports.document import Stamp
 
 
@@ -42,9 +43,10 @@ def git_commit() -> str | None:
 
 
 def provenance() -> dict[str, str]:
-    """Versions, git commit, command line and machine, for a parent run's params."""
+    """Versions, git commit, command line (credentials in URIs hidden) and machine, for a parent
+    run's params."""
     info = {"dabench_version": __version__, "python": sys.version.split()[0],
-            "command": " ".join(["dabench", *sys.argv[1:]]), "machine": machine()}  # fmt: skip
+            "command": redact(" ".join(["dabench", *sys.argv[1:]])), "machine": machine()}  # fmt: skip
     for package in ("torch", "ray", "optuna", "mlflow"):
         info[f"version.{package}"] = metadata.version(package)
     commit = git_commit()

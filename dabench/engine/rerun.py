@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mlflow.tracking import MlflowClient
 from ray import tune
 
 from dabench import storage
@@ -34,6 +33,7 @@ from dabench.engine import events, logs
 from dabench.engine.cluster import init_ray, sigterm_as_sigint
 from dabench.engine.options import RerunOptions, check
 from dabench.engine.provenance import provenance
+from dabench.engine.state import hold
 from dabench.engine.sweep import TrialMonitor
 from dabench.engine.trial import INTERNAL, TrialName, trial_dirname, trial_internal, tune_trial
 from dabench.records import criteria, readers, selection, store, writers
@@ -80,17 +80,25 @@ def picked_trials(frame: Any, chosen: list[criteria.Criterion]) -> dict[str, lis
 def rerun(options: RerunOptions, verbose: bool = False) -> list[Group]:
     """Re-train the sweep's picks with fresh seeds (see the module doc); one :class:`Group` per
     distinct picked configuration. The engines' logs go to a file in each group's folder unless
-    ``verbose``."""
+    ``verbose``. One driver at a time re-trains a sweep's picks, and not while the sweep runs
+    (:func:`~dabench.engine.state.hold` on the sweep's folder)."""
     check(options)
-    uri = options.tracking_uri or store.default_tracking_uri()
-    store.check_reachable(uri)
-    options.tracking_uri = uri
-    client = MlflowClient(uri)
+    options.tracking_uri = store.tracking_uri(options.tracking_uri)
+    client = store.reading_client(options.tracking_uri)
     parent = readers.require_sweep(client, options.experiment, options.sweep)
+    store.open_store(options.tracking_uri, options.experiment)  # it can be written
     if parent.info.status != "FINISHED":
         raise ValueError(f"sweep {options.sweep!r} did not finish ({parent.info.status}); finish "
                          "it first (`dabench sweep --resume ...`)")  # fmt: skip
     frame, picked, seeds = picks(client, parent, options.select, options.seeds)
+    folder = storage.join(storage.resolve(options.storage), options.sweep)
+    with hold(folder, f"the rerun of sweep {options.sweep}"):
+        return run_groups(client, parent, frame, picked, seeds, options, verbose)
+
+
+def run_groups(client: Any, parent: Any, frame: Any, picked: dict[str, list[str]],
+               seeds: list[int], options: RerunOptions, verbose: bool) -> list[Group]:  # fmt: skip
+    """Each picked trial's seeds group: found finished (re-used), or trained now."""
     test = criteria.test_key(readers.setting_of(parent))
     groups = []
     for run_id, selected_by in picked.items():

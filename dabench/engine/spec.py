@@ -17,11 +17,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dabench.data import list_tasks
 from dabench.data.registry import task_spec
 from dabench.engine.options import (
+    NAME_CHECK,
     BenchmarkSpec,
     SweepOptions,
     declarations,
@@ -31,7 +30,7 @@ from dabench.engine.options import (
 from dabench.engine.sweep import validate
 from dabench.methods import METHODS, methods_for
 from dabench.records import criteria
-from dabench.spaces import SpaceLoader
+from dabench.spaces import read_yaml
 
 SPECS_DIR = Path(__file__).resolve().parent.parent.parent / "benchmark_specs"
 
@@ -66,10 +65,7 @@ def load_spec(name: str) -> BenchmarkSpec:
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in SPECS_DIR.glob("*.yaml")))
         raise ValueError(f"no benchmark spec {str(path)!r}; bundled specs: {known}")
-    try:
-        data = yaml.load(path.read_text(), Loader=SpaceLoader)  # a safe loader
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path}: not valid YAML ({error})") from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of keys ({', '.join(keys())})")
     return from_mapping(data, str(path))
@@ -145,6 +141,8 @@ def make_plan(spec: BenchmarkSpec, name: str, tracking_uri: str, storage_path: s
     """Every sweep of ``spec``, each checked as ``dabench sweep`` checks it (task, method,
     space, values, objective), before anything runs; raises ``ValueError`` naming what is
     wrong."""
+    if not NAME_CHECK.test(name):
+        raise ValueError(f"--name {NAME_CHECK.refusal(name)}")
     in_chunks = list(dict.fromkeys(t for tasks in spec.chunks.values() for t in tasks))
     tasks = spec.tasks or in_chunks or [t.name for t in list_tasks() if not t.needs_root]
     for task in [*tasks, *in_chunks]:

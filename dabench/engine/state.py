@@ -1,19 +1,90 @@
 """What a sweep or a benchmark keeps beside Ray's own state in its folder, so that the same
 command (or ``--resume``) continues it: the options or the plan, the MLflow runs it opened and
-the wall time of the sessions that ended. Written whole (a temporary file and a rename)."""
+the wall time of the sessions that ended (written whole: a temporary file and a rename); and the
+lock that lets one driver at a time run it (:func:`hold`)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from dabench import storage
 from dabench.engine.options import SweepOptions
+from dabench.records.store import redact
 
 SWEEP_STATE = "dabench_sweep.json"
 BENCHMARK_STATE = "dabench_benchmark.json"
+LOCK_FILE = "dabench.lock"
+OURS = {SWEEP_STATE, BENCHMARK_STATE, LOCK_FILE, "engines.log"}
+"""The files dabench puts in a folder of its own before Ray does."""
+
+
+@contextmanager
+def hold(folder: str, what: str) -> Iterator[None]:
+    """Hold the exclusive lock of ``folder`` (a sweep's or a benchmark's, under ``--storage``)
+    while the block runs: a second driver of the same sweep or benchmark is refused with who
+    holds it and how to wait or stop it. The lock is the operating system's (``flock`` on
+    ``<folder>/dabench.lock``), so a driver that dies — even by SIGKILL — releases it, and the
+    next one takes it over. Local folders (and ``file://``) only: an object store has no locks,
+    and there the user keeps to one driver."""
+    if storage.is_uri(folder) and not folder.startswith("file://"):
+        yield
+        return
+    path = Path(folder.removeprefix("file://")) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = holder_of(path)
+            raise ValueError(
+                f"{what} is being run by another driver ({holder.get('text', 'unknown')}); wait "
+                f"for it to finish, or stop it with `kill -INT {holder.get('pid', '<its pid>')}` "
+                "(it saves its state), then run the same command again"
+            ) from None
+        os.ftruncate(handle, 0)
+        os.write(handle, json.dumps({
+            "pid": os.getpid(), "host": socket.gethostname(), "since": time.time(),
+            "command": redact(" ".join(["dabench", *sys.argv[1:]])),
+        }).encode())  # fmt: skip
+        yield
+    finally:
+        os.close(handle)  # releases the lock
+
+
+def holder_of(path: Path) -> dict[str, Any]:
+    """Who holds a lock, from what it wrote in the lock file: ``pid``, and ``text`` saying it."""
+    try:
+        holder = json.loads(path.read_text())
+        since = time.strftime("%Y-%m-%d %H:%M", time.localtime(holder["since"]))
+        holder["text"] = (
+            f"pid {holder['pid']} on {holder['host']} since {since}: `{holder['command']}`"
+        )
+        return holder
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def ours(folder: str, state_file: str) -> bool:
+    """Whether ``folder`` is dabench's: it holds ``state_file``, or only files dabench writes
+    first. A folder that is not is never adopted (nor anything in it deleted)."""
+    if not storage.exists(folder):
+        return True
+    if storage.exists(storage.join(folder, state_file)):
+        return True
+    if storage.is_uri(folder) and not folder.startswith("file://"):
+        return False
+    return {p.name for p in Path(folder.removeprefix("file://")).iterdir()} <= OURS
 
 
 def save_sweep(directory: str, options: SweepOptions, parent: str, experiment: str,
@@ -32,20 +103,37 @@ def load_sweep(name: str, where: str) -> tuple[SweepOptions, dict[str, Any]]:
     if not (storage.is_uri(name) or Path(name).is_absolute()):  # a name: also under the storage
         candidates.append(storage.join(storage.resolve(where or "."), name))
     for directory in candidates:
-        text = storage.read_text(storage.join(directory, SWEEP_STATE))
+        location = storage.join(directory, SWEEP_STATE)
+        text = storage.read_text(location)
         if text is not None:
-            state = json.loads(text)
+            state = parsed(location, text, ("options", "parent_run_id", "experiment_id"))
             saved = state["options"]
             saved["storage"] = storage.parent(directory)
             saved["experiment"] = saved.get("experiment") or "dabench"  # older states: null
-            return SweepOptions(**saved), state
+            try:
+                return SweepOptions(**saved), state
+            except TypeError as error:
+                raise ValueError(f"{location}: not a dabench sweep state ({error})") from None
     raise ValueError(f"no sweep to resume at {' or '.join(candidates)} (looked for {SWEEP_STATE})")
 
 
 def load_benchmark(where: str) -> dict[str, Any] | None:
     """The benchmark's saved plan and wall time, if a session ran before."""
-    text = storage.read_text(storage.join(where, BENCHMARK_STATE))
-    return None if text is None else json.loads(text)
+    location = storage.join(where, BENCHMARK_STATE)
+    text = storage.read_text(location)
+    return None if text is None else parsed(location, text, ("plan", "wall_s"))
+
+
+def parsed(location: str, text: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """A state file's JSON, with its ``keys``; ``ValueError`` naming the file otherwise."""
+    try:
+        state = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{location}: not a dabench state file (not JSON: {error})") from None
+    missing = [k for k in keys if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise ValueError(f"{location}: not a dabench state file (no {', '.join(missing)})")
+    return state
 
 
 def save_benchmark(where: str, plan: dict[str, Any], wall_s: float) -> None:

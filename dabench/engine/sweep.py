@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.tune import Callback
 from ray.tune.result import AUTO_RESULT_KEYS
@@ -34,7 +33,7 @@ from dabench.engine.cluster import check_address, check_resources, init_ray, sig
 from dabench.engine.options import SweepOptions, check
 from dabench.engine.provenance import provenance
 from dabench.engine.search import asha, grace_period, searcher
-from dabench.engine.state import load_sweep, save_sweep
+from dabench.engine.state import SWEEP_STATE, hold, load_sweep, save_sweep
 from dabench.engine.trial import (
     INTERNAL,
     TrialName,
@@ -186,8 +185,9 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None,
     """Run (or, with ``resume`` = a sweep's name or path, finish) a sweep; see the module doc.
     A sweep resumed by name is looked for under ``resume_under`` (its ``--storage``). The
     engines' logs go to a file in the sweep's folder unless ``verbose``
-    (:mod:`dabench.engine.logs`). A new sweep refused before its first trial leaves no folder
-    behind."""
+    (:mod:`dabench.engine.logs`). One driver at a time runs a sweep
+    (:func:`~dabench.engine.state.hold`). A new sweep refused before its first trial leaves no
+    folder behind."""
     state: dict[str, Any] = {}
     if resume is not None:
         options, state = load_sweep(resume, options.storage if options else resume_under)
@@ -197,15 +197,21 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None,
     if resume is None:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         options.name = options.name or f"{options.method}-{options.task.replace('/', '-')}-{stamp}"
-        if storage.exists(storage.join(root, options.name)):
-            raise ValueError(f"a sweep named {options.name!r} exists in {root}; use --resume")
+        where = storage.join(root, options.name)
+        if storage.exists(storage.join(where, SWEEP_STATE)):
+            raise ValueError(f"a sweep named {options.name!r} exists in {root}: finish it with "
+                             f"`dabench sweep --resume {options.name} --storage {root}`, or "
+                             "choose another --name")  # fmt: skip
+        if storage.exists(where):
+            raise ValueError(f"{where} exists and is not a dabench sweep: choose another --name "
+                             "(dabench never writes into a folder it did not make)")  # fmt: skip
     where = storage.join(root, options.name)
     new_root = not storage.exists(root)
     log_file = logs.log_path(where)
-    log.info("sweep %s: %d trials of %s on %s; Ray's and MLflow's logs: %s", options.name,
-             options.num_samples, options.method, options.task, log_file)  # fmt: skip
-    events.publish("started", title=f"sweep {options.name}")
-    with logs.engine_logs(log_file, verbose) as engines:
+    with hold(where, f"sweep {options.name}"), logs.engine_logs(log_file, verbose) as engines:
+        log.info("sweep %s: %d trials of %s on %s; Ray's and MLflow's logs: %s", options.name,
+                 options.num_samples, options.method, options.task, log_file)  # fmt: skip
+        events.publish("started", title=f"sweep {options.name}")
         try:
             tuner, client, experiment, parent = prepare(options, checked, state, engines)
         except ValueError:
@@ -230,17 +236,13 @@ def prepare(options: SweepOptions, checked: Checked, state: dict[str, Any],
     root, resume = storage.resolve(options.storage), bool(state)
     where = storage.join(root, options.name or "")
     storage.check_writable(root)
-    uri = options.tracking_uri or store.default_tracking_uri()
-    store.check_reachable(uri)
+    options.tracking_uri = store.tracking_uri(options.tracking_uri)
+    client, experiment = store.open_store(options.tracking_uri, options.experiment)
     if options.address:
         check_address(options.address)
     init_ray(options.address)
     engines.apply()  # ray.init may have added its handlers again
     check_resources(options.cpus_per_trial, options.gpus_per_trial)
-    options.tracking_uri = uri
-    store.prepare_store(uri)
-    client = MlflowClient(uri)
-    experiment = store.experiment_id(client, options.experiment)
     objective = checked.objective
     if not resume:
         parent = open_sweep_run(client, experiment, options, checked.space, objective)
@@ -298,14 +300,15 @@ def open_sweep_run(client: Any, experiment: str, options: SweepOptions, space: S
 def options_used(options: SweepOptions, space: SearchSpace, objective: Criterion) -> dict:
     """The sweep's options with the defaults it used in place of ``None``: the objective's
     criterion, the search-space file, ASHA's first rung and the cluster (``local``); options
-    that do not apply (e.g. no ``root``) are left out."""
+    that do not apply (e.g. no ``root``) are left out; credentials in URIs hidden."""
     used = asdict(options) | {
         "metric": objective.name,
         "space": options.space or space.source,
         "grace_period": grace_period(options) if options.scheduler == "asha" else None,
         "address": options.address or "local",
     }
-    return {k: v for k, v in used.items() if v is not None}
+    return {k: store.redact(v) if isinstance(v, str) else v for k, v in used.items()
+            if v is not None}  # fmt: skip
 
 
 def summarize(results: Any, options: SweepOptions, client: Any, experiment: str, parent: str,

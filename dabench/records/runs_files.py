@@ -8,6 +8,7 @@ every metric, one row per run; :func:`read_runs` gives back the same table.
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ import pandas as pd
 
 from dabench.records import schema as s
 from dabench.records.readers import column, tag
+from dabench.records.store import redact
 
 EXPORTED = [
     "run_id", "experiment_id", "status", "start_time",
@@ -35,6 +37,9 @@ def save_runs(runs: pd.DataFrame, path: Path) -> None:
         c for c in runs if c.startswith("metrics.")
     )
     frame = runs[columns].copy()
+    if "params.command" in frame:  # credentials never reach a committed file
+        frame["params.command"] = frame["params.command"].map(
+            lambda c: redact(c) if isinstance(c, str) else c)  # fmt: skip
     frame["start_time"] = pd.to_datetime(frame["start_time"], utc=True).map(lambda t: t.isoformat())
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
@@ -119,24 +124,69 @@ def save_chunk_record(runs_path: Path, runs: pd.DataFrame, benchmark: str, wall_
     ``machine``, the dabench commits its sweeps ran with, and the command."""
     sweeps = runs[column(runs, tag(s.KIND)) == s.SWEEP_KIND]
     commits = sorted(set(column(sweeps, "params.git_commit").dropna()))
-    record = {"benchmark": benchmark, "wall_s": round(wall_s, 1), "command": command,
+    record = {"benchmark": benchmark, "wall_s": round(wall_s, 1), "command": redact(command),
               "finished": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine,
               "git_commit": ", ".join(commits) or "unknown"}  # fmt: skip
     runs_path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
 
 
+REQUIRED = ("run_id", "status", "start_time", tag(s.KIND))
+"""The columns every row of a runs file fills."""
+RUN_STATUSES = ("FINISHED", "KILLED", "FAILED", "RUNNING", "SCHEDULED")
+KINDS = (s.SWEEP_KIND, s.TRIAL_KIND, s.SEEDS_KIND)
+
+
 def _read_file(path: Path) -> pd.DataFrame:
+    """A runs file, read strictly: the header's columns, then every row checked — as many fields
+    as the header, the :data:`REQUIRED` ones filled, a known status and kind, an ISO start time,
+    numbers in the metric columns — so that a damaged file (a row cut short in a merge, say) is
+    refused naming the file, the line and the column, instead of changing a table."""
     if not path.is_file():
         raise ValueError(f"--runs {path}: no such file")
     try:
-        head = pd.read_csv(path, nrows=0)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        with open(path, newline="", encoding="utf-8") as file:
+            rows = csv.reader(file)
+            header = next(rows, None)
+            if not header:
+                raise ValueError(f"--runs {path}: empty; not a file of `dabench export`")
+            missing = set(REQUIRED) - set(header)
+            if missing:
+                raise ValueError(f"--runs {path}: not a file of `dabench export` (no "
+                                 f"{sorted(missing)})")  # fmt: skip
+            for row in rows:
+                check_row(path, rows.line_num, header, row)
+    except (UnicodeDecodeError, csv.Error) as error:
         raise ValueError(f"--runs {path}: not a CSV file of `dabench export` ({error})") from None
-    missing = {"run_id", "status", "start_time", tag(s.KIND)} - set(head.columns)
-    if missing:
-        raise ValueError(f"--runs {path}: not a file of `dabench export` (no {sorted(missing)})")
-    text = {c: object for c in head.columns if not c.startswith("metrics.")}
-    frame = pd.read_csv(path, dtype={**text, **{c: float for c in head.columns
+    text = {c: object for c in header if not c.startswith("metrics.")}
+    frame = pd.read_csv(path, dtype={**text, **{c: float for c in header
                                                 if c.startswith("metrics.")}})  # fmt: skip
     frame["start_time"] = pd.to_datetime(frame["start_time"], utc=True, format="ISO8601")
     return frame
+
+
+def check_row(path: Path, line: int, header: list[str], row: list[str]) -> None:
+    """One row of a runs file against its header; ``ValueError`` naming the line and column."""
+    where = f"--runs {path}, line {line}"
+    if len(row) != len(header):
+        raise ValueError(f"{where}: {len(row)} fields where the header has {len(header)} (a row "
+                         "cut short or two rows merged?)")  # fmt: skip
+    values = dict(zip(header, row, strict=True))
+    for column_name in REQUIRED:
+        if not values[column_name]:
+            raise ValueError(f"{where}, column {column_name}: empty")
+    for column_name, allowed in (("status", RUN_STATUSES), (tag(s.KIND), KINDS)):
+        if values[column_name] not in allowed:
+            raise ValueError(f"{where}, column {column_name}: {values[column_name]!r} is none of "
+                             f"{', '.join(allowed)}")  # fmt: skip
+    try:
+        datetime.fromisoformat(values["start_time"])
+    except ValueError:
+        raise ValueError(f"{where}, column start_time: {values['start_time']!r} is not an ISO "
+                         "time") from None  # fmt: skip
+    for column_name, value in values.items():
+        if column_name.startswith("metrics.") and value:
+            try:
+                float(value)
+            except ValueError:
+                raise ValueError(f"{where}, column {column_name}: {value!r} is not a "
+                                 "number") from None  # fmt: skip

@@ -389,14 +389,14 @@ def log_results(client: Any, run_id: str, results: list[Diagnosis], files: list[
 def _client(uri: str | None, required: bool) -> Any:
     """An MLflow client on ``uri`` (default store if ``None``); without ``required``, ``None``
     when that store does not exist (a local sqlite file that is not there)."""
-    uri = uri or store.default_tracking_uri()
+    uri = store.tracking_uri(uri)
     folder = store.sqlite_folder(uri)
     if folder is not None and not Path(uri.removeprefix("sqlite:///")).is_file():
         if required:
             raise ValueError(f"no MLflow store at {uri}; pass the --tracking-uri the sweep "
                              "logged to")  # fmt: skip
         return None
-    store.check_reachable(uri)
+    store.check_store(uri)
     return MlflowClient(uri)
 
 
