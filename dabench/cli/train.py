@@ -50,7 +50,7 @@ def run(args: Any) -> int:
         return 2
     setting_metric = f"target_val_{HEADLINE_METRIC[task_spec(resolved['task']).setting]}"
     if resume:
-        err.print(f"resuming {directory} from step {start}")
+        err.print(f"resuming {directory} from step {start}", markup=False)
     if not args.quiet:
         err.print(f"{resolved['method']} on {resolved['task']}, seed {resolved['seed']}, "
                   f"{resolved['steps']} steps (oracle: {setting_metric})")  # fmt: skip
@@ -74,7 +74,7 @@ def run(args: Any) -> int:
                 if directory
                 else " (pass --checkpoint-dir to be able to resume)"
             )
-            err.print(f"interrupted{hint}")
+            err.print(f"interrupted{hint}", markup=False)
             return 130
     if args.json:
         json.dump({"config": resolved, "metrics": final}, sys.stdout, indent=2, default=str)

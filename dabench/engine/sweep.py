@@ -207,6 +207,7 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None,
                              "(dabench never writes into a folder it did not make)")  # fmt: skip
     where = storage.join(root, options.name)
     new_root = not storage.exists(root)
+    storage.check_writable(root)
     log_file = logs.log_path(where)
     with hold(where, f"sweep {options.name}"), logs.engine_logs(log_file, verbose) as engines:
         log.info("sweep %s: %d trials of %s on %s; Ray's and MLflow's logs: %s", options.name,
@@ -235,14 +236,14 @@ def prepare(options: SweepOptions, checked: Checked, state: dict[str, Any],
     client, the experiment id and the parent run id."""
     root, resume = storage.resolve(options.storage), bool(state)
     where = storage.join(root, options.name or "")
-    storage.check_writable(root)
     options.tracking_uri = store.tracking_uri(options.tracking_uri)
-    client, experiment = store.open_store(options.tracking_uri, options.experiment)
+    store.check_store(options.tracking_uri)  # before Ray; written only once the cluster fits
     if options.address:
         check_address(options.address)
     init_ray(options.address)
     engines.apply()  # ray.init may have added its handlers again
     check_resources(options.cpus_per_trial, options.gpus_per_trial)
+    client, experiment = store.open_store(options.tracking_uri, options.experiment)
     objective = checked.objective
     if not resume:
         parent = open_sweep_run(client, experiment, options, checked.space, objective)
