@@ -22,8 +22,9 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from abc import ABC, abstractmethod
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, Self
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -39,7 +40,30 @@ def duration(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-class BenchmarkProgress:
+class Display(ABC):
+    """A live display: inside its ``with`` block it listens to the engine's events
+    (:meth:`listen`) and, on a terminal, redraws its ``live`` part."""
+
+    live: Live | None = None
+
+    def __enter__(self) -> Self:
+        self.stack = ExitStack()
+        self.stack.enter_context(events.listening(self.listen))
+        if self.live is not None:
+            self.live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.close()
+        if self.live is not None:
+            self.live.stop()
+
+    @abstractmethod
+    def listen(self, event: str, details: dict[str, Any]) -> None:
+        """Show what ``event`` (with its ``details``) changed."""
+
+
+class BenchmarkProgress(Display):
     """The display of benchmark ``name`` (the engine's ``started`` event names it and the wall
     time of earlier sessions, ``previous_s``). Use as a context manager: it listens to the
     engine's events inside the ``with`` block."""
@@ -57,18 +81,6 @@ class BenchmarkProgress:
             if self.console.is_terminal
             else None
         )
-
-    def __enter__(self) -> BenchmarkProgress:
-        self.stack = ExitStack()
-        self.stack.enter_context(events.listening(self.listen))
-        if self.live is not None:
-            self.live.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stack.close()
-        if self.live is not None:
-            self.live.stop()
 
     def listen(self, event: str, details: dict[str, Any]) -> None:
         if event == "started":
@@ -221,7 +233,7 @@ def _seconds_per_step(searcher: Any) -> dict[tuple[str, str], float]:
 # --- one sweep (or one rerun's seeds group) -----------------------------------------------------
 
 
-class SweepProgress:
+class SweepProgress(Display):
     """The live display of a sweep (or a seeds group) while its trials run: trials running,
     completed, pruned and failed out of the total, the best objective so far with its oracle,
     elapsed time and an estimate of the time left, on one status line under the finished trials'
@@ -257,18 +269,6 @@ class SweepProgress:
             return Text(self.status_line(*self.seen[:2], time.time(), self.seen[2]))
         except RuntimeError:  # Tune changed its trial list while this thread read it
             return Text(self.title)
-
-    def __enter__(self) -> SweepProgress:
-        self.stack = ExitStack()
-        self.stack.enter_context(events.listening(self.listen))
-        if self.live is not None:
-            self.live.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stack.close()
-        if self.live is not None:
-            self.live.stop()
 
     def listen(self, event: str, details: dict[str, Any]) -> None:
         if event == "started":  # a sweep, or the next seeds group
