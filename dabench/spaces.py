@@ -63,6 +63,7 @@ class SpaceLoader(yaml.SafeLoader):
 
 
 MAX_ALIASES = 32
+"""The most aliases a search space or benchmark spec may use."""
 MAX_BYTES = 1 << 20
 """A search space or benchmark spec file is at most 1 MiB."""
 
