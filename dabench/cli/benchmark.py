@@ -14,11 +14,12 @@ from rich.text import Text
 
 from dabench.cli import console
 from dabench.cli.progress import BenchmarkProgress
+from dabench.data.registry import task_spec
 from dabench.engine import benchmark
 from dabench.engine import spec as specs
 from dabench.engine.options import BenchmarkSpec, SweepOptions, declarations, parse_assignments
-from dabench.engine.sweep import validate
 from dabench.records import store
+from dabench.records.criteria import criterion
 from dabench.spaces import SearchSpaceError
 
 
@@ -86,7 +87,7 @@ def plan_table(plan: specs.Plan, status: dict[str, str]) -> Table:
     for column in ("sweep", "trials", "steps", "eval every", "objective", "status"):
         table.add_column(column)
     for options in plan.sweeps:
-        objective = validate(options).objective
+        objective = criterion(options.metric, task_spec(options.task).setting)
         table.add_row(Text(options.name or ""), str(options.num_samples), str(options.steps),
                       str(options.eval_every), objective.key, status[options.name or ""])  # fmt: skip
     return table

@@ -123,6 +123,7 @@ def run_held(plan: Plan, tracking_uri: str, where: str, root: str, address: str 
             "it with the same spec and flags, or give this one another --name"
         )
     experiment_name = plan.sweeps[0].experiment
+    store.check_store(tracking_uri)
     client, experiment = store.open_store(tracking_uri, experiment_name)
     if address:
         check_address(address)

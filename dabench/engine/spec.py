@@ -103,14 +103,14 @@ def with_flags(spec: BenchmarkSpec, flags: dict[str, Any]) -> BenchmarkSpec:
     """``spec`` with the values given on the command line (spec keys; ``None``: not given),
     checked as a spec file's are. ``steps``/``eval_every``/``trials`` from flags apply to every
     task."""
-    given = from_mapping({k: v for k, v in flags.items() if v is not None}, "command line")
+    flags = {k: v for k, v in flags.items() if v is not None}
+    given = from_mapping(flags, "command line")
     budgets = spec.budgets
     if {"steps", "eval_every"} & set(given.sweep):  # a step budget and its cadence go together
         budgets = {t: {k: v for k, v in b.items() if k == "trials"} for t, b in budgets.items()}
     if "num_samples" in given.sweep:
         budgets = {t: {k: v for k, v in b.items() if k != "trials"} for t, b in budgets.items()}
-    own = {f: getattr(given, f) for f in ("tasks", "methods", "seeds", "select")
-           if f in {k for k, v in flags.items() if v is not None}}  # fmt: skip
+    own = {f: getattr(given, f) for f in ("tasks", "methods", "seeds", "select") if f in flags}
     return replace(spec, sweep={**spec.sweep, **given.sweep}, **own,
                    budgets={t: b for t, b in budgets.items() if b})  # fmt: skip
 

@@ -153,13 +153,15 @@ def _read_file(path: Path) -> pd.DataFrame:
             if missing:
                 raise ValueError(f"--runs {path}: not a file of `dabench export` (no "
                                  f"{sorted(missing)})")  # fmt: skip
+            body = []
             for row in rows:
                 check_row(path, rows.line_num, header, row)
+                body.append(row)
     except (UnicodeDecodeError, csv.Error) as error:
         raise ValueError(f"--runs {path}: not a CSV file of `dabench export` ({error})") from None
-    text = {c: object for c in header if not c.startswith("metrics.")}
-    frame = pd.read_csv(path, dtype={**text, **{c: float for c in header
-                                                if c.startswith("metrics.")}})  # fmt: skip
+    frame = pd.DataFrame(body, columns=header, dtype=object).replace("", None)  # empty: missing
+    metrics = [c for c in header if c.startswith("metrics.")]
+    frame[metrics] = frame[metrics].astype(float)
     frame["start_time"] = pd.to_datetime(frame["start_time"], utc=True, format="ISO8601")
     return frame
 

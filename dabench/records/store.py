@@ -130,10 +130,9 @@ def check_database(uri: str, shown: str) -> None:
 
 
 def open_store(uri: str, experiment: str) -> tuple[MlflowClient, str]:
-    """A client on the store ``uri`` (checked, :func:`check_store`; a new local store created)
-    and the id of ``experiment`` in it, written to once — before anything is trained, so that a
-    store that cannot be written (read-only, full) is refused in one line."""
-    check_store(uri)
+    """A client on the store ``uri`` (already checked, :func:`check_store`; a new local store
+    created) and the id of ``experiment`` in it, written to once — before anything is trained,
+    so that a store that cannot be written (read-only, full) is refused in one line."""
     try:
         prepare_store(uri)
         client = MlflowClient(uri)
