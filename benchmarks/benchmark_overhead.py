@@ -53,7 +53,7 @@ def plan(args: argparse.Namespace, work: Path):
     from dabench.engine import spec as benchmark
 
     spec = benchmark.with_flags(benchmark.load_spec(args.spec), flags(args))
-    name = benchmark.spec_path(args.spec).stem
+    name = benchmark.spec_name(args.spec)
     uri = f"sqlite:///{work / 'mlflow.db'}"
     return benchmark.make_plan(spec, name, uri, str(work / "ray"), None), spec
 

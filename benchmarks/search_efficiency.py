@@ -4,7 +4,7 @@ Run:  python benchmarks/search_efficiency.py [--task moons/rot40] [--method dann
           [--repeats 3] [--budgets 8 16 32] [--asha-samples 72] [--report-only]
 
 Each strategy is a real ``dabench`` sweep (Ray Tune + Optuna + MLflow, 2 trials at a time) of
-``--method`` on ``--task`` over ``search_spaces/<method>.yaml``, repeated with seeds 0, 1, 2, …
+``--method`` on ``--task`` over ``dabench/search_spaces/<method>.yaml``, repeated with seeds 0, 1, 2, …
 (the seed drives both the sampler and training):
 
 * random: Optuna's RandomSampler, every trial trained to the end;
@@ -148,7 +148,7 @@ def write_report(args, records: list[dict]) -> None:
         "docstring of `benchmarks/search_efficiency.py`.",
         "",
         f"`{args.method}` on `{args.task}`, {args.steps} steps per full trial, "
-        f"`search_spaces/{args.method}.yaml`, 2 trials at a time, {args.repeats} repeats (seeds "
+        f"`dabench/search_spaces/{args.method}.yaml`, 2 trials at a time, {args.repeats} repeats (seeds "
         f"0–{args.repeats - 1}). Budget B = the training steps of B full trials. Each cell: "
         "target-test accuracy % of the picked trial, mean over repeats (min–max).",
         "",

@@ -4,9 +4,5 @@
 API, exact to its math, with its bugs fixed).
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("dabench")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0"
+__version__ = "0.2.0"
+"""dabench's version: its one home (``pyproject.toml`` reads it from here)."""

@@ -1,4 +1,5 @@
-"""Search spaces declared in YAML (``search_spaces/<method>.yaml``), validated before any trial.
+"""Search spaces declared in YAML (``dabench/search_spaces/<method>.yaml``, shipped inside the
+package; ``dabench space METHOD`` prints one), validated before any trial.
 
 A file::
 
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +39,8 @@ from dabench.trainable import CHOICES, RANGES, check_range
 if TYPE_CHECKING:
     import optuna
 
-SPACES_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
+SPACES_DIR: Traversable = resources.files("dabench") / "search_spaces"
+"""The shipped search spaces, read as package resources (a checkout, a wheel or an sdist alike)."""
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "categorical")
 FIELDS = {
     "uniform": {"type", "low", "high", "when"},
@@ -68,10 +72,11 @@ MAX_BYTES = 1 << 20
 """A search space or benchmark spec file is at most 1 MiB."""
 
 
-def read_yaml(path: Path, error: type[ValueError] = ValueError) -> Any:
-    """The YAML document in ``path``, read safely (:class:`SpaceLoader`); ``error`` naming the
-    file for a file too large, not valid YAML or with too many aliases."""
-    if path.stat().st_size > MAX_BYTES:
+def read_yaml(path: Path | Traversable, error: type[ValueError] = ValueError) -> Any:
+    """The YAML document in ``path`` (a user's file or a shipped resource), read safely
+    (:class:`SpaceLoader`); ``error`` naming the file for a file too large, not valid YAML or with
+    too many aliases."""
+    if isinstance(path, Path) and path.stat().st_size > MAX_BYTES:
         raise error(f"{path}: larger than {MAX_BYTES >> 20} MiB; not a search space or spec")
     try:
         return yaml.load(path.read_text(), Loader=SpaceLoader)
@@ -153,19 +158,21 @@ class SearchSpace:
         return [p.name for p in self.parameters]
 
 
-def space_path(method: str) -> Path:
-    """The bundled search space of ``method``."""
+def space_path(method: str) -> Traversable:
+    """The shipped search space of ``method``."""
     return SPACES_DIR / f"{method}.yaml"
 
 
-def load_space(path: str | Path | None = None, method: str | None = None) -> SearchSpace:
-    """Read and validate a space: ``path``, or the bundled file of ``method``. With both, the
-    file's ``method`` must be ``method``."""
+def load_space(path: str | Path | Traversable | None = None,
+               method: str | None = None) -> SearchSpace:  # fmt: skip
+    """Read and validate a space: ``path`` (a user's file), or the shipped file of ``method``.
+    With both, the file's ``method`` must be ``method``."""
     if path is None:
         if method is None:
             raise ValueError("load_space needs a path or a method")
         path = space_path(method)
-    path = Path(path)
+    if isinstance(path, str):
+        path = Path(path)
     if not path.is_file():
         raise SearchSpaceError(f"{path}: no such search-space file")
     return parse_space(read_yaml(path, SearchSpaceError), str(path), method)

@@ -9,6 +9,7 @@ from dabench.cli import main
 from dabench.demo import run
 
 
+@pytest.mark.slow  # 2 × 2,000 steps: about 30 s on 2 cores
 def test_demo_dann_beats_source_only_on_rotated_moons():
     result = run(steps=2000, seed=1)
     assert result.dann > result.source_only + 10

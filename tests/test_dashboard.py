@@ -1,6 +1,6 @@
-"""The MLflow dashboard: a real sweep, ``dabench ui`` (a real ``mlflow server``) and Debian's
-headless Chromium rendering the printed URL; the port-in-use refusal and SIGTERM stopping the
-whole server. Nothing is mocked."""
+"""The MLflow dashboard: the shared tiny sweep (run from the installed wheel), ``dabench ui`` (a
+real ``mlflow server``) and Debian's headless Chromium rendering the printed URL; the port-in-use
+refusal and SIGTERM stopping the whole server. Nothing is mocked."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sweep_helpers import free_port, processes_matching, wait_until
 
+from dabench import compat
 from dabench.names import did_you_mean
 from dabench.records import readers, schema
 from dabench.records.criteria import criterion
@@ -36,9 +37,6 @@ def test_a_sweeps_view_shows_its_trials_with_objective_oracle_and_status():
     assert state["orderByKey"] == "metrics.`validator_bnm`" and state["orderByAsc"] is False
     loss = dashboard.view_state("s1", criterion("train_loss", "closed"))
     assert loss["orderByKey"] == "metrics.`train_loss`" and loss["orderByAsc"] is True
-    url = dashboard.runs_url("http://127.0.0.1:5000/", "3", "dabench-s1")
-    assert url == ("http://127.0.0.1:5000/#/experiments/3/runs?workflowType=machine_learning"
-                   "&viewStateShareKey=dabench-s1")  # fmt: skip
     assert dashboard.view_key("dann-moons/rot40 x") == "dabench-dann-moons-rot40-x"
 
 
@@ -65,31 +63,12 @@ def test_ui_refuses_a_port_in_use_before_starting_anything(tmp_path):
     assert not (tmp_path / "x.db").exists() and not processes_matching(f"--port {port}")
 
 
-@pytest.fixture(scope="module")
-def sweep_store(tmp_path_factory):
-    """A small real sweep (2 trials of DANN on moons/rot40) run by ``dabench sweep`` in its own
-    store; the folder, the store's URI, the parent run and the console output."""
-    folder = tmp_path_factory.mktemp("dashboard")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    done = subprocess.run(
-        [sys.executable, "-m", "dabench", "sweep", "--method", "dann", "--task", "moons/rot40",
-         "--num-samples", "2", "--steps", "40", "--eval-every", "20", "--name", "tiny",
-         "--storage", str(folder / "ray"), "--tracking-uri", uri],
-        capture_output=True, text=True, timeout=600, cwd=folder,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    client = MlflowClient(uri)
-    experiment = client.get_experiment_by_name("dabench").experiment_id
-    parent = client.search_runs([experiment], f"tags.`{schema.KIND}` = 'sweep'")[0]
-    return folder, uri, parent, done.stdout + done.stderr
-
-
-def test_the_sweep_console_shows_only_dabench_lines_and_progress(sweep_store):
-    folder, _, _, console = sweep_store
-    log = folder / "ray" / "tiny" / "engines.log"
+def test_the_sweep_console_shows_only_dabench_lines_and_progress(tiny_sweep):
+    console = tiny_sweep.console
+    log = tiny_sweep.folder / "ray_results" / "tiny" / "engines.log"
     assert console.startswith(f"sweep tiny: 2 trials of dann on moons/rot40; Ray's and MLflow's "
                               f"logs: {log}")  # fmt: skip
-    assert "Started a local Ray instance" in log.read_text()  # Ray's lines went to the file
+    assert "Started a local Ray instance" in log.read_text()  # not printed
     for line in console.splitlines():
         assert line.startswith(("sweep tiny", "[1/2] tiny-trial-", "[2/2] tiny-trial-", "┌", "│",
                                 "└", "├", " ")), f"not dabench's: {line!r}"  # fmt: skip
@@ -125,12 +104,12 @@ def port_free(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
-def test_the_sweep_records_a_model_training_experiment_and_the_picks(sweep_store):
-    _, uri, parent, _ = sweep_store
+def test_the_sweep_records_a_model_training_experiment_and_the_picks(tiny_sweep):
+    uri, parent = tiny_sweep.uri, tiny_sweep.parent
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("dabench")
     assert experiment.tags[schema.EXPERIMENT_KIND] == schema.MODEL_TRAINING
-    view = json.loads(experiment.tags[dashboard.VIEW_PREFIX + "dabench-tiny"])
+    view = json.loads(experiment.tags[compat.UI_VIEW_TAG_PREFIX + "dabench-tiny"])
     assert "dabench.sweep` = 'tiny'" in view["searchFilter"]
     assert parent.data.tags["pick.trial.name"].startswith("tiny-trial-")
     assert client.get_run(parent.data.tags["pick.checkpoint.run_id"]).info.run_name.startswith(
@@ -149,23 +128,23 @@ def test_the_sweep_records_a_model_training_experiment_and_the_picks(sweep_store
 
 
 @pytest.fixture(scope="module")
-def ui_server(sweep_store):
+def ui_server(tiny_sweep, tmp_path_factory):
     """``dabench ui`` on the sweep's store (stopped by the SIGTERM test, else at the end)."""
-    folder, uri, _, _ = sweep_store
-    process, port, url = start_ui(uri, folder)
-    yield process, port, url
+    folder = tmp_path_factory.mktemp("ui")
+    process, port, url = start_ui(tiny_sweep.uri, folder)
+    yield process, port, url, folder
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
 
 
 @pytest.mark.slow
-def test_the_printed_url_shows_the_trials_in_a_real_browser(sweep_store, ui_server, tmp_path):
+def test_the_printed_url_shows_the_trials_in_a_real_browser(tiny_sweep, ui_server, tmp_path):
     if CHROMIUM is None:
         if os.environ.get("CI"):
             pytest.fail("no chromium in CI (.ci/run installs it)")
         pytest.skip("no chromium installed (apt-get install chromium)")
-    _, uri, parent, _ = sweep_store
+    uri, parent = tiny_sweep.uri, tiny_sweep.parent
     dom = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
          f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=30000",
@@ -183,10 +162,10 @@ def test_the_printed_url_shows_the_trials_in_a_real_browser(sweep_store, ui_serv
     assert "completed" in dom
 
 
-def test_ui_opens_its_url_and_stops_its_whole_server_on_sigterm(sweep_store, ui_server):
-    process, port, url = ui_server
+def test_ui_opens_its_url_and_stops_its_whole_server_on_sigterm(ui_server):
+    process, port, url, folder = ui_server
     assert url.startswith(f"http://127.0.0.1:{port}/#/experiments/") and "viewStateShareKey=" in url
-    opened = sweep_store[0] / "opened"
+    opened = folder / "opened"
     wait_until(opened.exists, 30, "the browser to be opened")
     assert opened.read_text() == url  # --open: Python's webbrowser, here $BROWSER
     server = processes_matching(f"--port {port}")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image
+from torchvision import transforms
 
 from dabench.data import SPLITS, get_task, list_tasks, real
 from dabench.data.image_list import DatasetNotFoundError, ImageList, parse_image_list
@@ -205,8 +206,8 @@ def test_train_and_eval_transforms_differ_by_split(office31):
     task = get_task("office31/A2W", root=office31)
     train_tf = task.splits["source_train"].dataset.transform
     eval_tf = task.splits["source_val"].dataset.transform
-    assert any(isinstance(t, real.T.RandomResizedCrop) for t in train_tf.transforms)
-    assert not any(isinstance(t, real.T.RandomResizedCrop) for t in eval_tf.transforms)
+    assert any(isinstance(t, transforms.RandomResizedCrop) for t in train_tf.transforms)
+    assert not any(isinstance(t, transforms.RandomResizedCrop) for t in eval_tf.transforms)
     assert task.splits["target_adapt"].dataset.transform is train_tf
     assert task.splits["target_test"].dataset.transform is eval_tf
     # views share the parsed samples instead of re-reading the list

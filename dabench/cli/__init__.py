@@ -12,7 +12,8 @@ from dabench.cli.parser import build_parser
 
 HANDLERS = {
     "demo": "listings:run_demo", "tasks": "listings:run_tasks", "methods": "listings:run_methods",
-    "train": "train:run", "sweep": "sweeps:run", "rerun": "sweeps:run_rerun",
+    "space": "listings:run_space", "train": "train:run", "sweep": "sweeps:run",
+    "rerun": "sweeps:run_rerun",
     "benchmark": "benchmark:run", "leaderboard": "reports:run_leaderboard",
     "export": "reports:run_export", "validators": "reports:run_validators",
     "analyze": "reports:run_analyze", "ui": "ui:run",

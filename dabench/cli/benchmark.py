@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     uri = store.tracking_uri(args.tracking_uri)
     try:
         spec = specs.load_spec(args.spec) if args.spec else BenchmarkSpec()
-        name = args.name or (specs.spec_path(args.spec).stem if args.spec else "benchmark")
+        name = args.name or (specs.spec_name(args.spec) if args.spec else "benchmark")
         if args.chunk:
             if args.tasks:
                 raise ValueError("--chunk names the tasks already; leave out --tasks")

@@ -1,15 +1,18 @@
-"""The listing commands: ``dabench tasks``, ``dabench methods`` and ``dabench demo``."""
+"""The listing commands: ``dabench tasks``, ``dabench methods``, ``dabench space`` and
+``dabench demo``."""
 
 from __future__ import annotations
 
 import argparse
 
 from dabench import models
+from dabench.cli.console import error
 from dabench.data import list_tasks
 from dabench.data.registry import task_spec
 from dabench.demo import run
-from dabench.methods import METHODS
+from dabench.methods import METHODS, get_method
 from dabench.methods.base import COMMON_DEFAULTS, FAMILY_DEFAULTS
+from dabench.spaces import space_path
 from dabench.trainable import LOOP_DEFAULTS, default_config
 
 
@@ -66,6 +69,20 @@ def run_tasks(args: argparse.Namespace) -> None:
             print(f"{title}:")
             for spec in group:
                 print(f"  {spec.name.ljust(width)}  {spec.setting:<12}  {spec.description}")
+
+
+def run_space(args: argparse.Namespace) -> int:
+    """``dabench space METHOD``: the shipped search space of a method, to copy and edit."""
+    try:
+        get_method(args.method)
+    except ValueError as failure:
+        error("space", failure)
+        return 2
+    path = space_path(args.method)
+    print(f"# {path}: dabench's search space for {args.method}. Save it (dabench space "
+          f"{args.method} > my.yaml), edit it and pass it with --space my.yaml.")  # fmt: skip
+    print(path.read_text(), end="")
+    return 0
 
 
 def run_demo(args: argparse.Namespace) -> None:

@@ -1,4 +1,4 @@
-"""The command line's parsers: ``dabench demo | tasks | methods | train | sweep | rerun |
+"""The command line's parsers: ``dabench demo | tasks | methods | space | train | sweep | rerun |
 benchmark | validators | analyze | leaderboard | export | ui``.
 
 The flags of ``sweep``, ``rerun`` and ``benchmark`` are made from the options' declarations
@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
                       "The task's model decides which apply; --task shows them resolved for one "
                       "task.")  # fmt: skip
     methods.add_argument("--task", help="show every method's defaults as resolved for this task")
+    space = command(commands, "space", "print a method's shipped search space", "Print the "
+                    "search space `dabench sweep` uses for METHOD by default (it ships inside "
+                    "the package). Save it, edit it and pass it with --space FILE.")  # fmt: skip
+    space.add_argument("method", metavar="METHOD", help="e.g. dann, cdan (see `dabench methods`)")
     add_train_parser(commands)
     add_sweep_parser(commands)
     add_rerun_parser(commands)
@@ -136,9 +140,9 @@ def add_tracking_uri(parser: argparse.ArgumentParser) -> None:
 def add_sweep_parser(commands: argparse._SubParsersAction) -> None:
     sweep = command(commands, "sweep", "search a method's hyperparameters on a task (Ray Tune + "
                     "Optuna TPE + ASHA + MLflow)", "Search a method's hyperparameters on a task: "
-                    "Ray Tune schedules the trials, Optuna's TPE proposes them from "
-                    "search_spaces/<method>.yaml, ASHA stops poor ones early, MLflow records every "
-                    "trial as a child run of the sweep's run.")  # fmt: skip
+                    "Ray Tune schedules the trials, Optuna's TPE proposes them from the "
+                    "method's search space (`dabench space METHOD`), ASHA stops poor ones early, "
+                    "MLflow records every trial as a child run of the sweep's run.")  # fmt: skip
     add_declared(sweep, SweepOptions, given_only=True)  # --resume refuses what contradicts
     sweep.add_argument("--resume", metavar="SWEEP", help="finish an interrupted sweep (its name "
                        "or folder)")  # fmt: skip
@@ -164,10 +168,10 @@ def add_benchmark_parser(commands: argparse._SubParsersAction) -> None:
                     "each, as `dabench sweep`), re-train each sweep's picks with fresh seeds (as "
                     "`dabench rerun`) and write the leaderboard — all in one Ray Tune run that "
                     "keeps the cluster's CPUs and GPUs busy until the last trial. From a spec "
-                    "(benchmark_specs/*.yaml) and/or flags (flags win). Run the same command "
-                    "again to continue an interrupted benchmark.")  # fmt: skip
-    bench.add_argument("--spec", help="a spec file, or the name of one in benchmark_specs/ "
-                       "(e.g. leaderboard, tiny)")  # fmt: skip
+                    "(a YAML file, or a shipped one: tiny, leaderboard) and/or flags (flags "
+                    "win). Run the same command again to continue an interrupted benchmark.")  # fmt: skip
+    bench.add_argument("--spec", help="a spec file, or the name of a shipped one "
+                       "(leaderboard, tiny)")  # fmt: skip
     bench.add_argument("--chunk", help="run only this chunk of the spec (its `chunks:`), as a "
                        "benchmark of its own named <spec>-<chunk>")  # fmt: skip
     add_declared(bench, BenchmarkSpec, given_only=True)

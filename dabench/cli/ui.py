@@ -79,13 +79,14 @@ def target_url(options: UiOptions, uri: str, base: str) -> str:
     store ``uri``, else the experiment list."""
     from mlflow.tracking import MlflowClient
 
+    from dabench import compat
     from dabench.reports import dashboard
 
     found = dashboard.latest_sweep(MlflowClient(uri), options.experiment, options.sweep)
     if found is None:
-        return f"{base}/#/experiments?workflowType={dashboard.WORKFLOW}"
+        return compat.ui_experiments_url(base)
     experiment, key = found
-    return dashboard.runs_url(base, experiment, key)
+    return compat.ui_runs_url(base, experiment, key)
 
 
 def server_command(uri: str, host: str, port: int) -> list[str]:

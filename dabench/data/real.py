@@ -55,15 +55,18 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 from torch.utils.data import Subset
-from torchvision import transforms as T
 
 from dabench.data.image_list import ImageList
 from dabench.data.registry import register_task
 from dabench.data.task import Task, source_splits, target_splits
+
+if TYPE_CHECKING:
+    from torchvision import transforms as T
 
 __all__ = [
     "DATASETS",
@@ -361,27 +364,38 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def _transforms() -> ModuleType:
+    """``torchvision.transforms``, imported when a real-data task is built: the registry reads
+    this module whenever any task is looked up, and torchvision's import takes about 2 s."""
+    from torchvision import transforms
+
+    return transforms
+
+
 def _resize(size: int) -> T.Resize:
     """The reference's ``ResizeImage(size)``: PIL ``resize((size, size))`` (aspect ratio not kept)
     with Pillow's default bicubic filter."""
-    return T.Resize((size, size), interpolation=T.InterpolationMode.BICUBIC)
+    tv = _transforms()
+    return tv.Resize((size, size), interpolation=tv.InterpolationMode.BICUBIC)
 
 
 def resnet_transforms(center_crop: bool = False) -> tuple[T.Compose, T.Compose]:
     """``(train, val)`` pipelines for 224×224 ImageNet-normalised inputs (spec: ``default``
     training pipeline, or ``cen.crop`` with ``center_crop=True``)."""
-    crop = T.CenterCrop(224) if center_crop else T.RandomResizedCrop(224)  # scale (0.08, 1)
-    normalize = [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
-    train = T.Compose([_resize(256), crop, T.RandomHorizontalFlip(), *normalize])
-    val = T.Compose([_resize(256), T.CenterCrop(224), *normalize])
+    tv = _transforms()
+    crop = tv.CenterCrop(224) if center_crop else tv.RandomResizedCrop(224)  # scale (0.08, 1)
+    normalize = [tv.ToTensor(), tv.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    train = tv.Compose([_resize(256), crop, tv.RandomHorizontalFlip(), *normalize])
+    val = tv.Compose([_resize(256), tv.CenterCrop(224), *normalize])
     return train, val
 
 
 def digit_transform(size: int, channels: int) -> T.Compose:
     """Resize to ``size``×``size``, ``ToTensor``, ``Normalize(0.5, 0.5)`` per channel (train = val,
     no augmentation, as in the reference's digit commands)."""
-    return T.Compose(
-        [_resize(size), T.ToTensor(), T.Normalize((0.5,) * channels, (0.5,) * channels)]
+    tv = _transforms()
+    return tv.Compose(
+        [_resize(size), tv.ToTensor(), tv.Normalize((0.5,) * channels, (0.5,) * channels)]
     )
 
 

@@ -1,13 +1,14 @@
 """``dabench benchmark``: a whole leaderboard — tasks × methods, each searched by a sweep, its
 picks re-trained with fresh seeds — as one resumable command that keeps the cluster busy.
 
-**What runs.** A spec (``benchmark_specs/*.yaml``, :mod:`dabench.engine.spec`) or flags name the tasks
-(default: every bundled task), the methods (default: every method that applies to each task,
-source-only and the target oracle included: :func:`dabench.methods.registry.methods_for`), the trials
-per sweep, the steps and evaluation interval per task, the fresh seeds and the criteria whose
-picks get them. Every sweep is an ordinary ``dabench sweep`` (named ``<method>-<task>``), every
-seeds group an ordinary ``dabench rerun`` group; both are tagged ``dabench.benchmark=<name>`` in
-MLflow, so ``dabench leaderboard``, ``validators`` and ``rerun`` work on them unchanged.
+**What runs.** A spec (a YAML file, or one shipped in ``dabench/benchmark_specs/``;
+:mod:`dabench.engine.spec`) or flags name the tasks (default: every bundled task), the methods
+(default: every method that applies to each task, source-only and the target oracle included:
+:func:`dabench.methods.registry.methods_for`), the trials per sweep, the steps and evaluation
+interval per task, the fresh seeds and the criteria whose picks get them. Every sweep is an
+ordinary ``dabench sweep`` (named ``<method>-<task>``), every seeds group an ordinary
+``dabench rerun`` group; both are tagged ``dabench.benchmark=<name>`` in MLflow, so
+``dabench leaderboard``, ``validators`` and ``rerun`` work on them unchanged.
 
 **How it runs.** All of them in one Ray Tune run on one cluster (local, or ``--address``):
 :mod:`dabench.engine.multiplex` routes each trial to its sweep's Optuna searcher and ASHA, and starts a

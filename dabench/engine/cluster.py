@@ -13,7 +13,7 @@ from typing import Any
 
 import ray
 
-from dabench.engine.compat import enable_token_auth_if_available
+from dabench.compat import enable_token_auth_if_available
 
 
 def init_ray(address: str | None) -> None:

@@ -32,10 +32,10 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
 from dabench import storage
+from dabench.compat import asha_tracks
 from dabench.engine import events
 from dabench.engine import rerun as reruns
 from dabench.engine.cluster import slots
-from dabench.engine.compat import asha_tracks
 from dabench.engine.options import SweepOptions
 from dabench.engine.search import asha, searcher
 from dabench.engine.sweep import close_sweep, open_sweep_run

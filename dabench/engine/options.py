@@ -149,7 +149,7 @@ class SweepOptions:
                                    spec="reduction_factor")  # fmt: skip
     max_failures: int = option(0, "retries per trial", at_least(0), spec="max_failures")
     space: str | None = option(None, "a search-space YAML file", TEXT,
-                               shown_default="search_spaces/<method>.yaml")  # fmt: skip
+                               shown_default="the shipped one: dabench space METHOD")  # fmt: skip
     overrides: dict[str, Any] = option({}, "a hyperparameter fixed in every trial (KEY=VALUE, "
                                        "repeatable; e.g. precision=bf16)", MAPPING, spec="set")  # fmt: skip
     root: str | None = option(None, "the dataset folder (real-data tasks)", TEXT, spec="root")

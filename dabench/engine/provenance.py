@@ -28,8 +28,11 @@ def machine() -> str:
 
 def git_commit() -> str | None:
     """The commit of the dabench checkout this runs from (``-dirty`` with uncommitted changes),
-    or ``None`` for an installed package or a machine without git."""
+    or ``None`` for an installed package (whose folder may sit inside someone's repository: a
+    virtual environment in a checkout) or a machine without git."""
     root = Path(__file__).resolve().parents[2]
+    if not ((root / ".git").exists() and (root / "pyproject.toml").is_file()):
+        return None
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"],
                                 capture_output=True, text=True, timeout=5)  # fmt: skip

@@ -1,5 +1,5 @@
-"""Benchmark specs: what ``dabench benchmark`` runs, read from a YAML file (``benchmark_specs/``)
-and flags, checked, and turned into a plan of sweeps.
+"""Benchmark specs: what ``dabench benchmark`` runs, read from a YAML file (a user's, or one
+shipped in ``dabench/benchmark_specs/``) and flags, checked, and turned into a plan of sweeps.
 
 A spec is **shared sweep options** — any :class:`~dabench.engine.options.SweepOptions` option
 with a spec key (``trials``, ``steps``, ``eval_every``, ``scheduler``, ``set``, ...: the same
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, replace
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,8 @@ from dabench.methods import METHODS, methods_for
 from dabench.records import criteria
 from dabench.spaces import read_yaml
 
-SPECS_DIR = Path(__file__).resolve().parent.parent.parent / "benchmark_specs"
+SPECS_DIR: Traversable = resources.files("dabench") / "benchmark_specs"
+"""The shipped specs (``tiny``, ``leaderboard``), read as package resources."""
 
 
 def keys() -> dict[str, tuple[str, Any]]:
@@ -50,12 +53,24 @@ def accepts(declared: Any) -> str:
     return f"{declared.metadata['check'].accepts} ({declared.metadata['help']})"
 
 
-def spec_path(name: str) -> Path:
-    """A spec file: a path, or the name of one in ``benchmark_specs/``."""
+def spec_path(name: str) -> Path | Traversable:
+    """A spec file: a path, or the name of a shipped one (:data:`SPECS_DIR`)."""
     path = Path(name).expanduser()
     if path.is_file() or path.suffix in (".yaml", ".yml"):
         return path
     return SPECS_DIR / f"{name}.yaml"
+
+
+def spec_name(name: str) -> str:
+    """The benchmark's default name for spec ``name``: the file's stem (``tiny`` for ``tiny``
+    and for ``specs/tiny.yaml``)."""
+    return Path(name).stem
+
+
+def shipped_specs() -> list[str]:
+    """The names of the shipped specs."""
+    return sorted(p.name.removesuffix(".yaml") for p in SPECS_DIR.iterdir()
+                  if p.name.endswith(".yaml"))  # fmt: skip
 
 
 def load_spec(name: str) -> BenchmarkSpec:
@@ -63,8 +78,8 @@ def load_spec(name: str) -> BenchmarkSpec:
     key and what it accepts."""
     path = spec_path(name)
     if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in SPECS_DIR.glob("*.yaml")))
-        raise ValueError(f"no benchmark spec {str(path)!r}; bundled specs: {known}")
+        known = ", ".join(shipped_specs())
+        raise ValueError(f"no benchmark spec {str(path)!r}; shipped specs: {known}")
     data = read_yaml(path)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of keys ({', '.join(keys())})")

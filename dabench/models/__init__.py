@@ -27,28 +27,41 @@ does (see :mod:`dabench.models.resnet`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import import_module
+from types import ModuleType
+from typing import Any
 
 from torch import nn
 
 from dabench._checks import check_positive_int
 from dabench.models.digits import DTN, AdaptiveFlatten, LeNet
 from dabench.models.mlp import MLP
-from dabench.models.resnet import (
-    RESNETS,
-    ResNetBackbone,
-    build_resnet,
-    resnet18,
-    resnet34,
-    resnet50,
-    resnet101,
-)
-from dabench.models.segmentation import (
-    ASPPV2,
-    DeepLabV2,
-    SmallFCN,
-    deeplabv2_resnet50,
-    deeplabv2_resnet101,
-)
+
+RESNETS: tuple[str, ...] = ("resnet18", "resnet34", "resnet50", "resnet101")
+"""Names accepted by :func:`build_resnet` (torchvision's ResNets, :mod:`dabench.models.resnet`)."""
+
+_TORCHVISION_NAMES = {
+    "resnet": ("ResNetBackbone", "build_resnet", *RESNETS),
+    "segmentation": ("ASPPV2", "DeepLabV2", "SmallFCN", "deeplabv2_resnet50",
+                     "deeplabv2_resnet101"),
+}  # fmt: skip
+
+
+def _torchvision_module(name: str) -> ModuleType:
+    """``dabench.models.<name>``, imported on first use: the ResNets and segmenters are built on
+    torchvision, whose import takes about 2 s (it loads ``torch._dynamo``) — a cost every trial
+    process of a small model (MLP, LeNet, DTN) would otherwise pay for nothing."""
+    return import_module(f"dabench.models.{name}")
+
+
+def __getattr__(name: str) -> Any:
+    """``dabench.models.resnet50``, ``dabench.models.DeepLabV2``, ...: from their module, which
+    is imported on first use (:func:`_torchvision_module`)."""
+    for module, names in _TORCHVISION_NAMES.items():
+        if name in names:
+            return getattr(_torchvision_module(module), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ASPPV2",
@@ -83,13 +96,7 @@ _SCRATCH_BACKBONES: dict[str, Callable[[int | None], nn.Module]] = {
 BACKBONES: tuple[str, ...] = (*_SCRATCH_BACKBONES, *RESNETS)
 """Names accepted by :func:`build_backbone`."""
 
-_SEGMENTERS: dict[str, Callable[..., nn.Module]] = {
-    "small_fcn": SmallFCN,
-    "deeplabv2_resnet50": deeplabv2_resnet50,
-    "deeplabv2_resnet101": deeplabv2_resnet101,
-}
-
-SEGMENTERS: tuple[str, ...] = tuple(_SEGMENTERS)
+SEGMENTERS: tuple[str, ...] = ("small_fcn", "deeplabv2_resnet50", "deeplabv2_resnet101")
 """Names accepted by :func:`build_segmenter`."""
 
 _PRETRAINABLE = ", ".join(repr(n) for n in RESNETS)
@@ -156,7 +163,7 @@ def build_backbone(
                 f"{_PRETRAINABLE}"
             )
         return _SCRATCH_BACKBONES[name](in_channels)
-    return build_resnet(
+    return _torchvision_module("resnet").build_resnet(
         name, in_channels=3 if in_channels is None else in_channels, pretrained=pretrained
     )
 
@@ -186,11 +193,13 @@ def build_segmenter(
     _check_name("segmenter", name, SEGMENTERS)
     check_positive_int("num_classes", num_classes)
     check_positive_int("in_channels", in_channels)
+    segmentation = _torchvision_module("segmentation")
     if name == "small_fcn":
         if pretrained:
             raise ValueError(
                 "segmenter 'small_fcn' has no pretrained weights; pretrained=True is accepted for "
                 "'deeplabv2_resnet50', 'deeplabv2_resnet101'"
             )
-        return SmallFCN(num_classes, in_channels=in_channels)
-    return _SEGMENTERS[name](num_classes, in_channels=in_channels, pretrained=pretrained)
+        return segmentation.SmallFCN(num_classes, in_channels=in_channels)
+    builder = getattr(segmentation, name)
+    return builder(num_classes, in_channels=in_channels, pretrained=pretrained)

@@ -19,6 +19,7 @@ from torchvision.models import resnet as tv_resnet
 from torchvision.models._api import WeightsEnum
 
 from dabench._checks import check_positive_int
+from dabench.models import RESNETS
 
 __all__ = [
     "OFFLINE_ENV",
@@ -46,8 +47,7 @@ _SPECS: dict[str, tuple[_Block, list[int], WeightsEnum]] = {
     "resnet101": (tv_resnet.Bottleneck, [3, 4, 23, 3], tv_resnet.ResNet101_Weights.IMAGENET1K_V1),
 }
 
-RESNETS: tuple[str, ...] = tuple(_SPECS)
-"""Names accepted by :func:`build_resnet`."""
+assert tuple(_SPECS) == RESNETS, "dabench.models.RESNETS names the ResNets built here"
 
 
 class ResNetBackbone(tv_resnet.ResNet):

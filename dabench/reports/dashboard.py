@@ -1,22 +1,13 @@
 """The MLflow dashboard of a sweep, with no configuration: the first screen shows its trials; and
 the summary a finished sweep leaves on its parent run.
 
-Two things decide what MLflow's UI (3.17) shows first, both verified in its JS bundle
-(``mlflow/server/js/build/static/js``) and in headless Chromium:
-
-* **The workflow type.** The UI opens either its "GenAI" or its "Model training" view, from the
-  URL parameter ``workflowType`` (``genai`` | ``machine_learning``), else the browser's saved
-  choice, else ``genai`` — whose experiment page is an empty traces overview. dabench's URL says
-  ``workflowType=machine_learning``, and every experiment dabench records into is tagged as a
-  model-training experiment (:func:`dabench.records.store.mark_model_training`; clients and UIs
-  that read the tag rather than the toggle see a model-training experiment).
-* **A shared view.** The runs page opened with ``?viewStateShareKey=<key>`` applies the JSON in
-  the experiment tag ``mlflow.sharedViewState.<key>``: the search facets (``searchFilter``,
-  ``orderByKey``, ``orderByAsc``, ...) and the table state (``selectedColumns``,
-  ``columnWidths``, ...; ``runsExpanded`` is ignored there). Each sweep publishes one
-  (:func:`publish_view`): its trial runs, best objective first, with the objective, the oracle,
-  target-test and the trial status as columns. A filter that leaves the parent run out shows its
-  nested trial runs flat, i.e. expanded, with no click.
+What the UI shows first is decided by its ``workflowType`` URL parameter and a shared view
+(:mod:`dabench.compat` says how both work). dabench's URLs open the model-training view, and
+every experiment dabench records into is tagged as a model-training experiment
+(:func:`dabench.records.store.mark_model_training`). Each sweep publishes one shared view
+(:func:`publish_view`): its trial runs, best objective first, with the objective, the oracle,
+target-test and the trial status as columns. A filter that leaves the parent run out shows its
+nested trial runs flat, i.e. expanded, with no click.
 
 Column keys are ``<metrics|params|tags|attributes>.`<name>```, as the UI writes them.
 """
@@ -29,14 +20,12 @@ from typing import Any
 
 import pandas as pd
 
+from dabench.compat import UI_VIEW_TAG_PREFIX
 from dabench.names import did_you_mean
 from dabench.records import readers
 from dabench.records import schema as s
 from dabench.records.criteria import Criterion, from_key, oracle
 from dabench.reports.plots import close, metrics_vs_step, parallel_coordinates
-
-VIEW_PREFIX = "mlflow.sharedViewState."
-WORKFLOW = "machine_learning"
 
 
 def view_key(sweep: str) -> str:
@@ -65,16 +54,9 @@ def view_state(sweep: str, objective: Criterion) -> dict[str, Any]:
 def publish_view(client: Any, experiment_id: str, sweep: str, objective: Criterion) -> str:
     """Save the sweep's view as an experiment tag; return its share key."""
     key = view_key(sweep)
-    client.set_experiment_tag(experiment_id, VIEW_PREFIX + key,
+    client.set_experiment_tag(experiment_id, UI_VIEW_TAG_PREFIX + key,
                               json.dumps(view_state(sweep, objective)))  # fmt: skip
     return key
-
-
-def runs_url(base: str, experiment_id: str, key: str | None = None) -> str:
-    """The UI's runs page of an experiment in the model-training view, with the shared view
-    ``key`` applied when given."""
-    url = f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs?workflowType={WORKFLOW}"
-    return url + (f"&viewStateShareKey={key}" if key else "")
 
 
 def latest_sweep(client: Any, experiment: str | None, sweep: str | None) -> tuple[str, str] | None:
@@ -103,7 +85,7 @@ def latest_sweep(client: Any, experiment: str | None, sweep: str | None) -> tupl
         return None
     experiment_id, name = run.info.experiment_id, run.data.tags[s.SWEEP]
     key = view_key(name)
-    if VIEW_PREFIX + key not in client.get_experiment(experiment_id).tags:
+    if UI_VIEW_TAG_PREFIX + key not in client.get_experiment(experiment_id).tags:
         publish_view(client, experiment_id, name,
                      from_key(run.data.tags[s.OBJECTIVE], readers.setting_of(run)))  # fmt: skip
     return experiment_id, key
