@@ -167,8 +167,9 @@ def test_a_second_copy_of_a_benchmark_is_refused_and_the_first_is_unharmed(tmp_p
     """On main both copies "finished", one seeds group had 4 runs instead of 2 and the
     leaderboard's interval came from n = 4."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    argv = [sys.executable, "-m", "dabench", "benchmark", "--spec", "tiny", "--tracking-uri",
-            uri, "--storage", str(tmp_path / "ray"), "--no-leaderboard"]  # fmt: skip
+    argv = [sys.executable, "-m", "dabench", "benchmark", "--spec", "tiny", "--methods", "dann",
+            "--trials", "2", "--tracking-uri", uri, "--storage", str(tmp_path / "ray"),
+            "--no-leaderboard"]  # fmt: skip
     first = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                              cwd=tmp_path)  # fmt: skip
     lock = tmp_path / "ray" / "tiny" / "dabench.lock"
