@@ -4,16 +4,17 @@ release that moves it degrades one feature instead of breaking a sweep; ``tests/
 checks each against the installed versions (and ``pyproject.toml`` caps both below their next
 major).
 
-MLflow's UI (3.x) reads two things dabench uses for its dashboard
-(:mod:`dabench.reports.dashboard`), both found in its JS bundle
-(``mlflow/server/js/build/static/js``) and checked in headless Chromium:
+MLflow's UI reads two things dabench uses for its dashboard (:mod:`dabench.reports.dashboard`),
+both found in its JS bundle (``mlflow/server/js/build/static/js``) and checked in headless
+Chromium. The bundles of 3.5.1, 3.8.1 and 3.9.0 lack ``workflowType``; on 3.10.1 and 3.14.0
+the runs page opened at a sweep's view did not list its trials (the browser test of
+``tests/test_dashboard.py``); on 3.17.2 it does (hence ``mlflow>=3.17``):
 
 * the URL parameter ``workflowType`` (``genai`` | ``machine_learning``) picks the UI's "GenAI"
   or "Model training" view; without it the UI falls back to the browser's saved choice, else
   ``genai``;
 * ``viewStateShareKey=<key>`` on a runs page applies the JSON saved in the experiment tag
-  ``mlflow.sharedViewState.<key>``; a UI without shared views ignores the parameter and shows
-  the experiment's runs unfiltered.
+  ``mlflow.sharedViewState.<key>``.
 """
 
 from __future__ import annotations
