@@ -29,7 +29,7 @@ exclude_patterns = ["_build", "_generated", "reports/*/**"]  # report sub-folder
 nitpicky = True
 EXTERNAL = (
     "torch|torchvision|nn|np|numpy|pandas|pd|pathlib|collections|abc|typing|optuna|ray|mlflow"
-    "|os|PIL|Image|datetime|yaml"
+    "|os|PIL|Image|datetime|yaml|importlib"
 )
 nitpick_ignore_regex = [
     (r"py:.*", rf"({EXTERNAL})\..*"),

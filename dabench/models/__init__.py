@@ -38,7 +38,7 @@ from dabench.models.digits import DTN, AdaptiveFlatten, LeNet
 from dabench.models.mlp import MLP
 
 RESNETS: tuple[str, ...] = ("resnet18", "resnet34", "resnet50", "resnet101")
-"""Names accepted by :func:`build_resnet` (torchvision's ResNets, :mod:`dabench.models.resnet`)."""
+"""Names accepted by :func:`~dabench.models.resnet.build_resnet` (torchvision's ResNets)."""
 
 _TORCHVISION_NAMES = {
     "resnet": ("ResNetBackbone", "build_resnet", *RESNETS),
@@ -69,6 +69,7 @@ __all__ = [
     "DTN",
     "FAMILIES",
     "MLP",
+    "RESNETS",
     "SEGMENTERS",
     "AdaptiveFlatten",
     "DeepLabV2",

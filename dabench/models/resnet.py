@@ -23,7 +23,6 @@ from dabench.models import RESNETS
 
 __all__ = [
     "OFFLINE_ENV",
-    "RESNETS",
     "ResNetBackbone",
     "build_resnet",
     "load_imagenet_state_dict",
@@ -169,7 +168,7 @@ def build_resnet(
     """A :class:`ResNetBackbone` by name (``resnet18``, ``resnet34``, ``resnet50``, ``resnet101``).
 
     Args:
-        name: one of :data:`RESNETS`.
+        name: one of :data:`~dabench.models.RESNETS`.
         in_channels: image channels; other than 3, ``conv1`` is new and not pretrained.
         pretrained: load torchvision's ``IMAGENET1K_V1`` weights from the torch hub cache
             (see :func:`load_imagenet_state_dict`); ``False``: random initialisation.
