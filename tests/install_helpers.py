@@ -55,14 +55,22 @@ def install(wheel: Path, environment: Path) -> Path:
     purelib = Path(sysconfig.get_path("purelib", vars=paths))
     ours = dict.fromkeys([*site.getsitepackages(), sysconfig.get_path("purelib")])
     (purelib / "dependencies.pth").write_text("\n".join(ours) + "\n")
+    # --ignore-installed: the checkout's own (editable) dabench is visible through those paths
     subprocess.run([sys.executable, "-m", "pip", "--python", str(environment / "bin" / "python"),
-                    "install", "--no-deps", "--no-index", "-q", str(wheel)], check=True)  # fmt: skip
+                    "install", "--no-deps", "--no-index", "--ignore-installed", "-q", str(wheel)],
+                   env=without_pythonpath(), check=True)  # fmt: skip
+    assert (environment / "bin" / "dabench").is_file(), "the wheel installed no dabench script"
     return environment / "bin"
+
+
+def without_pythonpath() -> dict[str, str]:
+    """This process's environment without ``PYTHONPATH`` (which could point at a checkout)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
 
 def run_installed(bin_folder: Path, cwd: Path, *args: str, timeout: float = 600):
     """``dabench ARGS`` from the installed environment, in ``cwd``, with no ``PYTHONPATH``."""
-    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    environment = without_pythonpath()
     environment["PATH"] = f"{bin_folder}{os.pathsep}{environment['PATH']}"
     return subprocess.run([str(bin_folder / "dabench"), *args], cwd=cwd, env=environment,
                           capture_output=True, text=True, timeout=timeout)  # fmt: skip

@@ -5,11 +5,10 @@ the checkout: the search spaces and benchmark specs come from the package, not t
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
-from install_helpers import ROOT, run_installed
+from install_helpers import ROOT, run_installed, without_pythonpath
 from mlflow.tracking import MlflowClient
 
 from dabench import __version__
@@ -17,10 +16,9 @@ from dabench.records import schema
 
 
 def test_the_installed_wheel_is_the_one_that_runs(installed_dabench, tmp_path):
-    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     where = subprocess.run([str(installed_dabench / "python"), "-c",
                             "import dabench; print(dabench.__file__)"], cwd=tmp_path,
-                           env=environment, capture_output=True, text=True,
+                           env=without_pythonpath(), capture_output=True, text=True,
                            check=True).stdout  # fmt: skip
     assert not Path(where.strip()).is_relative_to(ROOT), where  # the wheel, not the checkout
     version = run_installed(installed_dabench, tmp_path, "--version")
