@@ -364,38 +364,57 @@ def test_the_ui_log_is_beside_the_store_and_never_follows_a_link(tmp_path, capsy
     assert victim.read_text() == "keep me"
 
 
-def start_ui(uri: str, *args: str) -> tuple[subprocess.Popen, int, list[str]]:
+def launch_ui(uri: str, *args: str) -> tuple[subprocess.Popen, int]:
+    """``dabench ui`` on ``uri`` and a free port, not yet waited for."""
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "dabench", "ui", "--tracking-uri", uri,
                                 "--port", str(port), *args], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return process, port
+
+
+def printed_until_url(process: subprocess.Popen) -> list[str]:
+    """What a launched ``dabench ui`` printed, up to and including its URL line."""
     lines = []
     for line in process.stdout:
         lines.append(line)
         if line.startswith("MLflow UI: "):
-            return process, port, lines
+            return lines
     raise AssertionError(f"no URL: {lines} {process.stderr.read()}")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stop", [signal.SIGHUP, signal.SIGKILL])
-def test_the_ui_server_goes_with_its_parent_on_sighup_and_on_sigkill(stop, tmp_path):
-    """On main SIGHUP (a closed terminal) or SIGKILL left the MLflow server holding the port."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    store.open_store(uri, "dabench")
-    args = ("--host", "0.0.0.0") if stop == signal.SIGHUP else ()
-    process, port, lines = start_ui(uri, *args)
-    if stop == signal.SIGHUP:  # bound beyond loopback: a loud warning and a usable URL
-        warning = process.stderr.readline()
-        assert warning.startswith("WARNING: --host 0.0.0.0 opens the MLflow store") and \
-            "with no password" in warning  # fmt: skip
-        assert "0.0.0.0" not in lines[-1] and f":{port}/#/experiments" in lines[-1]
-    assert (tmp_path / "mlflow-ui.log").is_file()  # beside the store
-    group = with_descendants([process.pid])
-    assert healthy(f"http://127.0.0.1:{port}")
-    process.send_signal(stop)
-    process.wait(timeout=60)
-    wait_until(lambda: not healthy(f"http://127.0.0.1:{port}"), 60, "the server to stop")
-    wait_until(lambda: not [p for p in group if Path(f"/proc/{p}").exists()
-                            and Path(f"/proc/{p}/stat").read_text().split()[2] != "Z"],
-               60, "every server process to exit")  # fmt: skip
+def test_the_ui_serves_its_store_and_goes_with_its_parent_on_sighup_and_on_sigkill(tmp_path):
+    """Two ``dabench ui`` at once, each on a store of its own with no sweep yet: each prints the
+    experiments' URL once the server answers and serves its store. On main SIGHUP (a closed
+    terminal) or SIGKILL left the MLflow server holding the port."""
+    launched = {}
+    for stop in (signal.SIGHUP, signal.SIGKILL):  # both start at once: one server start's wait
+        (tmp_path / stop.name).mkdir()
+        uri = f"sqlite:///{tmp_path / stop.name / 'mlflow.db'}"
+        store.open_store(uri, "seen-in-the-ui")
+        args = ("--host", "0.0.0.0") if stop == signal.SIGHUP else ()  # beyond loopback
+        launched[stop] = (uri, *launch_ui(uri, *args))
+    for stop, (uri, process, port) in launched.items():
+        lines = printed_until_url(process)
+        assert lines[0].startswith(f"starting the MLflow UI for {uri}")
+        url = lines[-1].strip().removeprefix("MLflow UI: ")
+        assert url.endswith(f":{port}/#/experiments?workflowType=machine_learning")  # no sweep
+        assert url.startswith("http://127.0.0.1:" if stop == signal.SIGKILL else "http://")
+        assert "0.0.0.0" not in url  # beyond loopback: the URL names this host
+        if stop == signal.SIGHUP:  # bound beyond loopback: a loud warning and a usable URL
+            warning = process.stderr.readline()
+            assert warning.startswith("WARNING: --host 0.0.0.0 opens the MLflow store") and \
+                "with no password" in warning  # fmt: skip
+        assert (tmp_path / stop.name / "mlflow-ui.log").is_file()  # beside the store
+        assert healthy(f"http://127.0.0.1:{port}")  # the URL is printed once it answers
+        assert MlflowClient(f"http://127.0.0.1:{port}").get_experiment_by_name("seen-in-the-ui")
+    for stop, (_, process, port) in launched.items():
+        group = with_descendants([process.pid])
+        process.send_signal(stop)
+        process.wait(timeout=60)
+        wait_until(lambda: not healthy(f"http://127.0.0.1:{port}"), 60,  # noqa: B023
+                   f"the server to stop on {stop.name}")  # fmt: skip
+        wait_until(lambda: not [p for p in group if Path(f"/proc/{p}").exists()  # noqa: B023
+                                and Path(f"/proc/{p}/stat").read_text().split()[2] != "Z"],
+                   60, f"every server process to exit on {stop.name}")  # fmt: skip

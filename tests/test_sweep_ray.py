@@ -18,7 +18,6 @@ from sweep_helpers import (
     assert_sweeps_apart,
     children,
     free_port,
-    healthy,
     kill_all,
     mlflow_server,
     processes_matching,
@@ -250,26 +249,6 @@ def test_two_sweeps_and_a_benchmark_at_once_on_a_ray_start_head_log_apart_to_one
         stop_session(server)
         shutil.rmtree(temp, ignore_errors=True)
     assert not processes_matching(str(temp))
-
-
-@pytest.mark.slow
-def test_dabench_ui_serves_the_tracking_store(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    MlflowClient(uri).create_experiment("seen-in-the-ui")
-    port = free_port()
-    ui = subprocess.Popen(
-        [sys.executable, "-m", "dabench", "ui", "--tracking-uri", uri, "--port", str(port)],
-        stdout=subprocess.PIPE, text=True, start_new_session=True, cwd=tmp_path,
-    )  # fmt: skip
-    try:
-        assert ui.stdout.readline().startswith(f"starting the MLflow UI for {uri}")
-        assert ui.stdout.readline().strip() == (  # no sweep yet: the experiments
-            f"MLflow UI: http://127.0.0.1:{port}/#/experiments?workflowType=machine_learning"
-        )
-        assert healthy(f"http://127.0.0.1:{port}")  # the URL is printed once it answers
-        assert MlflowClient(f"http://127.0.0.1:{port}").get_experiment_by_name("seen-in-the-ui")
-    finally:
-        stop_session(ui)
 
 
 def test_the_same_sweep_twice_gives_the_same_trials(ray_local, tmp_path):
