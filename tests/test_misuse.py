@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
-from sweep_helpers import free_port, healthy, runs_of, wait_until, with_descendants
+from sweep_helpers import free_port, healthy, kill_all, runs_of, wait_until, with_descendants
 
 from dabench.cli import main
 from dabench.engine import state
@@ -395,26 +395,30 @@ def test_the_ui_serves_its_store_and_goes_with_its_parent_on_sighup_and_on_sigki
         store.open_store(uri, "seen-in-the-ui")
         args = ("--host", "0.0.0.0") if stop == signal.SIGHUP else ()  # beyond loopback
         launched[stop] = (uri, *launch_ui(uri, *args))
-    for stop, (uri, process, port) in launched.items():
-        lines = printed_until_url(process)
-        assert lines[0].startswith(f"starting the MLflow UI for {uri}")
-        url = lines[-1].strip().removeprefix("MLflow UI: ")
-        assert url.endswith(f":{port}/#/experiments?workflowType=machine_learning")  # no sweep
-        assert url.startswith("http://127.0.0.1:" if stop == signal.SIGKILL else "http://")
-        assert "0.0.0.0" not in url  # beyond loopback: the URL names this host
-        if stop == signal.SIGHUP:  # bound beyond loopback: a loud warning and a usable URL
-            warning = process.stderr.readline()
-            assert warning.startswith("WARNING: --host 0.0.0.0 opens the MLflow store") and \
-                "with no password" in warning  # fmt: skip
-        assert (tmp_path / stop.name / "mlflow-ui.log").is_file()  # beside the store
-        assert healthy(f"http://127.0.0.1:{port}")  # the URL is printed once it answers
-        assert MlflowClient(f"http://127.0.0.1:{port}").get_experiment_by_name("seen-in-the-ui")
-    for stop, (_, process, port) in launched.items():
-        group = with_descendants([process.pid])
-        process.send_signal(stop)
-        process.wait(timeout=60)
-        wait_until(lambda: not healthy(f"http://127.0.0.1:{port}"), 60,  # noqa: B023
-                   f"the server to stop on {stop.name}")  # fmt: skip
-        wait_until(lambda: not [p for p in group if Path(f"/proc/{p}").exists()  # noqa: B023
-                                and Path(f"/proc/{p}/stat").read_text().split()[2] != "Z"],
-                   60, f"every server process to exit on {stop.name}")  # fmt: skip
+    try:
+        for stop, (uri, process, port) in launched.items():
+            lines = printed_until_url(process)
+            assert lines[0].startswith(f"starting the MLflow UI for {uri}")
+            url = lines[-1].strip().removeprefix("MLflow UI: ")
+            assert url.endswith(f":{port}/#/experiments?workflowType=machine_learning")  # no sweep
+            if stop == signal.SIGHUP:  # beyond loopback: a loud warning, a URL naming this host
+                warning = process.stderr.readline()
+                assert warning.startswith("WARNING: --host 0.0.0.0 opens the MLflow store") and \
+                    "with no password" in warning  # fmt: skip
+                assert "0.0.0.0" not in url
+            else:
+                assert url.startswith("http://127.0.0.1:")
+            assert (tmp_path / stop.name / "mlflow-ui.log").is_file()  # beside the store
+            assert healthy(f"http://127.0.0.1:{port}")  # the URL is printed once it answers
+            assert MlflowClient(f"http://127.0.0.1:{port}").get_experiment_by_name("seen-in-the-ui")
+        for stop, (_, process, port) in launched.items():
+            group = with_descendants([process.pid])
+            process.send_signal(stop)
+            process.wait(timeout=60)
+            wait_until(lambda: not healthy(f"http://127.0.0.1:{port}"), 60,  # noqa: B023
+                       f"the server to stop on {stop.name}")  # fmt: skip
+            wait_until(lambda: not [p for p in group if Path(f"/proc/{p}").exists()  # noqa: B023
+                                    and Path(f"/proc/{p}/stat").read_text().split()[2] != "Z"],
+                       60, f"every server process to exit on {stop.name}")  # fmt: skip
+    finally:  # a failed assertion leaves no server behind
+        kill_all(with_descendants([p.pid for _, p, _ in launched.values() if p.poll() is None]))
