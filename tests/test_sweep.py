@@ -182,3 +182,23 @@ def test_a_missing_image_list_is_named_before_any_trial_starts(tmp_path, capsys,
     argv = ["sweep", "--method", "dann", "--task", "digits/USPS2MNIST", "--root", str(root)]
     assert main([*argv, "--storage", str(tmp_path)]) == 2
     assert "usps_train.txt" in capsys.readouterr().err
+
+
+def test_a_tune_run_sets_its_settings_and_sigterm_and_gives_all_back_exactly(monkeypatch):
+    import signal
+
+    from dabench.engine.cluster import TUNE_DEFAULTS, tune_run
+
+    monkeypatch.delenv("TUNE_GLOBAL_CHECKPOINT_S", raising=False)
+    monkeypatch.delenv("TUNE_MAX_PENDING_TRIALS_PG", raising=False)
+    monkeypatch.setenv("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "7")
+    before, handler = dict(os.environ), signal.getsignal(signal.SIGTERM)
+    with tune_run(pending_trials=3):
+        assert os.environ["TUNE_GLOBAL_CHECKPOINT_S"] == TUNE_DEFAULTS["TUNE_GLOBAL_CHECKPOINT_S"]
+        assert os.environ["TUNE_MAX_PENDING_TRIALS_PG"] == "3"
+        assert os.environ["TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S"] == "7"
+        assert signal.getsignal(signal.SIGTERM) is not handler  # SIGTERM stops as Ctrl-C does
+    assert dict(os.environ) == before and signal.getsignal(signal.SIGTERM) is handler
+    with pytest.raises(KeyboardInterrupt), tune_run():  # an interrupted run gives back too
+        raise KeyboardInterrupt
+    assert dict(os.environ) == before and signal.getsignal(signal.SIGTERM) is handler

@@ -26,7 +26,6 @@ run again. The plan is saved there too, and a different plan under the same name
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +40,8 @@ from dabench.engine.cluster import (
     check_address,
     check_resources,
     init_ray,
-    sigterm_as_sigint,
     slots,
+    tune_run,
 )
 from dabench.engine.multiplex import MultiSweepSearcher, PerSweepScheduler, SweepJob
 from dabench.engine.provenance import machine, stamp
@@ -155,7 +154,9 @@ def run_held(plan: Plan, tracking_uri: str, where: str, root: str, address: str 
                                          previous + time.perf_counter() - start)  # fmt: skip
 
             events.publish("started", title=f"benchmark {plan.name}", previous_s=previous)
-            with events.listening(record), sigterm_as_sigint():
+            first = plan.sweeps[0]  # see cluster.slots: Tune keeps that many trials pending
+            pending = slots(first.cpus_per_trial, first.gpus_per_trial)
+            with events.listening(record), tune_run(pending_trials=pending):
                 tuner.fit()
         wall = previous + time.perf_counter() - start
         state.save_benchmark(where, plan.as_dict(), wall)
@@ -209,8 +210,6 @@ def make_tuner(plan: Plan, experiment: str, where: str, root: str) -> Any:
     every trial, the :mod:`dabench.engine.multiplex` searcher and scheduler, actors reused
     across sweeps."""
     first = plan.sweeps[0]
-    pending = slots(first.cpus_per_trial, first.gpus_per_trial)
-    os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(pending)  # see cluster.slots
     trainable = tune.with_resources(
         tune_trial, {"cpu": first.cpus_per_trial, "gpu": first.gpus_per_trial}
     )

@@ -21,10 +21,6 @@ def init_ray(address: str | None) -> None:
     another session's head by accident)."""
     if ray.is_initialized():
         return
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    # Save Ray's experiment state every 2 s rather than every ≥ 10 s: after a SIGKILL, less
-    # work is lost and fewer started trials are unknown to the restored sweep.
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
     if address:
         enable_token_auth_if_available()
         ray.init(address=address, log_to_driver=False)
@@ -73,17 +69,42 @@ def slots(cpus_per_trial: float, gpus_per_trial: float) -> int:
     return max(1, int(fits + 1e-9))
 
 
+TUNE_DEFAULTS = {
+    # Save Ray's experiment state every 2 s rather than every >= 10 s: after a SIGKILL, less
+    # work is lost and fewer started trials are unknown to the restored sweep.
+    "TUNE_GLOBAL_CHECKPOINT_S": "2",
+    # Saving that often is meant: no warning that it is slow.
+    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
+}
+"""Tune's settings (read from the environment while a run goes on) that dabench changes; a
+value the user set in the environment wins."""
+
+
 @contextmanager
-def sigterm_as_sigint() -> Iterator[None]:
-    """Make SIGTERM stop the run as Ctrl-C does: Tune then saves its state one last time and
-    returns. (Ray's own handler would abort the driver and lose what ran since the last
-    snapshot.)"""
+def tune_run(pending_trials: int | None = None) -> Iterator[None]:
+    """What one ``Tuner.fit`` runs under, all of it undone afterwards, exactly:
+
+    * Tune's environment settings :data:`TUNE_DEFAULTS`, and with ``pending_trials``
+      ``TUNE_MAX_PENDING_TRIALS_PG`` (see :func:`slots`);
+    * SIGTERM stops the run as Ctrl-C does: Tune then saves its state one last time and
+      returns. (Ray's own handler would abort the driver and lose what ran since the last
+      snapshot.)"""
+    settings = {k: os.environ.get(k, v) for k, v in TUNE_DEFAULTS.items()}
+    if pending_trials is not None:
+        settings["TUNE_MAX_PENDING_TRIALS_PG"] = str(pending_trials)
+    saved = {k: os.environ.get(k) for k in settings}
 
     def interrupt(signum: int, frame: Any) -> None:
         signal.raise_signal(signal.SIGINT)
 
     previous = signal.signal(signal.SIGTERM, interrupt)
+    os.environ.update(settings)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -30,7 +30,7 @@ from ray import tune
 
 from dabench import storage
 from dabench.engine import events, logs
-from dabench.engine.cluster import init_ray, sigterm_as_sigint
+from dabench.engine.cluster import init_ray, tune_run
 from dabench.engine.options import RerunOptions, check
 from dabench.engine.provenance import provenance
 from dabench.engine.state import hold
@@ -210,7 +210,7 @@ def run_group(client: Any, parent: Any, row: Any, selected_by: list[str], seeds:
             ),
         )  # fmt: skip
         start = time.perf_counter()
-        with sigterm_as_sigint():
+        with tune_run():
             tuner.fit()
     completed = writers.close_group(client, experiment, group, len(seeds),
                                     time.perf_counter() - start)  # fmt: skip

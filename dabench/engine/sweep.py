@@ -29,7 +29,7 @@ from dabench import storage
 from dabench.data import get_task
 from dabench.data.registry import task_spec
 from dabench.engine import events, logs
-from dabench.engine.cluster import check_address, check_resources, init_ray, sigterm_as_sigint
+from dabench.engine.cluster import check_address, check_resources, init_ray, tune_run
 from dabench.engine.options import SweepOptions, check
 from dabench.engine.provenance import provenance
 from dabench.engine.search import asha, grace_period, searcher
@@ -222,7 +222,7 @@ def run_sweep(options: SweepOptions | None = None, resume: str | None = None,
                     storage.delete_tree(root)
             raise
         start = time.perf_counter()
-        with sigterm_as_sigint():
+        with tune_run():
             results = tuner.fit()
         wall = time.perf_counter() - start + state.get("wall_s", 0.0)
         save_sweep(where, options, parent, experiment, wall_s=wall)
