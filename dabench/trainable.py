@@ -178,6 +178,7 @@ def run_trial(
     checkpoint_dir: str | Path | None = None,
     resume_from: str | Path | None = None,
     on_step: Callable[[int], None] | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Train ``config["method"]`` on ``config["task"]`` for ``steps`` iterations.
 
@@ -195,9 +196,36 @@ def run_trial(
     config) continues that trial exactly where it stopped: on CPU the final metrics are identical
     to an uninterrupted run's. ``on_step(step)`` is called after every training step (for
     progress bars; it gets no tensor, so it never synchronises a GPU).
+
+    ``threads`` sets torch's intra-op thread count for the trial (a trial on one CPU of a busy
+    machine runs several times faster on one thread than on torch's default of one per core:
+    ``docs/performance.md``). The caller's thread count and random generators are given back
+    unchanged when the trial ends.
     """
     cfg = resolve_config(config)
     device = resolve_device(cfg["device"])
+    cuda = [device] if device.type == "cuda" else []
+    previous = torch.get_num_threads()
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads must be an integer >= 1; got {threads}")
+        torch.set_num_threads(threads)
+    try:
+        with torch.random.fork_rng(devices=cuda):  # seeded below: the caller's state is kept
+            return _train(cfg, device, report, checkpoint_dir, resume_from, on_step)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(
+    cfg: dict[str, Any],
+    device: torch.device,
+    report: Report | None,
+    checkpoint_dir: str | Path | None,
+    resume_from: str | Path | None,
+    on_step: Callable[[int], None] | None,
+) -> dict[str, Any]:
+    """:func:`run_trial`'s training, on the resolved config and device."""
     saved = load_checkpoint(resume_from, cfg) if resume_from is not None else None
     task = get_task(cfg["task"], cfg["root"], seed=cfg["data_seed"])
     torch.manual_seed(cfg["seed"])

@@ -6,19 +6,24 @@ import pytest
 
 from dabench import __version__
 from dabench.cli import main
+from dabench.cli.parser import TRAIN_THREADS
 from dabench.demo import run
 
 
-@pytest.mark.slow  # 2 × 2,000 steps: about 30 s on 2 cores
+@pytest.mark.slow  # 2 × 2,000 steps
 def test_demo_dann_beats_source_only_on_rotated_moons():
-    result = run(steps=2000, seed=1)
+    result = run(steps=2000, seed=1, threads=TRAIN_THREADS)  # as `dabench demo` runs it
     assert result.dann > result.source_only + 10
 
 
-def test_demo_command_prints_both_accuracies(capsys):
-    assert main(["demo", "--steps", "20"]) == 0
+def test_demo_command_prints_both_accuracies_and_gives_the_thread_count_back(capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    assert main(["demo", "--steps", "20", "--threads", str(before + 1)]) == 0
     out = capsys.readouterr().out
-    assert "source-only" in out and "DANN" in out
+    assert "source-only" in out and "DANN" in out and f"{before + 1} threads" in out
+    assert torch.get_num_threads() == before
 
 
 def test_bad_steps_is_a_clear_error(capsys):

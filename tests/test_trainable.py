@@ -68,6 +68,24 @@ def test_same_config_and_seed_give_identical_metrics():
     assert strip(a) == strip(b) and strip(a) != strip(c)
 
 
+def test_a_trial_gives_the_callers_random_state_and_thread_count_back():
+    config = {**MOONS, "method": "dann", "steps": 4, "eval_every": 4}
+    threads = torch.get_num_threads()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    first = run_trial(config, threads=threads + 1)
+    assert torch.equal(torch.rand(3), expected) and torch.get_num_threads() == threads
+    torch.manual_seed(7)  # the trial seeds itself: whatever the caller's state, the same result
+    again = run_trial(config, threads=threads + 1)
+    clock = ("time_s", "samples_per_s")
+    assert {k: v for k, v in first.items() if k not in clock} == {
+        k: v for k, v in again.items() if k not in clock
+    }
+    with pytest.raises(ValueError, match="threads must be an integer >= 1; got 0"):
+        run_trial(config, threads=0)
+
+
 def test_training_never_reads_target_adapt_labels(monkeypatch):
     """Scrambling the target-adapt labels changes nothing for DANN (it only sees target inputs)."""
     task = bundled.moons_task(None, 0)

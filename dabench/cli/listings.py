@@ -87,8 +87,11 @@ def run_space(args: argparse.Namespace) -> int:
 
 def run_demo(args: argparse.Namespace) -> None:
     """``dabench demo``: source-only and DANN on two moons → moons rotated 40°."""
-    print(f"two moons → moons rotated 40°, {args.steps} steps, seed {args.seed}")
-    result = run(steps=args.steps, seed=args.seed)
+    print(
+        f"two moons → moons rotated 40°, {args.steps} steps, seed {args.seed}, "
+        f"{args.threads} thread{'s' if args.threads > 1 else ''}"
+    )
+    result = run(steps=args.steps, seed=args.seed, threads=args.threads)
     print(f"target accuracy  source-only: {result.source_only:5.1f} %")
     print(f"target accuracy  DANN:        {result.dann:5.1f} %")
     print(f"({result.seconds:.1f} s)")

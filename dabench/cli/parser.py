@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=flag_type(at_least(1)), default=2000, help="SGD steps "
                       "(default: 2000)")  # fmt: skip
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    add_threads(demo)
     tasks = command(commands, "tasks", "list the registered tasks", "List every task: bundled "
                     "ones (generated, no download) and real-data ones (need --root pointing at "
                     "the dataset folder).")  # fmt: skip
@@ -292,6 +293,18 @@ def add_ui_parser(commands: argparse._SubParsersAction) -> None:
     ui.add_argument("--open", action="store_true", help="also open the URL in a web browser")
 
 
+TRAIN_THREADS = 1
+"""Torch threads of ``dabench train`` and ``dabench demo`` (a sweep's trial gets one per CPU it
+was given): one was fastest for the bundled tasks' models, quiet or loaded
+(``reports/threads.md``)."""
+
+
+def add_threads(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=flag_type(at_least(1)), default=TRAIN_THREADS,
+                        help="torch threads for training (default: %(default)s; one is "
+                        "fastest for these small models, most of all on a busy machine)")  # fmt: skip
+
+
 def add_train_parser(commands: argparse._SubParsersAction) -> None:
     train = command(commands, "train", "train one method on one task (one trial) and print its "
                     "metrics", "Train one method on one task with a progress bar; print the final "
@@ -307,6 +320,7 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--eval-every", type=flag_type(at_least(1)), help="steps between "
                        "evaluations (default: 250)")  # fmt: skip
     train.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: auto)")
+    add_threads(train)
     train.add_argument("--root", type=Path, help="dataset folder (real-data tasks)")
     train.add_argument("--checkpoint-dir", type=Path, help="save the training state here at "
                        "every evaluation; if it already holds this trial's checkpoint, resume "

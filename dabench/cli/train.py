@@ -65,7 +65,7 @@ def run(args: Any) -> int:
         try:
             final = run_trial(
                 config, report, checkpoint_dir=directory, resume_from=resume,
-                on_step=lambda step: progress.update(bar, completed=step),
+                on_step=lambda step: progress.update(bar, completed=step), threads=args.threads,
             )  # fmt: skip
         except KeyboardInterrupt:
             progress.stop()

@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
 from mlflow.tracking import MlflowClient
 from ray import tune
 
@@ -139,9 +138,9 @@ def tune_trial(config: dict[str, Any]) -> None:
             else:
                 tune.report(numeric)
 
-        torch.set_num_threads(max(1, int(cpus)))  # a reused actor keeps its first count
         try:
-            final = run_trial(trial_config, report, checkpoint_dir=checkpoints, resume_from=resume)
+            final = run_trial(trial_config, report, checkpoint_dir=checkpoints,
+                              resume_from=resume, threads=max(1, int(cpus)))  # fmt: skip
             if not reported and final:  # resumed from its last checkpoint: nothing left to train
                 report(final, log=False)  # (logged before); Tune gets the final result again
         except Exception as error:
