@@ -1,6 +1,6 @@
 """Shared fixtures — one private Ray cluster, one wheel installed outside the checkout and one
-tiny sweep run from it, each made once per test session and only if a test asks — and the two
-lanes: ``pytest -m "not slow"`` runs every test that starts no Ray cluster, server or browser;
+tiny sweep run from it, each made once per test session (on the one xdist worker that runs the
+tests using it) and only if a test asks — and the two lanes: ``pytest -m "not slow"`` runs every test that starts no Ray cluster, server or browser;
 the full suite (CI) runs them all."""
 
 import os
@@ -18,14 +18,21 @@ from dabench.records import schema
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
-SLOW_FIXTURES = {"ray_local", "installed_dabench", "tiny_sweep"}
-"""A test that uses one of these starts Ray or builds a wheel: slow, whether or not it says so."""
+GROUPS = {"ray_local": "ray_local", "installed_dabench": "installed", "tiny_sweep": "installed"}
+"""The session fixtures a test may share, and the xdist group of the tests that use each: the
+suite runs on pytest-xdist's workers (``-n auto --dist loadgroup``), and a group's tests all run
+on one worker, so each fixture is made once (one Ray cluster, one wheel and its tiny sweep) while
+the other tests spread over the other workers. A test that uses one of them starts Ray or builds
+a wheel: slow, whether or not it says so."""
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        used = [GROUPS[f] for f in getattr(item, "fixturenames", ()) if f in GROUPS]
+        if used:
             item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.xdist_group(used[0]))
 
 
 @pytest.fixture(autouse=True)

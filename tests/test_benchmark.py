@@ -1,7 +1,7 @@
 """``dabench benchmark``: what is checked before anything runs, the committed leaderboard's spec,
-and one benchmark end to end on a real local Ray cluster with MLflow on sqlite — its driver
-killed with SIGKILL mid-run, the same command continuing it, and its runs exported to a file
-that rebuilds the same leaderboard. Nothing is mocked."""
+and one benchmark end to end on a real local Ray cluster with MLflow on sqlite — a second copy
+refused, its driver killed with SIGKILL mid-run, the same command continuing it, and its runs
+exported to a file that rebuilds the same leaderboard. Nothing is mocked."""
 
 from __future__ import annotations
 
@@ -185,7 +185,7 @@ def benchmark_runs(uri: str, name: str = "tiny") -> tuple[MlflowClient, str, lis
 
 
 @pytest.mark.slow
-def test_a_benchmark_killed_with_sigkill_continues_without_rerunning_or_duplicating(
+def test_a_benchmark_refuses_a_second_copy_and_killed_with_sigkill_continues_without_rerunning(
     ray_local, tmp_path, capsys
 ):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -208,6 +208,15 @@ def test_a_benchmark_killed_with_sigkill_continues_without_rerunning_or_duplicat
         )
 
     try:
+        lock = tmp_path / "ray" / "tiny" / "dabench.lock"
+        wait_until(lambda: lock.is_file() and lock.read_text(), 120, "the driver's lock", driver)
+        # a second copy of the same command is refused, and the first goes on unharmed (on main
+        # once, both "finished", a seeds group had 4 runs instead of 2 and n was 4)
+        second = subprocess.run([sys.executable, "-m", "dabench", *argv], capture_output=True,
+                                text=True, timeout=300)  # fmt: skip
+        assert second.returncode == 2, second.stderr
+        err = " ".join(second.stderr.split())
+        assert f"benchmark tiny is being run by another driver (pid {driver.pid}" in err
         wait_until(first_finished_second_started, 300, "the second sweep's first trial", driver)
         os.kill(driver.pid, signal.SIGKILL)
         assert driver.wait(timeout=60) == -signal.SIGKILL
@@ -248,6 +257,7 @@ def test_a_benchmark_killed_with_sigkill_continues_without_rerunning_or_duplicat
     picked = [g.data.tags[schema.SELECTED_TRIAL] for g in groups]
     assert len(picked) == len(set(picked)) and 2 <= len(groups) <= 4
     assert all(json.loads(g.data.tags[schema.SEEDS]) == [1, 2] for g in groups)
+    assert set(leaderboard.build(runs_of(uri, ["tiny"])).cells["n"]) == {2}  # exactly 2 seeds
 
     # the leaderboard, and `dabench rerun` and `validators` work on the benchmark's sweeps as-is
     text = board.read_text()

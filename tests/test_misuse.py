@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
-from sweep_helpers import free_port, healthy, kill_all, runs_of, wait_until, with_descendants
+from sweep_helpers import free_port, healthy, kill_all, wait_until, with_descendants
 
 from dabench.cli import main
 from dabench.engine import state
@@ -28,7 +28,6 @@ from dabench.engine.options import SweepOptions
 from dabench.engine.provenance import provenance
 from dabench.engine.sweep import options_used, validate
 from dabench.records import readers, runs_files, schema, store
-from dabench.reports import leaderboard
 
 RAY = "dabench.engine.sweep.init_ray"
 SWEEP = ["sweep", "--method", "dann", "--task", "moons/rot40"]
@@ -160,27 +159,6 @@ def test_one_driver_holds_a_folder_and_a_dead_ones_lock_is_taken_over(tmp_path):
     holder.wait()
     with state.hold(folder, "sweep s"):
         assert json.loads((tmp_path / "sweep" / "dabench.lock").read_text())["pid"] == os.getpid()
-
-
-@pytest.mark.slow
-def test_a_second_copy_of_a_benchmark_is_refused_and_the_first_is_unharmed(tmp_path):
-    """On main both copies "finished", one seeds group had 4 runs instead of 2 and the
-    leaderboard's interval came from n = 4."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    argv = [sys.executable, "-m", "dabench", "benchmark", "--spec", "tiny", "--methods", "dann",
-            "--trials", "2", "--tracking-uri", uri, "--storage", str(tmp_path / "ray"),
-            "--no-leaderboard"]  # fmt: skip
-    first = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                             cwd=tmp_path)  # fmt: skip
-    lock = tmp_path / "ray" / "tiny" / "dabench.lock"
-    wait_until(lambda: lock.is_file() and lock.read_text(), 120, "the first driver's lock", first)
-    second = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert second.returncode == 2, second.stderr
-    err = " ".join(second.stderr.split())
-    assert f"benchmark tiny is being run by another driver (pid {first.pid}" in err
-    assert first.wait(timeout=900) == 0, first.stderr.read()[-2000:]
-    board = leaderboard.build(runs_of(uri, ["tiny"]))
-    assert set(board.cells["n"]) == {2}  # every pick re-trained with exactly its 2 seeds
 
 
 def test_resume_refuses_flags_that_contradict_the_saved_sweep(tmp_path, capsys, monkeypatch):

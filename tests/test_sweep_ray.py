@@ -140,16 +140,16 @@ def test_a_gpu_request_the_cluster_cannot_meet_is_refused(ray_local, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
-def test_resume_after_the_driver_is_stopped_loses_and_repeats_nothing(ray_local, tmp_path, sig):
-    """SIGTERM is turned into Ctrl-C's SIGINT (:func:`dabench.engine.cluster.sigterm_as_sigint`),
-    so its run covers Ctrl-C's path too; SIGKILL gives the driver no chance at all."""
+def test_a_sweep_stopped_twice_resumes_and_loses_and_repeats_nothing(ray_local, tmp_path):
+    """The driver is stopped with SIGTERM, which is turned into Ctrl-C's SIGINT
+    (:func:`dabench.engine.cluster.tune_run`), so that stop covers Ctrl-C's path; the resumed
+    driver is then killed with SIGKILL, which gives it no chance at all; a last resume, in this
+    process, finishes the sweep."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    trials = 5  # at most 2 + 2 finished when the second driver is killed: one left to run
     argv = ["--method", "dann", "--task", "moons/rot40", "--steps", "60", "--eval-every", "20",
-            "--num-samples", "3", "--scheduler", "none", "--storage", str(tmp_path),
+            "--num-samples", str(trials), "--scheduler", "none", "--storage", str(tmp_path),
             "--tracking-uri", uri, "--name", "s"]  # fmt: skip
-    driver = subprocess.Popen(sweep_command(*argv), start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 
     def finished() -> list:
         try:
@@ -157,38 +157,47 @@ def test_resume_after_the_driver_is_stopped_loses_and_repeats_nothing(ray_local,
         except Exception:  # the store or the sweep's parent run does not exist yet
             return []
 
-    try:
-        wait_until(lambda: len(finished()) >= 1, 300, "a finished trial", driver)
-        done_before = {r.info.run_id: r.data.metrics for r in finished()}
-        os.kill(driver.pid, sig)
-        returncode = driver.wait(timeout=120)
-    finally:
-        stop_session(driver)  # SIGKILL leaves Ray's agents behind: stop its whole group
-    assert returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 130)
-    if sig != signal.SIGKILL:  # a graceful stop closes the interrupted trials' runs
-        assert all(r.info.status != "RUNNING" for r in children(uri))
-    assert len(children(uri)) < 3 or any(r.info.status != "FINISHED" for r in children(uri))
+    done_before: dict[str, dict] = {}
+    for args, sig, returncode in (
+        (argv, signal.SIGTERM, 130),
+        (["--resume", "s", "--storage", str(tmp_path)], signal.SIGKILL, -signal.SIGKILL),
+    ):
+        driver = subprocess.Popen(sweep_command(*args), start_new_session=True,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            wanted = len(done_before) + 1
+            wait_until(lambda n=wanted: len(finished()) >= n, 300, f"{wanted} finished trials",
+                       driver)  # fmt: skip
+            done_before.update({r.info.run_id: r.data.metrics for r in finished()})
+            os.kill(driver.pid, sig)
+            assert driver.wait(timeout=120) == returncode
+        finally:
+            stop_session(driver)  # SIGKILL leaves Ray's agents behind: stop its whole group
+        if sig == signal.SIGTERM:  # a graceful stop closes the interrupted trials' runs
+            assert all(r.info.status != "RUNNING" for r in children(uri))
+        assert len(children(uri)) < trials or any(r.info.status != "FINISHED"
+                                                  for r in children(uri))  # fmt: skip
 
     summary = run_sweep(resume=str(tmp_path / "s"))  # in this process: its Ray cluster is up
     client = MlflowClient(uri)
-    assert summary.counts["completed"] == 3 and not summary.interrupted
+    assert summary.counts["completed"] == trials and not summary.interrupted
     # SIGKILL can land after a trial opened its run but before Ray's state recorded the trial:
     # the resumed sweep runs that configuration again, and the old run is closed as superseded.
     everything = children(uri)
     runs = [r for r in everything if r.data.tags[schema.STATUS] != "superseded"]
     assert all(r.info.status == "KILLED" for r in everything if r not in runs)
-    assert len(runs) == 3 and len({r.data.tags[schema.TRIAL_ID] for r in runs}) == 3
+    assert len(runs) == trials and len({r.data.tags[schema.TRIAL_ID] for r in runs}) == trials
     assert all(r.info.status == "FINISHED" for r in runs)
     for run in runs:  # finished trials were not run again
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "source_val_acc")]
-        assert steps == [20, 40, 60]  # once each: none logged again after the resume
+        assert steps == [20, 40, 60]  # once each: none logged again after a resume
         if run.info.run_id in done_before:
             assert run.data.tags[schema.STARTS] == "1"
             assert run.data.metrics == done_before[run.info.run_id]
     # The restored searcher went on from the trials it had seen: seeded TPE restarted cold
     # would propose the first configurations again.
     configs = [json.dumps(searched(r), sort_keys=True) for r in runs]
-    assert len(set(configs)) == 3
+    assert len(set(configs)) == trials
 
 
 @pytest.mark.slow
