@@ -1,10 +1,10 @@
 """How many torch threads a trial should use: samples/s of one trial with 1 and 2 threads, on a
 quiet machine and on one whose cores are all busy with other work.
 
-Run:  python benchmarks/threads.py [--rounds 3] [--out reports/threads.md]
+Run:  python benchmarks/threads.py [--rounds 2] [--out reports/threads.md]
 
 Two workloads, each DANN at its defaults: ``demo`` (the MLP of ``dabench demo`` on moons/rot40,
-600 steps) and ``digits`` (the LeNet-style CNN on digits/synth2hand, 150 steps). Each
+300 steps) and ``digits`` (the LeNet-style CNN on digits/synth2hand, 80 steps). Each
 measurement is one fresh process that sets ``torch.set_num_threads(n)`` and runs
 :func:`dabench.trainable.run_trial`; the figure is the trial's own ``samples_per_s`` (training
 time only). *Loaded* means one busy-looping process per core runs beside it for the whole
@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 WORKLOADS = {
-    "demo": {"method": "dann", "task": "moons/rot40", "steps": 600, "eval_every": 600},
-    "digits": {"method": "dann", "task": "digits/synth2hand", "steps": 150, "eval_every": 150},
+    "demo": {"method": "dann", "task": "moons/rot40", "steps": 300, "eval_every": 300},
+    "digits": {"method": "dann", "task": "digits/synth2hand", "steps": 80, "eval_every": 80},
 }
 THREADS = (1, 2)
 
@@ -67,7 +67,7 @@ def demo_seconds(threads: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("reports/threads.md"))
     parser.add_argument("--one", nargs=2, metavar=("WORKLOAD", "THREADS"), help=argparse.SUPPRESS)
     args = parser.parse_args()

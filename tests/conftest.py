@@ -1,7 +1,7 @@
 """Shared fixtures — one private Ray cluster, one wheel installed outside the checkout and one
 tiny sweep run from it, each made once per test session (on the one xdist worker that runs the
-tests using it) and only if a test asks — and the two lanes: ``pytest -m "not slow"`` runs every test that starts no Ray cluster, server or browser;
-the full suite (CI) runs them all."""
+tests using it) and only if a test asks — and the two lanes: ``pytest -m "not slow"`` runs
+every test that starts no Ray cluster, server or browser; the full suite (CI) runs them all."""
 
 import os
 from dataclasses import dataclass
@@ -33,6 +33,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if used:
             item.add_marker(pytest.mark.slow)
             item.add_marker(pytest.mark.xdist_group(used[0]))
+
+
+class GroupCheck:
+    """Fail at once where xdist's ``loadgroup`` does not group (pytest 9.2 broke it:
+    pytest-dev/pytest-xdist#1386); each worker would then make every shared fixture again."""
+
+    @pytest.hookimpl(trylast=True)  # after xdist has marked the grouped tests' ids
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list) -> None:
+        if not getattr(config.option, "loadgroup", False):
+            return
+        for item in items:
+            if item.get_closest_marker("xdist_group") and "@" not in item.nodeid:
+                raise pytest.UsageError(
+                    f"pytest-xdist's --dist loadgroup does not group {item.nodeid} with this "
+                    f"pytest ({pytest.__version__}); install pytest<9.2 (pyproject.toml's test "
+                    "extra) or run with -n 0"
+                )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(GroupCheck(), "dabench-group-check")
 
 
 @pytest.fixture(autouse=True)
