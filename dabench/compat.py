@@ -20,6 +20,8 @@ the runs page opened at a sweep's view did not list its trials (the browser test
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -66,3 +68,16 @@ def asha_tracks(scheduler: Any, trial_id: str) -> bool:
     attribute is assumed to track the trial, as Tune's own callers do."""
     known = getattr(scheduler, "_trial_info", None)
     return True if known is None else trial_id in known
+
+
+def ray_temp_dir() -> Path:
+    """Ray's default temporary folder on this machine (its session folders, each with the
+    drivers' staging copies of Tune's state), from Ray's private helper; else ``/tmp/ray``, or
+    ``$RAY_TMPDIR/ray``, as Ray chooses it."""
+    try:
+        from ray._common.utils import get_default_ray_temp_dir
+
+        return Path(get_default_ray_temp_dir())
+    except Exception as error:  # moved or renamed in a later Ray
+        log.debug("Ray's temp-dir helper is unavailable (%s); using the default", error)
+        return Path(os.environ.get("RAY_TMPDIR", "/tmp"), "ray")

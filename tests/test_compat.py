@@ -58,3 +58,7 @@ def test_the_installed_mlflow_ui_reads_what_the_dashboard_writes():
     prefix = compat.UI_VIEW_TAG_PREFIX.rstrip(".")
     for needle in ("workflowType", compat.UI_WORKFLOW, "viewStateShareKey", prefix):
         assert any(needle in script for script in scripts), f"MLflow's UI no longer reads {needle}"
+
+
+def test_rays_temp_folder_is_found():
+    assert compat.ray_temp_dir().name == "ray"

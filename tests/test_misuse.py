@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -267,6 +268,42 @@ def test_a_damaged_runs_file_is_refused_naming_the_line_and_the_column(tmp_path)
     empty = damaged("empty-id.csv", "," + lines[i].split(",", 1)[1])
     with pytest.raises(ValueError, match=f"line {i + 1}, column run_id: empty"):
         runs_files.read_runs(empty)
+
+
+def test_tune_state_a_killed_driver_cut_short_is_put_back_from_its_staging_copy(tmp_path,
+                                                                                monkeypatch):  # fmt: skip
+    """Measured on main: a benchmark killed with SIGKILL while Tune copied its state left an
+    empty ``search_gen_state-*.json`` in --storage, and the same command then started the
+    whole run again ("Failed to restore the run state")."""
+    import pickle
+
+    from dabench.engine import state
+
+    ray_tmp = tmp_path / "ray-tmp"
+    monkeypatch.setattr(state, "ray_temp_dir", lambda: ray_tmp)
+    run = tmp_path / "storage" / "tiny"
+    run.mkdir(parents=True)
+    files = {"search_gen_state-2026-12-03_07-58-05.json": pickle.dumps({"counter": 3}),
+             "searcher-state-2026-12-03_07-58-05.pkl": pickle.dumps({"sweeps": [1, 2]}),
+             "experiment_state-2026-12-03_07-58-05.json": b'{"trial_data": []}'}  # fmt: skip
+    cut = {name: data[: len(data) // 2] for name, data in files.items()}
+    cut["search_gen_state-2026-12-03_07-58-05.json"] = b""
+    for name, data in cut.items():
+        (run / name).write_bytes(data)
+    killed = ray_tmp / "session_a" / "artifacts" / "t1" / "tiny" / "driver_artifacts"
+    resumed = ray_tmp / "session_b" / "artifacts" / "t1" / "tiny" / "driver_artifacts"
+    for folder, contents in ((killed, files), (resumed, cut)):  # the resumed one copied the cut
+        folder.mkdir(parents=True)
+        for name, data in contents.items():
+            (folder / name).write_bytes(data)
+    assert sorted(p.name for p in state.repair_tune_state(f"file://{run}")) == sorted(files)
+    assert {name: (run / name).read_bytes() for name in files} == files
+    assert state.repair_tune_state(str(run)) == []  # whole files are left alone
+    (run / "searcher-state-2026-12-03_07-58-05.pkl").write_bytes(b"")
+    shutil.rmtree(killed)
+    with pytest.raises(ValueError, match=r"searcher-state-.*\.pkl: Ray Tune's state file was cut "
+                                         "short when its driver was killed"):  # fmt: skip
+        state.repair_tune_state(str(run))
 
 
 def test_foreign_checkpoints_and_state_files_are_refused_in_one_line(tmp_path, capsys):

@@ -158,6 +158,7 @@ def test_a_sweep_stopped_twice_resumes_and_loses_and_repeats_nothing(ray_local, 
             return []
 
     done_before: dict[str, dict] = {}
+    graceful: set[str] = set()  # finished before the SIGTERM: Ray's state has them all
     for args, sig, returncode in (
         (argv, signal.SIGTERM, 130),
         (["--resume", "s", "--storage", str(tmp_path)], signal.SIGKILL, -signal.SIGKILL),
@@ -169,6 +170,8 @@ def test_a_sweep_stopped_twice_resumes_and_loses_and_repeats_nothing(ray_local, 
             wait_until(lambda n=wanted: len(finished()) >= n, 300, f"{wanted} finished trials",
                        driver)  # fmt: skip
             done_before.update({r.info.run_id: r.data.metrics for r in finished()})
+            if sig == signal.SIGTERM:
+                graceful = set(done_before)
             os.kill(driver.pid, sig)
             assert driver.wait(timeout=120) == returncode
         finally:
@@ -191,9 +194,12 @@ def test_a_sweep_stopped_twice_resumes_and_loses_and_repeats_nothing(ray_local, 
     for run in runs:  # finished trials were not run again
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "source_val_acc")]
         assert steps == [20, 40, 60]  # once each: none logged again after a resume
-        if run.info.run_id in done_before:
-            assert run.data.tags[schema.STARTS] == "1"
+        if run.info.run_id in done_before:  # its results untouched
             assert run.data.metrics == done_before[run.info.run_id]
+        # A trial that finished less than a snapshot (2 s) before the SIGKILL is not finished in
+        # Ray's state: it is started again from its last checkpoint and has nothing left to train.
+        if run.info.run_id in graceful:
+            assert run.data.tags[schema.STARTS] == "1"
     # The restored searcher went on from the trials it had seen: seeded TPE restarted cold
     # would propose the first configurations again.
     configs = [json.dumps(searched(r), sort_keys=True) for r in runs]

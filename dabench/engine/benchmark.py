@@ -214,6 +214,7 @@ def make_tuner(plan: Plan, experiment: str, where: str, root: str) -> Any:
         tune_trial, {"cpu": first.cpus_per_trial, "gpu": first.gpus_per_trial}
     )
     if tune.Tuner.can_restore(where):
+        state.repair_tune_state(where)
         return tune.Tuner.restore(where, trainable, resume_errored=False)
     jobs = []
     for options in plan.sweeps:

@@ -1,12 +1,14 @@
 """What a sweep or a benchmark keeps beside Ray's own state in its folder, so that the same
 command (or ``--resume``) continues it: the options or the plan, the MLflow runs it opened and
-the wall time of the sessions that ended (written whole: a temporary file and a rename); and the
-lock that lets one driver at a time run it (:func:`hold`)."""
+the wall time of the sessions that ended (written whole: a temporary file and a rename); the
+lock that lets one driver at a time run it (:func:`hold`); and the repair of Tune's own state
+files that a killed driver left cut short (:func:`repair_tune_state`)."""
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import socket
 import sys
@@ -18,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from dabench import storage
+from dabench.compat import ray_temp_dir
 from dabench.engine.options import SweepOptions
 from dabench.records.store import redact
+
+log = logging.getLogger(__name__)
 
 SWEEP_STATE = "dabench_sweep.json"
 BENCHMARK_STATE = "dabench_benchmark.json"
@@ -143,3 +148,55 @@ def save_benchmark(where: str, plan: dict[str, Any], wall_s: float) -> None:
     """Save the benchmark's plan (:meth:`~dabench.engine.spec.Plan.as_dict`) and wall time."""
     storage.write_text(storage.join(where, BENCHMARK_STATE),
                        json.dumps({"plan": plan, "wall_s": wall_s}, indent=2))  # fmt: skip
+
+
+TUNE_STATE = ("experiment_state-*.json", "search_gen_state-*.json", "searcher-state-*.pkl")
+"""Tune's state files in a run's folder: its trials (JSON) and its searcher's (pickles)."""
+
+
+def whole(path: Path) -> bool:
+    """Whether a Tune state file was written to its end: JSON that parses, or a pickle that ends
+    with pickle's STOP opcode (``.``)."""
+    data = path.read_bytes()
+    if path.suffix == ".json" and path.name.startswith("experiment_state-"):
+        try:
+            json.loads(data)
+        except ValueError:
+            return False
+        return True
+    return data.endswith(b".")
+
+
+def repair_tune_state(where: str) -> list[Path]:
+    """Put back the Tune state files that a killed driver left cut short in ``where``; return
+    the files repaired.
+
+    Tune writes its state in the driver's staging folder (in Ray's session folder) and copies
+    it to the run's storage at each snapshot, not atomically: a driver killed during that copy
+    leaves an empty or truncated file there, and ``Tuner.restore`` then silently starts the
+    whole run again. The staging copy survives the kill on the driver's machine; each damaged
+    file is replaced by the newest whole copy of the same name found there. Raises
+    ``ValueError`` naming the file when none is left (e.g. the driver ran on another machine).
+    Folders on a URI (``s3://``, ...) are left to Tune."""
+    if storage.is_uri(where) and not where.startswith("file://"):
+        return []
+    folder = Path(where.removeprefix("file://"))
+    damaged = [p for pattern in TUNE_STATE for p in folder.glob(pattern) if not whole(p)]
+    repaired = []
+    for path in damaged:
+        staged = ray_temp_dir().glob(f"session_*/artifacts/*/{folder.name}/driver_artifacts/"
+                                     f"{path.name}")  # fmt: skip
+        copies = sorted((p for p in staged if whole(p)), key=lambda p: p.stat().st_mtime)
+        if not copies:
+            raise ValueError(
+                f"{path}: Ray Tune's state file was cut short when its driver was killed while "
+                f"writing it, and no whole copy is left on this machine under {ray_temp_dir()}; "
+                "the run cannot continue from it (start it again under another --name)"
+            )
+        tmp = path.with_name(f".{path.name}.repair")
+        tmp.write_bytes(copies[-1].read_bytes())
+        os.replace(tmp, path)
+        log.info("%s was cut short when its driver was killed: put back from %s", path,
+                 copies[-1])  # fmt: skip
+        repaired.append(path)
+    return repaired

@@ -33,7 +33,7 @@ from dabench.engine.cluster import check_address, check_resources, init_ray, tun
 from dabench.engine.options import SweepOptions, check
 from dabench.engine.provenance import provenance
 from dabench.engine.search import asha, grace_period, searcher
-from dabench.engine.state import SWEEP_STATE, hold, load_sweep, save_sweep
+from dabench.engine.state import SWEEP_STATE, hold, load_sweep, repair_tune_state, save_sweep
 from dabench.engine.trial import (
     INTERNAL,
     TrialName,
@@ -255,6 +255,7 @@ def prepare(options: SweepOptions, checked: Checked, state: dict[str, Any],
         tune_trial, {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial}
     )
     if resume:
+        repair_tune_state(where)
         tuner = tune.Tuner.restore(where, trainable, resume_errored=False)
         return tuner, client, experiment, parent
     internal = trial_internal(options, experiment, parent, options.name or "", objective,
