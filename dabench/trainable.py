@@ -197,10 +197,9 @@ def run_trial(
     to an uninterrupted run's. ``on_step(step)`` is called after every training step (for
     progress bars; it gets no tensor, so it never synchronises a GPU).
 
-    ``threads`` sets torch's intra-op thread count for the trial (a trial on one CPU of a busy
-    machine runs several times faster on one thread than on torch's default of one per core:
-    ``docs/performance.md``). The caller's thread count and random generators are given back
-    unchanged when the trial ends.
+    ``threads`` sets torch's intra-op thread count for the trial (``None``: the process's, by
+    default one per core; a sweep's trial gets one per CPU it was given). The caller's thread
+    count and random generators are given back unchanged when the trial ends.
     """
     cfg = resolve_config(config)
     device = resolve_device(cfg["device"])

@@ -1,6 +1,6 @@
-"""Shared fixtures — a private Ray cluster on each xdist worker that runs tests needing one, and
-one wheel installed outside the checkout with one tiny sweep run from it, each made only if a
-test asks (see :data:`GROUPS`) — and the two lanes: ``pytest -m "not slow"`` runs
+"""Shared fixtures — one private Ray cluster, one wheel installed outside the checkout and one
+tiny sweep run from it, each made once per test session, on one xdist worker, and only if a test
+asks (see :data:`GROUPS`) — and the two lanes: ``pytest -m "not slow"`` runs
 every test that starts no Ray cluster, server or browser; the full suite (CI) runs them all."""
 
 import os
@@ -21,11 +21,10 @@ os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_
 GROUPS = {"ray_local": "ray_local", "installed_dabench": "installed", "tiny_sweep": "installed"}
 """The session fixtures a test may share, and the xdist group of the tests that use each: the
 suite runs on pytest-xdist's workers (``-n auto --dist loadgroup``), and a group's tests all run
-on one worker. The wheel and its tiny sweep are made once, for one group; the Ray cluster is
-cheap beside the tests that use it (about 6 CPU-s), so its tests are grouped by module and a
-worker starts one for the modules it gets — the Ray tests alone would otherwise keep one worker
-busy for longer than all the rest take on the others. A test that uses one of these fixtures
-starts Ray or builds a wheel: slow, whether or not it says so."""
+on one worker, so each fixture is made once (one Ray cluster, one wheel and its tiny sweep) while
+the other tests spread over the other workers. (A second cluster, for the Ray tests grouped by
+module, made the suite slower on 2 cores: 912 s against 814 and 873 s.) A test that uses one of
+them starts Ray or builds a wheel: slow, whether or not it says so."""
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
@@ -34,8 +33,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         used = [GROUPS[f] for f in getattr(item, "fixturenames", ()) if f in GROUPS]
         if used:
             item.add_marker(pytest.mark.slow)
-            group = used[0] if used[0] != "ray_local" else f"ray_local-{item.module.__name__}"
-            item.add_marker(pytest.mark.xdist_group(group))
+            item.add_marker(pytest.mark.xdist_group(used[0]))
 
 
 class GroupCheck:

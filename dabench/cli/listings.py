@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+import torch
+
 from dabench import models
 from dabench.cli.console import error
 from dabench.data import list_tasks
@@ -87,10 +89,9 @@ def run_space(args: argparse.Namespace) -> int:
 
 def run_demo(args: argparse.Namespace) -> None:
     """``dabench demo``: source-only and DANN on two moons → moons rotated 40°."""
-    print(
-        f"two moons → moons rotated 40°, {args.steps} steps, seed {args.seed}, "
-        f"{args.threads} thread{'s' if args.threads > 1 else ''}"
-    )
+    threads = args.threads or torch.get_num_threads()
+    print(f"two moons → moons rotated 40°, {args.steps} steps, seed {args.seed}, {threads} "
+          f"thread{'s' if threads > 1 else ''}")  # fmt: skip
     result = run(steps=args.steps, seed=args.seed, threads=args.threads)
     print(f"target accuracy  source-only: {result.source_only:5.1f} %")
     print(f"target accuracy  DANN:        {result.dann:5.1f} %")

@@ -293,16 +293,10 @@ def add_ui_parser(commands: argparse._SubParsersAction) -> None:
     ui.add_argument("--open", action="store_true", help="also open the URL in a web browser")
 
 
-TRAIN_THREADS = 1
-"""Torch threads of ``dabench train`` and ``dabench demo`` (a sweep's trial gets one per CPU it
-was given): one was fastest for the bundled tasks' models, quiet or loaded
-(``reports/threads.md``)."""
-
-
 def add_threads(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--threads", type=flag_type(at_least(1)), default=TRAIN_THREADS,
-                        help="torch threads for training (default: %(default)s; one is "
-                        "fastest for these small models, most of all on a busy machine)")  # fmt: skip
+    parser.add_argument("--threads", type=flag_type(at_least(1)), help="torch threads for "
+                        "training (default: torch's, one per core; one can be several times "
+                        "faster for these small models on a busy machine)")  # fmt: skip
 
 
 def add_train_parser(commands: argparse._SubParsersAction) -> None:
