@@ -3,13 +3,16 @@ head and an MLflow server started and stopped by PID."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from mlflow.tracking import MlflowClient
@@ -35,9 +38,21 @@ def sweep_command(*args: str) -> list[str]:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free on 127.0.0.1, drawn below the kernel's ephemeral range (32768–60999 on
+    Linux) and above Ray's worker ports (10002–19999). A port the kernel hands out for
+    ``bind(0)`` is one it will hand out again to the next process that asks — under xdist a Ray
+    cluster on the other worker asks hundreds of times a minute, and once took an MLflow
+    server's port between this check and the server's own bind."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 32768)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port in 20000–32767 on 127.0.0.1")
 
 
 def wait_until(predicate, timeout: float, what: str, process=None) -> None:
@@ -86,18 +101,18 @@ def kill_all(pids: list[int], grace: float = 5.0) -> None:
 
 def healthy(url: str) -> bool:
     """Whether the MLflow server at ``url`` answers its health check."""
-    import urllib.request
-
     try:
         return urllib.request.urlopen(f"{url}/health", timeout=1).read() == b"OK"
-    except OSError:
+    except (OSError, http.client.HTTPException):  # not up yet, or not an MLflow server
         return False
 
 
-def mlflow_server(directory: Path) -> tuple[subprocess.Popen, str]:
-    """``mlflow server`` on 127.0.0.1 with an sqlite backend (1 worker, no job runner)."""
-    port = free_port()
+def mlflow_server(directory: Path, attempts: int = 3) -> tuple[subprocess.Popen, str]:
+    """``mlflow server`` on 127.0.0.1 with an sqlite backend (1 worker, no job runner); on a
+    fresh port again when the server exits at once because another process took its port
+    between the check and the bind."""
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
          "--workers", "1", "--backend-store-uri", f"sqlite:///{directory / 'server.db'}",
@@ -105,7 +120,14 @@ def mlflow_server(directory: Path) -> tuple[subprocess.Popen, str]:
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: healthy(url), 120, "the MLflow server", process)
+    try:
+        wait_until(lambda: healthy(url), 120, "the MLflow server", process)
+    except AssertionError:
+        exited = process.poll() is not None  # rather than timed out
+        stop_session(process)
+        if not exited or attempts <= 1:
+            raise
+        return mlflow_server(directory, attempts - 1)
     return process, url
 
 

@@ -2,10 +2,10 @@
 cluster, Optuna and MLflow are in ``test_sweep_ray.py``)."""
 
 import os
-import socket
 import time
 
 import pytest
+from sweep_helpers import free_port
 
 from dabench.cli import main
 from dabench.engine.options import SweepOptions
@@ -58,12 +58,6 @@ def test_the_objective_is_label_free_unless_the_oracle_is_asked_for():
     checked = validate(SweepOptions(method="cdan", task="moons/rot40", steps=40))
     assert "lr" in checked.space.names() and checked.base["steps"] == 40
     assert checked.base["device"] == "cpu" and checked.objective.name == "bnm"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_ashas_first_rung_is_a_share_of_the_trials_evaluations_unless_given(monkeypatch):
