@@ -76,7 +76,8 @@ def test_dabench_analyze_logs_the_pick_beside_source_only(ray_local, tmp_path, m
     monkeypatch.chdir(tmp_path)  # MLflow puts a sqlite store's artifacts under ./mlruns
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     small = {"task": "moons/rot40", "steps": 40, "eval_every": 20, "num_samples": 2,
-             "scheduler": "none", "storage": str(tmp_path / "ray"), "tracking_uri": uri}  # fmt: skip
+             "max_concurrent": 1, "scheduler": "none", "storage": str(tmp_path / "ray"),
+             "tracking_uri": uri}  # fmt: skip
     run_sweep(SweepOptions(method="source_only", name="so", **{**small, "num_samples": 1}))
     run_sweep(SweepOptions(method="dann", name="dann", **small))
     capsys.readouterr()

@@ -383,7 +383,7 @@ def test_chunks_run_on_separate_stores_and_the_leaderboard_reads_their_runs_file
     spec.write_text(
         "chunks: {toy: [moons/rot40], digits: [digits/synth2hand]}\n"
         "methods: [source_only]\ntrials: 2\nsteps: 20\neval_every: 10\nseeds: 2\n"
-        "scheduler: none\n"
+        "scheduler: none\nmax_concurrent: 1\n"
         f"leaderboard: {{out: {board}, runs: {runs_dir}}}\n"
     )
     for chunk in ("toy", "digits"):

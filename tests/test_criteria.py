@@ -124,7 +124,7 @@ def test_the_segmentation_pixel_accuracy_criterion_picks_on_pixel_accuracy(tmp_p
 @pytest.mark.slow
 def test_a_real_sweep_on_a_loss_is_rerun_on_the_trial_its_summary_names(ray_local, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    common = {"tracking_uri": uri, "storage": str(tmp_path / "ray")}
+    common = {"tracking_uri": uri, "storage": str(tmp_path / "ray"), "max_concurrent": 1}
     summary = run_sweep(SweepOptions(method="dann", task="moons/rot40", num_samples=3, steps=40,
                                      eval_every=20, scheduler="none", metric="train_loss",
                                      name="loss", **common))  # fmt: skip

@@ -229,7 +229,8 @@ def test_bad_input_is_named(store, capsys, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_a_tiny_real_sweep_rerun_with_fresh_seeds_makes_the_leaderboard(ray_local, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    common = {"tracking_uri": uri, "storage": str(tmp_path / "ray"), "experiment": "tiny"}
+    common = {"tracking_uri": uri, "storage": str(tmp_path / "ray"), "experiment": "tiny",
+              "max_concurrent": 1}  # fmt: skip
     summary = run_sweep(SweepOptions(method="dann", task="moons/rot40", num_samples=3, steps=40,
                                      eval_every=20, name="tiny", **common))  # fmt: skip
     groups = rerun(RerunOptions(sweep="tiny", seeds=2, **common))
