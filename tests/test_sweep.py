@@ -185,6 +185,7 @@ def test_a_tune_run_sets_its_settings_and_sigterm_and_gives_all_back_exactly(mon
 
     monkeypatch.delenv("TUNE_GLOBAL_CHECKPOINT_S", raising=False)
     monkeypatch.delenv("TUNE_MAX_PENDING_TRIALS_PG", raising=False)
+    monkeypatch.delenv("CRC32C_SW_MODE", raising=False)
     monkeypatch.setenv("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "7")
     before, handler = dict(os.environ), signal.getsignal(signal.SIGTERM)
     with tune_run(pending_trials=3):
@@ -192,6 +193,8 @@ def test_a_tune_run_sets_its_settings_and_sigterm_and_gives_all_back_exactly(mon
         assert os.environ["TUNE_MAX_PENDING_TRIALS_PG"] == "3"
         assert os.environ["TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S"] == "7"
         assert signal.getsignal(signal.SIGTERM) is not handler  # SIGTERM stops as Ctrl-C does
+        os.environ["CRC32C_SW_MODE"] = "auto"  # what a library imported meanwhile sets
+        os.environ["TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S"] = "8"
     assert dict(os.environ) == before and signal.getsignal(signal.SIGTERM) is handler
     with pytest.raises(KeyboardInterrupt), tune_run():  # an interrupted run gives back too
         raise KeyboardInterrupt

@@ -88,11 +88,15 @@ def tune_run(pending_trials: int | None = None) -> Iterator[None]:
       ``TUNE_MAX_PENDING_TRIALS_PG`` (see :func:`slots`);
     * SIGTERM stops the run as Ctrl-C does: Tune then saves its state one last time and
       returns. (Ray's own handler would abort the driver and lose what ran since the last
-      snapshot.)"""
+      snapshot.)
+
+    The whole environment is put back as it was, including what the libraries set while the run
+    went on (tensorboardX, which Tune's default loggers import, sets ``CRC32C_SW_MODE``): a
+    process that runs several sweeps sees the same environment before each."""
     settings = {k: os.environ.get(k, v) for k, v in TUNE_DEFAULTS.items()}
     if pending_trials is not None:
         settings["TUNE_MAX_PENDING_TRIALS_PG"] = str(pending_trials)
-    saved = {k: os.environ.get(k) for k in settings}
+    saved = dict(os.environ)
 
     def interrupt(signum: int, frame: Any) -> None:
         signal.raise_signal(signal.SIGINT)
@@ -103,8 +107,6 @@ def tune_run(pending_trials: int | None = None) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        for key in set(os.environ) - set(saved):
+            del os.environ[key]
+        os.environ.update(saved)
