@@ -470,13 +470,17 @@ def restore(state: dict[str, Any], **runtime: Any) -> tuple[Recipe, Task]:
     """The trained recipe of a checkpoint's ``state`` (:func:`read_checkpoint`), in evaluation
     mode, and its task: the task and recipe built from the saved config — with the
     :data:`RUNTIME_KEYS` given in ``runtime`` (e.g. ``device="cpu"``, ``root=...``) replaced —
-    the saved stage entered, then every module's weights and the recipe's extra state loaded."""
+    the saved stage entered, then every module's weights and the recipe's extra state loaded.
+    The caller's random generators are left as they were (building the modules draws their
+    initial weights, which the checkpoint's then replace)."""
     unknown = sorted(set(runtime) - set(RUNTIME_KEYS))
     if unknown:
         raise ValueError(f"only {', '.join(RUNTIME_KEYS)} may change on restore; got {unknown}")
     cfg = resolve_config({**state["config"], **runtime})
-    task = get_task(cfg["task"], cfg["root"], seed=cfg["data_seed"])
-    recipe: Recipe = get_method(cfg["method"])(task, cfg, resolve_device(cfg["device"]))
+    device = resolve_device(cfg["device"])
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        task = get_task(cfg["task"], cfg["root"], seed=cfg["data_seed"])
+        recipe: Recipe = get_method(cfg["method"])(task, cfg, device)
     recipe.begin_stage(next(s for s in recipe.stages(cfg["steps"]) if s.name == state["stage"]))
     for name, module in recipe.modules().items():
         module.load_state_dict(state["modules"][name])

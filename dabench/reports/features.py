@@ -305,8 +305,6 @@ def retrain(config: dict[str, Any], step: int, device: str | None = None,
     ``threads`` threads, as the sweep's trial did (``--cpus-per-trial``): on CPU, another count
     sums in another order and ends in other weights."""
     config = {**config, **({"device": device} if device else {})}
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, threads))
     with tempfile.TemporaryDirectory() as work:
 
         def report(metrics: dict[str, Any]) -> None:
@@ -314,11 +312,9 @@ def retrain(config: dict[str, Any], step: int, device: str | None = None,
                 raise _StopTrainingError
 
         try:
-            run_trial(config, report, checkpoint_dir=work)
+            run_trial(config, report, checkpoint_dir=work, threads=max(1, threads))
         except _StopTrainingError:
             pass
-        finally:
-            torch.set_num_threads(previous)
         return read_checkpoint(work)
 
 
