@@ -134,14 +134,17 @@ def conf_extensions() -> list[str]:
     return ast.literal_eval(value)
 
 
+DOCS_EXTRA = {"sphinx": "sphinx", "myst_parser": "myst-parser", "mathjax": "django-static-mathjax"}
+
+
 def sphinx_build(srcdir: Path, outdir: Path, *options: str) -> subprocess.CompletedProcess:
     """``python -m sphinx -b html`` of ``srcdir`` with docs/conf.py's settings, in a subprocess
     (the docs' extensions set process state: sys.path, ``COLUMNS``)."""
-    for module in ("sphinx", "myst_parser", "mathjax"):
+    for module, package in DOCS_EXTRA.items():
         if importlib.util.find_spec(module) is None:
             if os.environ.get("CI"):
-                pytest.fail(f"no {module} in CI (.ci/run installs the docs extra)")
-            pytest.skip(f'no {module} installed: pip install -e ".[docs]"')
+                pytest.fail(f"no {package} in CI (.ci/run installs the docs extra)")
+            pytest.skip(f'no {package} installed: pip install -e ".[docs]"')
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-N", "-E", "-c", str(DOCS),
                *options, str(srcdir), str(outdir)]  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, timeout=300)
