@@ -19,6 +19,7 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
+    "offline_math",  # MathJax copied into the pages, loaded from there (docs/_ext/offline_math.py)
     "myst_parser",
     "dabench_docs",
 ]
@@ -52,4 +53,5 @@ autosummary_generate = False  # the API pages are written out; autosummary only 
 
 myst_enable_extensions = ["colon_fence", "dollarmath"]
 myst_heading_anchors = 3
-# MathJax is loaded from its CDN by the browser at view time; the build itself needs no network.
+# The build needs no network, and neither do the pages: their math is typeset by the MathJax
+# that offline_math copies into _static/mathjax/ (from django-static-mathjax, in the docs extra).

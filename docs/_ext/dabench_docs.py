@@ -12,6 +12,10 @@ At ``builder-inited`` (before Sphinx looks for sources) this writes, into ``_gen
   so that a link to a report that does not exist is a missing cross-reference (an error under
   ``-W``).
 
+At ``source-read`` a page's markdown link to a report, written as the repository's web view
+resolves it (``../reports/<name>.md`` from ``docs/``), is pointed at the report's page
+(``reports/<name>.md``); MyST would otherwise make it a download of the raw file.
+
 At ``env-check-consistency`` it warns about every public name (``__all__``) of
 ``dabench.modules.*`` and ``dabench.adaptation.*`` that has no API entry.
 """
@@ -23,6 +27,7 @@ import importlib
 import io
 import os
 import pkgutil
+import re
 from pathlib import Path
 
 from sphinx.application import Sphinx
@@ -166,6 +171,28 @@ def report_pages(repo: Path, srcdir: Path) -> None:
     )
 
 
+# The destination of an inline markdown link, ``](path.md`` or ``](<path.md``, up to its anchor.
+MARKDOWN_LINK_TO_MD = re.compile(r"(?P<head>\]\(<?)(?P<path>[^()\s<>#]+\.md)(?=[#)\s>])")
+
+
+def report_links_to_pages(app: Sphinx, docname: str, source: list[str]) -> None:
+    """Rewrite each link of a page that resolves to ``<repository>/reports/<name>.md`` into a
+    link to that report's page, ``<srcdir>/reports/<name>.md`` (its anchor kept); other links
+    are left as they are."""
+    srcdir = Path(app.srcdir)
+    page_dir = (srcdir / docname).parent
+    reports = os.path.normpath(srcdir.parent / "reports")
+
+    def to_page(match: re.Match) -> str:
+        target = os.path.normpath(page_dir / match["path"])
+        if os.path.dirname(target) != reports:
+            return match[0]
+        page = os.path.relpath(srcdir / "reports" / os.path.basename(target), page_dir)
+        return match["head"] + Path(page).as_posix()
+
+    source[0] = MARKDOWN_LINK_TO_MD.sub(to_page, source[0])
+
+
 def api_summary() -> str:
     """Autosummary tables of every public name of the API packages; a re-export (the shared
     ``ImageClassifier``) is a line under the table that points to where it is defined."""
@@ -237,5 +264,6 @@ def keep_attribute_prose(app: Sphinx, what: str, name: str, obj, options, lines:
 def setup(app: Sphinx) -> dict:
     app.connect("autodoc-process-docstring", keep_attribute_prose, priority=400)
     app.connect("builder-inited", generate)
+    app.connect("source-read", report_links_to_pages)
     app.connect("env-check-consistency", check_api_coverage)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
