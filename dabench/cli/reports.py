@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
+from mlflow.tracking import MlflowClient
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -22,12 +23,9 @@ from dabench.reports.quality import quality_report
 def run_leaderboard(args: argparse.Namespace) -> int:
     """``dabench leaderboard``: the tables (and plots) of the tracked sweeps."""
     uri = store.tracking_uri(args.tracking_uri)
-    experiments = None if args.all else (args.experiment or ["dabench"])
     plots = args.plots
     if plots is None and args.out is not None and args.format == "md":
         plots = args.out.with_suffix("")
-    source = f"MLflow {store.redact(uri)}, " + ("every experiment" if experiments is None else
-                                  "experiment " + ", ".join(experiments))  # fmt: skip
     try:
         boards.check_select(args.select)
         if args.runs:
@@ -37,6 +35,9 @@ def run_leaderboard(args: argparse.Namespace) -> int:
             source = "the `dabench export` files " + ", ".join(str(p) for p in files.paths)
         else:
             client = store.reading_client(uri)
+            experiments = chosen_experiments(args, client)
+            read = "experiment " + ", ".join(experiments) if experiments else "every experiment"
+            source = f"MLflow {store.redact(uri)}, {read}"
             board = boards.build(readers.load_runs(client, store.experiment_ids(client,
                                                                                 experiments)),
                                  args.select)  # fmt: skip
@@ -55,12 +56,29 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def chosen_experiments(args: argparse.Namespace, client: MlflowClient) -> list[str] | None:
+    """The experiments ``leaderboard`` and ``export`` read: ``--experiment``'s; every one with
+    ``--all`` (``None``); by default every one that holds a dabench sweep
+    (:data:`~dabench.cli.parser.DEFAULT_EXPERIMENTS`), or ``ValueError`` when none does."""
+    if args.all:
+        return None
+    if args.experiment:
+        return list(args.experiment)
+    found = readers.sweep_experiments(client)
+    if not found:
+        there = ", ".join(e.name for e in client.search_experiments()) or "none"
+        raise ValueError(f"no experiment of {store.redact(client.tracking_uri)} holds a dabench "
+                         f"sweep (its experiments: {there}); run `dabench sweep` or `dabench "
+                         "benchmark` first, or name an experiment with --experiment")  # fmt: skip
+    return found
+
+
 def run_export(args: argparse.Namespace) -> int:
     """``dabench export``: the runs the leaderboard reads, as a CSV file."""
     try:
         client = store.reading_client(args.tracking_uri)
-        names = None if args.all else (args.experiment or ["dabench"])
-        runs = readers.load_runs(client, store.experiment_ids(client, names))
+        runs = readers.load_runs(client, store.experiment_ids(client,
+                                                              chosen_experiments(args, client)))  # fmt: skip
     except ValueError as error:
         console.error("export", error)
         return 2
