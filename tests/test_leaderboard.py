@@ -264,6 +264,25 @@ def test_by_default_every_experiment_that_holds_a_sweep_is_read(store, tmp_path,
                 "--experiment") in err  # fmt: skip
 
 
+def test_a_benchmark_shows_the_main_tables_on_80_columns(store):
+    from rich.console import Console
+
+    from dabench.cli.benchmark import board_tables, cell_text
+
+    board = leaderboard.build(runs_of(store, ["bench"]))
+    console = Console(width=80, record=True)
+    for table in board_tables(board):
+        console.print(table)
+    text = console.export_text()
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert "Closed-set: target-test accuracy (%)" in text
+    assert "Selected by bnm (label-free)." in text
+    assert "82.0 ± 5.0" in text and "65.0* ↓" in text and "**" not in text
+    assert "mean ± half-width of the 95% CI over fresh seeds" in " ".join(text.split())
+    assert cell_text("**82.0 ± 5.0**").style == "bold" and cell_text("65.0* ↓").style == ""
+    assert cell_text("**60.0***").plain == "60.0*"
+
+
 @pytest.mark.slow
 def test_a_tiny_real_sweep_rerun_with_fresh_seeds_makes_the_leaderboard(ray_local, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

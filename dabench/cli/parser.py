@@ -181,9 +181,11 @@ def add_benchmark_parser(commands: argparse._SubParsersAction) -> None:
                  defaults={**BENCHMARK_DEFAULTS, "experiment": "the benchmark's name"})  # fmt: skip
     add_declared(bench, SweepOptions, only=("tracking_uri", "storage", "address"))
     bench.add_argument("--name", help="the benchmark's name (default: the spec's, or benchmark)")
-    bench.add_argument("--out", type=Path, help="write the leaderboard here (markdown; plots "
-                       "next to it)")  # fmt: skip
-    bench.add_argument("--plots", type=Path, help="folder for the plots")
+    bench.add_argument("--out", type=Path, help="write the leaderboard here (markdown; its main "
+                       "tables are printed too) (default: the spec's leaderboard: out, else "
+                       "leaderboard-<name>.md in the working directory)")  # fmt: skip
+    bench.add_argument("--plots", type=Path, help="folder for the plots (default: the spec's "
+                       "leaderboard: plots, else next to the leaderboard, named after it)")  # fmt: skip
     bench.add_argument("--no-leaderboard", action="store_true", help="write no leaderboard "
                        "and no runs file (not even the spec's)")  # fmt: skip
     bench.add_argument("--leaderboard-select", metavar="CRITERION", help="the leaderboard's "
