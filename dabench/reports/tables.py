@@ -39,7 +39,7 @@ LEGEND = (f"mean ± half-width of the {CONFIDENCE:.0%} CI over fresh seeds; {SIN
 
 
 def settings_of(board: Leaderboard) -> list[str]:
-    """The settings on the board, in :data:`SETTING_TITLES` order."""
+    """The settings on the board, in ``SETTING_TITLES`` order."""
     present = set(board.cells["setting"])
     return [setting for setting in SETTING_TITLES if setting in present]
 
