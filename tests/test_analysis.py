@@ -71,6 +71,29 @@ def test_a_distance_as_a_trial_metric_is_off_by_default_and_reported_when_asked(
         )
 
 
+def test_analyze_fits_80_columns_and_names_where_its_picture_is(tmp_path, monkeypatch, capsys):
+    """A checkpoint's analysis, on a console of 80 columns: the table is a few lines, none wider,
+    and the paths of the files it wrote are printed (or, with nowhere to keep them, how to)."""
+    monkeypatch.chdir(tmp_path)  # no MLflow store here: nothing to log to
+    monkeypatch.setenv("COLUMNS", "80")
+    config = {"method": "dann", "task": "moons/rot40", "steps": 10, "eval_every": 10}
+    run_trial(config, checkpoint_dir=tmp_path / "ckpt")
+    args = ["analyze", "--checkpoint", str(tmp_path / "ckpt" / "trial.pt"), "--samples", "20"]
+    assert main(args) == 0
+    shown = capsys.readouterr()
+    lines = shown.out.rstrip("\n").splitlines()
+    assert len(lines) <= 8 and all(len(line) <= 80 for line in lines), shown.out
+    assert "A-distance" in shown.out and "dann (trial.pt)" in shown.out
+    err = " ".join(shown.err.split())
+    assert f"dann (trial.pt): step 10, weights checkpoint: {tmp_path / 'ckpt' / 'trial.pt'}" in err
+    assert "the t-SNE picture was not kept" in err and "add --out DIR" in err
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    for name in ("tsne.png", "analysis.json"):
+        assert f"wrote {tmp_path / 'out' / name}" in err and (tmp_path / "out" / name).is_file()
+    assert "not kept" not in err
+
+
 @pytest.mark.slow
 def test_dabench_analyze_logs_the_pick_beside_source_only(ray_local, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # MLflow puts a sqlite store's artifacts under ./mlruns
@@ -84,7 +107,13 @@ def test_dabench_analyze_logs_the_pick_beside_source_only(ray_local, tmp_path, m
 
     out = tmp_path / "out"
     assert main(["analyze", "--sweep", "dann", "--tracking-uri", uri, "--out", str(out)]) == 0
-    assert "A-distance" in capsys.readouterr().out  # the table
+    shown = capsys.readouterr()
+    assert "A-distance" in shown.out  # the table
+    assert f"wrote {out / 'tsne.png'}" in shown.err
+    logged = [line.strip() for line in shown.err.splitlines() if line.strip().endswith(".png")]
+    assert logged[-1].endswith("/analysis/bnm/tsne.png") and Path(logged[-1]).is_file()  # mlruns
+    assert "dann pick (bnm): trial " in shown.err and " of sweep dann, step 40, weights checkpoint: " \
+        in " ".join(shown.err.split())  # fmt: skip
     summary = json.loads((out / "analysis.json").read_text())
     pick, baseline = summary["models"][1], summary["models"][0]
     assert (pick["label"], baseline["label"]) == ("dann pick (bnm)", "source-only pick")

@@ -186,7 +186,7 @@ def benchmark_runs(uri: str, name: str = "tiny") -> tuple[MlflowClient, str, lis
 
 @pytest.mark.slow
 def test_a_benchmark_refuses_a_second_copy_and_killed_with_sigkill_continues_without_rerunning(
-    ray_local, tmp_path, capsys
+    ray_local, tmp_path, capsys, monkeypatch
 ):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     board = tmp_path / "board.md"
@@ -265,8 +265,21 @@ def test_a_benchmark_refuses_a_second_copy_and_killed_with_sigkill_continues_wit
     assert all(g.reused for g in rerun(RerunOptions(
         sweep="dann-moons-rot40", seeds=2, tracking_uri=uri, experiment="tiny")))  # fmt: skip
     assert "3 trials" in quality_report(client, "tiny", "dann-moons-rot40")
-    assert main(argv) == 0  # a finished benchmark: nothing runs again
+    # a finished benchmark: nothing runs again; without --out its leaderboard goes to the working
+    # directory, named on the console after its main table, and the default leaderboard finds it
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert argv[-2:] == ["--out", str(board)] and main(argv[:-2]) == 0
     assert len(benchmark_runs(uri)[2]) == len(runs)
+    shown = capsys.readouterr()
+    assert "Closed-set: target-test accuracy (%)" in shown.out and "source_only" in shown.out
+    assert "Selected by bnm (label-free)." in " ".join(shown.out.split())
+    assert "the whole leaderboard (realistic vs oracle, cost, best hyperparameters, plots): " \
+        "leaderboard-tiny.md" in " ".join(shown.err.split())  # fmt: skip
+    assert "| dann" in (tmp_path / "leaderboard-tiny.md").read_text()
+    assert (tmp_path / "leaderboard-tiny" / "moons-rot40.png").is_file()
+    assert main(["leaderboard", "--tracking-uri", uri]) == 0
+    assert f"from MLflow {uri}, experiment tiny." in capsys.readouterr().out
 
     # portable: the runs exported to a CSV file build the same tables with no store
     exported = tmp_path / "runs.csv"

@@ -226,6 +226,63 @@ def test_bad_input_is_named(store, capsys, tmp_path, monkeypatch):
     assert "no finished sweep" in capsys.readouterr().err
 
 
+def test_by_default_every_experiment_that_holds_a_sweep_is_read(store, tmp_path, capsys):
+    """A benchmark records in an experiment of its own: the default reads it beside the others
+    (and the newer sweep of a (method, task) replaces the older), but no experiment without
+    sweeps; ``export`` reads the same; with none at all, the error names the store's experiments."""
+    client = MlflowClient(store)
+    experiment_id(client, "empty")
+    tiny = experiment_id(client, "tiny")  # as `dabench benchmark --spec tiny` names it
+    log_sweep(client, tiny, "dann-digits-b", "dann", "digits/synth2hand",
+              {"f": metrics(0.3, 60, 77)})  # fmt: skip
+    assert readers.sweep_experiments(client) == ["bench", "tiny"]
+    out = tmp_path / "board.md"
+    assert cli.main(["leaderboard", "--tracking-uri", store, "--out", str(out)]) == 0
+    text = out.read_text()
+    assert f"from MLflow {store}, experiment bench, tiny." in text
+    assert re.search(r"\| dann +\| \*\*77\.0\*\*\* +\| \*\*82\.0 ± 5\.0\*\* ", text)
+    assert "`dann-digits` (dann on digits/synth2hand): a later sweep replaced it" in text
+    runs = tmp_path / "runs.csv"
+    assert cli.main(["export", "--tracking-uri", store, "--out", str(runs)]) == 0
+    exported = pd.read_csv(runs)
+    assert set(exported["experiment_id"].astype(str)) == set(experiment_ids(client,
+                                                                          ["bench", "tiny"]))  # fmt: skip
+    with pytest.raises(SystemExit):
+        cli.main(["leaderboard", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "default: every experiment of the store that holds a dabench sweep: dabench, where " \
+        "`dabench sweep` records, and each benchmark's own" in shown  # fmt: skip
+
+    bare = f"sqlite:///{tmp_path / 'bare.db'}"
+    experiment_id(MlflowClient(bare), "empty")
+    for argv in (["leaderboard"], ["export", "--out", str(runs)]):
+        assert cli.main([*argv, "--tracking-uri", bare]) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert (f"no experiment of {bare} holds a dabench sweep (its experiments: " in err
+                and "empty" in err and "Default" in err)  # fmt: skip
+        assert ("run `dabench sweep` or `dabench benchmark` first, or name an experiment with "
+                "--experiment") in err  # fmt: skip
+
+
+def test_a_benchmark_shows_the_main_tables_on_80_columns(store):
+    from rich.console import Console
+
+    from dabench.cli.benchmark import board_tables, cell_text
+
+    board = leaderboard.build(runs_of(store, ["bench"]))
+    console = Console(width=80, record=True)
+    for table in board_tables(board):
+        console.print(table)
+    text = console.export_text()
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert "Closed-set: target-test accuracy (%)" in text
+    assert "Selected by bnm (label-free)." in text
+    assert "82.0 ± 5.0" in text and "65.0* ↓" in text and "**" not in text
+    assert "mean ± half-width of the 95% CI over fresh seeds" in " ".join(text.split())
+    assert cell_text("**82.0 ± 5.0**").style == "bold" and cell_text("65.0* ↓").style == ""
+    assert cell_text("**60.0***").plain == "60.0*"
+
+
 @pytest.mark.slow
 def test_a_tiny_real_sweep_rerun_with_fresh_seeds_makes_the_leaderboard(ray_local, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

@@ -1,5 +1,6 @@
 """``dabench benchmark`` on the command line: the spec, the flags that override it, the plan,
-then the run with its live display (or, with ``--plan``, how far each sweep got)."""
+then the run with its live display (or, with ``--plan``, how far each sweep got), and at the end
+the leaderboard's main tables and the file it was written to."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -20,6 +21,8 @@ from dabench.engine import spec as specs
 from dabench.engine.options import BenchmarkSpec, SweepOptions, declarations, parse_assignments
 from dabench.records import store
 from dabench.records.criteria import criterion
+from dabench.reports import tables
+from dabench.reports.leaderboard import Leaderboard
 from dabench.spaces import SearchSpaceError
 
 
@@ -55,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
         if out is None and "out" in board:  # the spec's leaderboard, with the spec's plots
             out = Path(board["out"])
             plots = plots or (Path(board["plots"]) if "plots" in board else None)
-        if plots is None and out is not None:
-            plots = out.with_suffix("")  # next to --out, as `dabench leaderboard` does
+        if out is None:
+            out = default_out(plan.name)
+        if plots is None:
+            plots = out.with_suffix("")  # next to the file, as `dabench leaderboard` does
         runs_dir = Path(board["runs"]) if "runs" in board else None
         if args.no_leaderboard:
             out = runs_dir = None
@@ -74,10 +79,47 @@ def run(args: argparse.Namespace) -> int:
         err.print(Text(f"benchmark {outcome.name} stopped after {minutes:.1f} min of wall time; "
                        "run the same command again to continue it"))  # fmt: skip
         return 130
+    if outcome.board is not None:
+        for table in board_tables(outcome.board):
+            Console().print(table)
     err.print(Text(f"benchmark {outcome.name} finished ({minutes:.1f} min of wall time); runs in "
-                   f"{store.redact(outcome.tracking_uri)}, experiment {outcome.experiment!r}"
-                   + (f"; leaderboard: {outcome.leaderboard}" if outcome.leaderboard else "")))  # fmt: skip
+                   f"{store.redact(outcome.tracking_uri)}, experiment {outcome.experiment!r}"))  # fmt: skip
+    if outcome.leaderboard is not None:
+        err.print(Text("the whole leaderboard (realistic vs oracle, cost, best hyperparameters, "
+                       f"plots): {outcome.leaderboard}"))  # fmt: skip
     return 0
+
+
+def default_out(name: str) -> Path:
+    """Where a benchmark's leaderboard goes when neither ``--out`` nor its spec says:
+    ``leaderboard-<name>.md`` in the working directory, beside the default MLflow store."""
+    return Path(f"leaderboard-{name}.md")
+
+
+def board_tables(board: Leaderboard) -> list[Group]:
+    """The leaderboard's main tables, one per setting, as the console shows them: the markdown
+    document's cells, its bold as bold, and below each what selected it and the marks."""
+    shown = []
+    for setting in tables.settings_of(board):
+        frame = tables.main_table(board, setting)
+        title = tables.SETTING_TITLES[setting]
+        table = Table(title=Text(title), min_width=len(title) + 4)  # the title on one line
+        table.add_column(frame.index.name or "method", overflow="fold")
+        for column in frame.columns:
+            table.add_column(str(column), justify="right")
+        for method, row in frame.iterrows():
+            table.add_row(Text(str(method)), *(cell_text(value) for value in row))
+        marks = Text(f"{tables.selection_line(board, setting)} {tables.LEGEND}.")
+        shown.append(Group(table, marks))
+    return shown
+
+
+def cell_text(value: object) -> Text:
+    """A main-table cell as rich text: ``**x**`` (the column's best) in bold."""
+    text = str(value)
+    if len(text) > 4 and text.startswith("**") and text.endswith("**"):
+        return Text(text[2:-2], style="bold")
+    return Text(text)
 
 
 def plan_table(plan: specs.Plan, status: dict[str, str]) -> Table:

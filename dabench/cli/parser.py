@@ -181,9 +181,11 @@ def add_benchmark_parser(commands: argparse._SubParsersAction) -> None:
                  defaults={**BENCHMARK_DEFAULTS, "experiment": "the benchmark's name"})  # fmt: skip
     add_declared(bench, SweepOptions, only=("tracking_uri", "storage", "address"))
     bench.add_argument("--name", help="the benchmark's name (default: the spec's, or benchmark)")
-    bench.add_argument("--out", type=Path, help="write the leaderboard here (markdown; plots "
-                       "next to it)")  # fmt: skip
-    bench.add_argument("--plots", type=Path, help="folder for the plots")
+    bench.add_argument("--out", type=Path, help="write the leaderboard here (markdown; its main "
+                       "tables are printed too) (default: the spec's leaderboard: out, else "
+                       "leaderboard-<name>.md in the working directory)")  # fmt: skip
+    bench.add_argument("--plots", type=Path, help="folder for the plots (default: the spec's "
+                       "leaderboard: plots, else next to the leaderboard, named after it)")  # fmt: skip
     bench.add_argument("--no-leaderboard", action="store_true", help="write no leaderboard "
                        "and no runs file (not even the spec's)")  # fmt: skip
     bench.add_argument("--leaderboard-select", metavar="CRITERION", help="the leaderboard's "
@@ -240,6 +242,11 @@ def add_analyze_parser(commands: argparse._SubParsersAction) -> None:
     analyze.add_argument("--out", type=Path, help="also write tsne.png and analysis.json here")
 
 
+DEFAULT_EXPERIMENTS = ("every experiment of the store that holds a dabench sweep: dabench, where "
+                       "`dabench sweep` records, and each benchmark's own")  # fmt: skip
+"""What ``leaderboard`` and ``export`` read without ``--experiment`` (or ``--all``), in words."""
+
+
 def add_leaderboard_parser(commands: argparse._SubParsersAction) -> None:
     board = command(commands, "leaderboard", "tables from the tracked sweeps: method × task, "
                     "mean ± 95 % CI over seeds", "Read the finished sweeps (and their `dabench "
@@ -249,7 +256,7 @@ def add_leaderboard_parser(commands: argparse._SubParsersAction) -> None:
                     "best hyperparameters, plots and the commands.")  # fmt: skip
     where = board.add_mutually_exclusive_group()
     where.add_argument("--experiment", action="append", help="MLflow experiment (repeatable; "
-                       "default: dabench)")  # fmt: skip
+                       f"default: {DEFAULT_EXPERIMENTS})")  # fmt: skip
     where.add_argument("--all", action="store_true", help="every experiment of the store")
     where.add_argument("--runs", type=Path, nargs="+", metavar="FILE", help="read the runs from "
                        "files of `dabench export` instead of an MLflow store")  # fmt: skip
@@ -273,7 +280,7 @@ def add_export_parser(commands: argparse._SubParsersAction) -> None:
                      "tables from it, with no MLflow store.")  # fmt: skip
     where = export.add_mutually_exclusive_group()
     where.add_argument("--experiment", action="append", help="MLflow experiment (repeatable; "
-                       "default: dabench)")  # fmt: skip
+                       f"default: {DEFAULT_EXPERIMENTS})")  # fmt: skip
     where.add_argument("--all", action="store_true", help="every experiment of the store")
     add_tracking_uri(export)
     export.add_argument("--out", type=Path, required=True, help="the CSV file to write")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
+from mlflow.tracking import MlflowClient
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -15,19 +16,16 @@ from dabench.engine.provenance import stamp
 from dabench.records import readers, runs_files, store
 from dabench.reports import document
 from dabench.reports import leaderboard as boards
-from dabench.reports.features import AnalyzeOptions, analyze
+from dabench.reports.features import Analysis, AnalyzeOptions, analyze
 from dabench.reports.quality import quality_report
 
 
 def run_leaderboard(args: argparse.Namespace) -> int:
     """``dabench leaderboard``: the tables (and plots) of the tracked sweeps."""
     uri = store.tracking_uri(args.tracking_uri)
-    experiments = None if args.all else (args.experiment or ["dabench"])
     plots = args.plots
     if plots is None and args.out is not None and args.format == "md":
         plots = args.out.with_suffix("")
-    source = f"MLflow {store.redact(uri)}, " + ("every experiment" if experiments is None else
-                                  "experiment " + ", ".join(experiments))  # fmt: skip
     try:
         boards.check_select(args.select)
         if args.runs:
@@ -37,6 +35,9 @@ def run_leaderboard(args: argparse.Namespace) -> int:
             source = "the `dabench export` files " + ", ".join(str(p) for p in files.paths)
         else:
             client = store.reading_client(uri)
+            experiments = chosen_experiments(args, client)
+            read = "experiment " + ", ".join(experiments) if experiments else "every experiment"
+            source = f"MLflow {store.redact(uri)}, {read}"
             board = boards.build(readers.load_runs(client, store.experiment_ids(client,
                                                                                 experiments)),
                                  args.select)  # fmt: skip
@@ -55,12 +56,29 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def chosen_experiments(args: argparse.Namespace, client: MlflowClient) -> list[str] | None:
+    """The experiments ``leaderboard`` and ``export`` read: ``--experiment``'s; every one with
+    ``--all`` (``None``); by default every one that holds a dabench sweep
+    (:data:`~dabench.cli.parser.DEFAULT_EXPERIMENTS`), or ``ValueError`` when none does."""
+    if args.all:
+        return None
+    if args.experiment:
+        return list(args.experiment)
+    found = readers.sweep_experiments(client)
+    if not found:
+        there = ", ".join(e.name for e in client.search_experiments()) or "none"
+        raise ValueError(f"no experiment of {store.redact(client.tracking_uri)} holds a dabench "
+                         f"sweep (its experiments: {there}); run `dabench sweep` or `dabench "
+                         "benchmark` first, or name an experiment with --experiment")  # fmt: skip
+    return found
+
+
 def run_export(args: argparse.Namespace) -> int:
     """``dabench export``: the runs the leaderboard reads, as a CSV file."""
     try:
         client = store.reading_client(args.tracking_uri)
-        names = None if args.all else (args.experiment or ["dabench"])
-        runs = readers.load_runs(client, store.experiment_ids(client, names))
+        runs = readers.load_runs(client, store.experiment_ids(client,
+                                                              chosen_experiments(args, client)))  # fmt: skip
     except ValueError as error:
         console.error("export", error)
         return 2
@@ -99,26 +117,40 @@ def run_analyze(args: argparse.Namespace) -> int:
     except ValueError as error:
         console.error("analyze", error)
         return 2
-    first = result.results[0]
-    table = Table(title=f"features: source_val vs {options.target_split} ("
-                  f"{first.per_domain} per domain for the A-distance)")  # fmt: skip
-    for column in ("model", "sweep / trial"):
-        table.add_column(column, overflow="fold")
-    for column in ("step", "weights", first.target_metric, "A-distance", "ε"):
-        table.add_column(column, no_wrap=True)
+    Console().print(features_table(result, options.target_split))
     for r in result.results:
         m = r.model
-        trial = f"{m.sweep} / {m.trial}" if m.sweep else "-"
-        table.add_row(Text(m.label), Text(trial), str(m.step), m.origin, f"{r.target_value:.2f}",
-                      f"{r.a_distance:.3f}", f"{r.domain_error:.3f}")  # fmt: skip
-    Console().print(table)
-    for r in result.results:
-        err.print(Text(f"{r.model.label}: weights from {r.model.location}"))
+        trial = f"trial {m.trial} of sweep {m.sweep}, " if m.sweep else ""
+        err.print(Text(f"{m.label}: {trial}step {m.step}, weights {m.origin}: {m.location}"))
     for note in result.notes:
         err.print(Text(f"note: {note}"))
+    for path in result.files:
+        err.print(Text(f"wrote {path}"))
     if result.parent_run_id:
-        err.print(Text(f"logged to MLflow run {result.parent_run_id} (metrics a_distance.*, "
-                       f"artifacts analysis/{result.criterion}/)"))  # fmt: skip
-    if result.files:
-        err.print(Text("wrote " + ", ".join(str(p) for p in result.files)))
+        err.print(Text(f"logged to MLflow run {result.parent_run_id} (metrics a_distance.*):"))
+        for uri in result.logged:
+            err.print(Text(f"  {uri}"))
+    if not result.files and not result.logged:
+        err.print(Text("the t-SNE picture was not kept (a checkpoint has no sweep run to log it "
+                       "to): add --out DIR to write tsne.png and analysis.json there"))  # fmt: skip
     return 0
+
+
+def features_table(result: Analysis, target_split: str) -> Table:
+    """``dabench analyze``'s table, narrow enough for 80 columns: per model its label, step,
+    target metric, A-distance and domain-classifier error (where each model came from is
+    printed below it)."""
+    first = result.results[0]
+    metric = first.target_metric.removeprefix(f"{target_split}_")
+    table = Table(title=Text(f"features of source_val vs {target_split}"), caption_justify="left",
+                  caption=Text(f"ε: the domain classifier's error; {first.per_domain} samples "
+                               "per domain"))  # fmt: skip
+    table.add_column("model", overflow="fold")
+    table.add_column("step", justify="right", no_wrap=True)
+    table.add_column(f"{target_split}\n{metric}", justify="right", no_wrap=True)
+    table.add_column("A-distance", justify="right", no_wrap=True)
+    table.add_column("ε", justify="right", no_wrap=True)
+    for r in result.results:
+        table.add_row(Text(r.model.label), str(r.model.step), f"{r.target_value:.2f}",
+                      f"{r.a_distance:.3f}", f"{r.domain_error:.3f}")  # fmt: skip
+    return table

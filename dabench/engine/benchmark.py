@@ -14,7 +14,8 @@ ordinary ``dabench sweep`` (named ``<method>-<task>``), every seeds group an ord
 :mod:`dabench.engine.multiplex` routes each trial to its sweep's Optuna searcher and ASHA, and starts a
 sweep's seeds groups as soon as the sweep finishes, so trials of the next sweeps fill the cores a
 sweep's tail leaves idle, and trial actors (and their imports) are started once, not per sweep.
-Then the leaderboard is written (``--out``).
+Then the leaderboard is written (``out``; the command line's default is
+``./leaderboard-<name>.md``).
 
 **Resuming.** The same command continues an interrupted benchmark (Ctrl-C, SIGTERM, SIGKILL of
 the driver, a crash): Ray's state under ``--storage``/``<name>`` (a shared folder or a
@@ -53,6 +54,7 @@ from dabench.records import readers, runs_files, store, writers
 from dabench.records import schema as s
 from dabench.reports import document
 from dabench.reports import leaderboard as boards
+from dabench.reports.leaderboard import Leaderboard
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,9 @@ class Outcome:
     wall_s: float
     """Wall time of every session of the benchmark so far."""
     leaderboard: Path | None = None
+    """The leaderboard file written, if any."""
+    board: Leaderboard | None = None
+    """The leaderboard written there (for a display to show without reading it back)."""
 
 
 def run_benchmark(plan: Plan, tracking_uri: str, storage_root: str, address: str | None = None,
@@ -175,7 +180,7 @@ def write_results(plan: Plan, outcome: Outcome, runs_dir: Path | None, out: Path
                   plots: Path | None, board_select: str, command: str) -> None:  # fmt: skip
     """After a finished benchmark: its runs file and chunk record in ``runs_dir``, and the
     leaderboard in ``out`` — from every runs file in ``runs_dir`` when given, else from the
-    MLflow experiment."""
+    MLflow experiment — kept in ``outcome`` too."""
     uri, experiment = outcome.tracking_uri, outcome.experiment
     client = MlflowClient(uri)
     if runs_dir is not None:
@@ -196,7 +201,7 @@ def write_results(plan: Plan, outcome: Outcome, runs_dir: Path | None, out: Path
         source = f"MLflow {uri}, experiment {experiment}"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(document.render(board, "md", source, command, stamp(), out, plots))
-    outcome.leaderboard = out
+    outcome.leaderboard, outcome.board = out, board
 
 
 def runs_file(runs_dir: Path, plan: Plan) -> Path:
@@ -290,7 +295,8 @@ def check_output(out: Path) -> None:
         probe.write_text("")
         probe.unlink()
     except OSError as error:
-        raise ValueError(f"--out {out}: cannot write there ({error})") from None
+        raise ValueError(f"leaderboard file {out}: cannot write there ({error}); give another "
+                         "with --out (or --no-leaderboard)") from None  # fmt: skip
 
 
 def differences(old: dict[str, Any], new: dict[str, Any]) -> str:

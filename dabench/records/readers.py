@@ -1,5 +1,6 @@
-"""Reading dabench's records back: a sweep by name, its trials and checkpoints as DataFrames, its
-seeds groups, the task's source-only baseline, and every run of some experiments as one table.
+"""Reading dabench's records back: a sweep by name, the experiments that hold sweeps, a sweep's
+trials and checkpoints as DataFrames, its seeds groups, the task's source-only baseline, and
+every run of some experiments as one table.
 
 All of it through an explicit ``MlflowClient`` (:mod:`.store`); the filters are built by
 :func:`~dabench.records.schema.where`, which quotes every value.
@@ -79,6 +80,14 @@ def require_sweep(client: MlflowClient, experiment: str, name: str) -> Any:
                          f"{did_you_mean(name, names)}; recent sweeps: "
                          f"{', '.join(names) or 'none'}")  # fmt: skip
     return run
+
+
+def sweep_experiments(client: MlflowClient) -> list[str]:
+    """The names of the store's experiments that hold at least one dabench sweep (a run of kind
+    ``sweep``: ``dabench sweep``'s experiment, each benchmark's own), oldest experiment first."""
+    found = client.search_experiments(order_by=["creation_time ASC"])
+    return [e.name for e in found
+            if first(client, [e.experiment_id], s.where(**{s.KIND: s.SWEEP_KIND}))]  # fmt: skip
 
 
 def setting_of(run: Any) -> str:

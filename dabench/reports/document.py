@@ -27,6 +27,8 @@ from dabench.reports.tables import (
     hyperparameter_table,
     main_table,
     realistic_vs_oracle,
+    selection_line,
+    settings_of,
     to_csv,
     to_latex,
 )
@@ -59,7 +61,6 @@ def markdown(board: Leaderboard, source: str, command: str, stamp: Stamp, plots:
     def link(path: Path) -> str:
         return f"![{path.stem}]({rel(path)})"
 
-    cells = board.cells
     lines = [
         "# dabench leaderboard", "",
         f"Generated {stamp.generated:%Y-%m-%d %H:%M} UTC by `{command}`, dabench "
@@ -95,13 +96,8 @@ def markdown(board: Leaderboard, source: str, command: str, stamp: Stamp, plots:
     if reading:  # after every generated line above: it runs up to the next "## " heading
         lines += [reading.rstrip(), ""]
     lines += claims_section(board)
-    for setting in [s for s in SETTING_TITLES if s in set(cells["setting"])]:
-        mine = cells[(cells["setting"] == setting) & cells["primary"]
-                     & (cells["method"] != "target_oracle")]  # fmt: skip
-        used = list(dict.fromkeys(mine["criterion"]))
-        selected = ("Selected by the oracle (target-val labels): not a realistic result."
-                    if used == ["oracle"] else f"Selected by {', '.join(used)} (label-free).")  # fmt: skip
-        lines += [f"## {SETTING_TITLES[setting]}", "", selected, "",
+    for setting in settings_of(board):
+        lines += [f"## {SETTING_TITLES[setting]}", "", selection_line(board, setting), "",
                   table(main_table(board, setting), index=True), "",
                   "Realistic vs oracle selection:", "",
                   table(realistic_vs_oracle(board, setting)), ""]  # fmt: skip

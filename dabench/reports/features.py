@@ -26,7 +26,8 @@ labels (a diagnostic, never a selection).
 
 **Where it goes.** A table on the console; with ``--sweep``, metrics ``a_distance.<criterion>``
 (and ``a_distance.source_only``) and the artifacts ``analysis/<criterion>/tsne.png`` and
-``analysis.json`` on the sweep's MLflow parent run; with ``--out DIR``, the same two files there.
+``analysis.json`` on the sweep's MLflow parent run (``Analysis.logged`` says where); with
+``--out DIR``, the same two files there (``Analysis.files``).
 Segmentation models have no feature vector per sample and are refused.
 """
 
@@ -37,6 +38,7 @@ import logging
 import math
 import tempfile
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,11 +129,16 @@ class Diagnosis:
 
 @dataclass
 class Analysis:
+    """What :func:`analyze` did: the criterion of the pick, the sweep's run it logged to, one
+    :class:`Diagnosis` per model (the source-only pick first), the files written to ``--out``,
+    where the same files were logged (artifact URIs) and notes for the user."""
+
     criterion: str | None
     parent_run_id: str | None
     results: list[Diagnosis]
     files: list[Path]
     notes: list[str]
+    logged: list[str] = field(default_factory=list)
 
 
 def analyze(options: AnalyzeOptions) -> Analysis:
@@ -190,10 +197,12 @@ def analyze(options: AnalyzeOptions) -> Analysis:
     with tempfile.TemporaryDirectory() as work:
         folder = out if out is not None else Path(work)
         files = write(results, folder, options, criterion)
+        logged = []
         if client is not None and parent is not None:
-            log_results(client, parent.info.run_id, results, files, criterion or "")
+            logged = log_results(client, parent.info.run_id, results, files, criterion or "")
         kept = files if out is not None else []
-    return Analysis(criterion, parent.info.run_id if parent else None, results, kept, notes)
+    return Analysis(criterion, parent.info.run_id if parent else None, results, kept, notes,
+                    logged)  # fmt: skip
 
 
 def sweep_pick(client: Any, parent: Any, select: str | None) -> tuple[str, Model]:
@@ -370,16 +379,22 @@ def write(results: list[Diagnosis], folder: Path, options: AnalyzeOptions,
 
 
 def log_results(client: Any, run_id: str, results: list[Diagnosis], files: list[Path],
-        criterion: str) -> None:  # fmt: skip
+        criterion: str) -> list[str]:  # fmt: skip
     """The A-distances as metrics of the sweep's parent run (``a_distance.<criterion>``,
-    ``a_distance.source_only``) and the files as its artifacts under ``analysis/<criterion>``."""
+    ``a_distance.source_only``) and the files as its artifacts under ``analysis/<criterion>``;
+    returns where each file went (its artifact URI; a path for artifacts in a local folder)."""
     metrics = {}
     for result in results:
         own = result is results[-1]
         metrics[f"a_distance.{criterion if own else 'source_only'}"] = result.a_distance
     writers.log_metrics(client, run_id, metrics, step=0)
+    folder = f"analysis/{criterion}"
     for path in files:
-        client.log_artifact(run_id, str(path), f"analysis/{criterion}")
+        client.log_artifact(run_id, str(path), folder)
+    root = client.get_run(run_id).info.artifact_uri.rstrip("/")
+    if root.startswith("file://"):  # a local folder: shown as a path one can open
+        root = urllib.parse.unquote(urllib.parse.urlsplit(root).path)
+    return [f"{root}/{folder}/{path.name}" for path in files]
 
 
 def _client(uri: str | None, required: bool) -> Any:

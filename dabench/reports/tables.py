@@ -16,7 +16,14 @@ from typing import Any
 
 import pandas as pd
 
-from dabench.reports.leaderboard import REFERENCE, Leaderboard, label, methods_of, tasks_of
+from dabench.reports.leaderboard import (
+    CONFIDENCE,
+    REFERENCE,
+    Leaderboard,
+    label,
+    methods_of,
+    tasks_of,
+)
 
 SETTING_TITLES = {
     "closed": "Closed-set: target-test accuracy (%)",
@@ -25,6 +32,27 @@ SETTING_TITLES = {
     "segmentation": "Segmentation: target-test mIoU (%)",
 }
 NEGATIVE, SINGLE, MISSING = "↓", "*", "–"
+LEGEND = (f"mean ± half-width of the {CONFIDENCE:.0%} CI over fresh seeds; {SINGLE}: one trial's "
+          f"own value (not re-trained); {NEGATIVE}: below source-only; bold: the best adaptation "
+          f"method of the column; {MISSING}: no finished sweep")  # fmt: skip
+"""The marks of a main table, in one line (the markdown document explains them at length)."""
+
+
+def settings_of(board: Leaderboard) -> list[str]:
+    """The settings on the board, in ``SETTING_TITLES`` order."""
+    present = set(board.cells["setting"])
+    return [setting for setting in SETTING_TITLES if setting in present]
+
+
+def selection_line(board: Leaderboard, setting: str) -> str:
+    """What picked the main table's cells of ``setting`` (the target oracle's aside), in words."""
+    cells = board.cells
+    mine = cells[(cells["setting"] == setting) & cells["primary"]
+                 & (cells["method"] != "target_oracle")]  # fmt: skip
+    used = list(dict.fromkeys(mine["criterion"]))
+    if used == ["oracle"]:
+        return "Selected by the oracle (target-val labels): not a realistic result."
+    return f"Selected by {', '.join(used)} (label-free)."
 
 
 def format_cell(row: pd.Series | dict) -> str:
@@ -158,7 +186,7 @@ def to_csv(board: Leaderboard) -> str:
 def to_latex(board: Leaderboard) -> str:
     """The main tables as LaTeX ``tabular`` environments (booktabs), one per setting."""
     parts = []
-    for setting in [s for s in SETTING_TITLES if s in set(board.cells["setting"])]:
+    for setting in settings_of(board):
         frame = main_table(board, setting)
         frame = frame.replace(r"\*\*(.*)\*\*", r"\\textbf{\1}", regex=True)
         frame = frame.replace({"±": r"$\\pm$", "↓": r"$\\downarrow$", "–": "--"}, regex=True)
