@@ -26,7 +26,7 @@ from dabench.engine.multiplex import MultiSweepSearcher, SweepJob
 from dabench.engine.options import RerunOptions
 from dabench.engine.rerun import rerun
 from dabench.engine.sweep import validate
-from dabench.records import runs_files, schema
+from dabench.records import naming, runs_files, schema
 from dabench.records.schema import BENCHMARK
 from dabench.reports import leaderboard, tables
 from dabench.reports.quality import quality_report
@@ -242,6 +242,7 @@ def test_a_benchmark_refuses_a_second_copy_and_killed_with_sigkill_continues_wit
         "dann-moons-rot40", "source_only-moons-rot40",
     ]  # fmt: skip
     assert all(r.info.status == "FINISHED" for r in parents.values())
+    folders = {p.name for p in (tmp_path / "ray" / "tiny").iterdir() if p.is_dir()}
     for parent in parents.values():
         children = [r for r in runs if r.data.tags.get(schema.PARENT) == parent.info.run_id]
         kept = [r for r in children if r.data.tags[schema.STATUS] != "superseded"]
@@ -249,6 +250,19 @@ def test_a_benchmark_refuses_a_second_copy_and_killed_with_sigkill_continues_wit
         expected = 3 if parent.data.tags[schema.KIND] == "sweep" else 2
         assert len(kept) == expected and all(r.info.status == "FINISHED" for r in kept)
         assert len({r.data.tags[schema.TRIAL_ID] for r in kept}) == expected
+        # one naming scheme: a sweep's trials numbered in the sweep (Tune's own count runs over
+        # all sweeps), a group's runs by seed, each run named after its label and its sweep or
+        # group, each folder (the sweeps share the benchmark's) after its label and trial id
+        if parent.data.tags[schema.KIND] == "sweep":
+            labels = [naming.label(naming.TRIAL, n) for n in range(1, expected + 1)]
+        else:
+            seeds = json.loads(parent.data.tags[schema.SEEDS])
+            labels = [naming.label(naming.SEED, n) for n in seeds]
+        assert sorted(r.info.run_name for r in kept) == [
+            naming.run_name(label, parent.data.tags[schema.SWEEP]) for label in labels
+        ]  # fmt: skip
+        assert {naming.folder(naming.label_of(r.info.run_name), r.data.tags[schema.TRIAL_ID])
+                for r in kept} <= folders  # fmt: skip
     # the sweep that had finished was not run again
     assert {r.info.run_id: r.data.metrics for r in runs
             if r.data.tags.get(schema.PARENT) == first[0].info.run_id} == first_trials  # fmt: skip

@@ -13,7 +13,7 @@ from dabench.data.registry import task_spec
 from dabench.engine import rerun
 from dabench.engine.options import RerunOptions, SweepOptions
 from dabench.engine.sweep import run_sweep
-from dabench.records import criteria, readers, selection, writers
+from dabench.records import criteria, naming, readers, schema, selection, writers
 from dabench.records.criteria import criterion, from_key
 from dabench.records.store import experiment_id
 from dabench.reports import leaderboard
@@ -135,3 +135,13 @@ def test_a_real_sweep_on_a_loss_is_rerun_on_the_trial_its_summary_names(ray_loca
     assert summary.best_trial == min(losses, key=losses.get)  # the lowest loss
     groups = rerun.rerun(RerunOptions(sweep="loss", seeds=1, select=("train_loss",), **common))
     assert [(g.trial, g.selected_by) for g in groups] == [(summary.best_trial, ["train_loss"])]
+    # its group named after the trial it re-trains, its run by seed, as a sweep's trials
+    (group,) = groups
+    assert group.name.startswith(f"loss-seeds-{naming.label_of(summary.best_trial)}-")
+    experiment = client.get_run(summary.parent_run_id).info.experiment_id
+    (run,) = client.search_runs([experiment], schema.where(**{schema.SWEEP: group.name,
+                                                              schema.KIND: schema.TRIAL_KIND}))  # fmt: skip
+    label = naming.label(naming.SEED, group.seeds[0])
+    assert run.info.run_name == naming.run_name(label, group.name)
+    folder = naming.folder(label, run.data.tags[schema.TRIAL_ID])
+    assert (tmp_path / "ray" / group.name / folder).is_dir()

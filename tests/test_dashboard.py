@@ -70,7 +70,7 @@ def test_the_sweep_console_shows_only_dabench_lines_and_progress(tiny_sweep):
                               f"logs: {log}")  # fmt: skip
     assert "Started a local Ray instance" in log.read_text()  # not printed
     for line in console.splitlines():
-        assert line.startswith(("sweep tiny", "[1/2] tiny-trial-", "[2/2] tiny-trial-", "┌", "│",
+        assert line.startswith(("sweep tiny", "[1/2] trial-", "[2/2] trial-", "┌", "│",
                                 "└", "├", " ")), f"not dabench's: {line!r}"  # fmt: skip
     for foreign in ("Configuration for experiment", "TensorBoard", "View detailed results",
                     "Token authentication", "INFO", "WARNING"):  # fmt: skip
@@ -111,9 +111,9 @@ def test_the_sweep_records_a_model_training_experiment_and_the_picks(tiny_sweep)
     assert experiment.tags[schema.EXPERIMENT_KIND] == schema.MODEL_TRAINING
     view = json.loads(experiment.tags[compat.UI_VIEW_TAG_PREFIX + "dabench-tiny"])
     assert "dabench.sweep` = 'tiny'" in view["searchFilter"]
-    assert parent.data.tags["pick.trial.name"].startswith("tiny-trial-")
-    assert client.get_run(parent.data.tags["pick.checkpoint.run_id"]).info.run_name.startswith(
-        "tiny-trial-")  # fmt: skip
+    assert parent.data.tags["pick.trial.name"] in ("trial-1 · tiny", "trial-2 · tiny")
+    assert client.get_run(parent.data.tags["pick.checkpoint.run_id"]).info.run_name in (
+        "trial-1 · tiny", "trial-2 · tiny")  # fmt: skip
     assert {"best.validator_bnm", "best.target_val_acc", "best.target_test_acc",
             "best_checkpoint.validator_bnm", "best_checkpoint.target_test_acc"} <= set(
         parent.data.metrics)  # fmt: skip
@@ -154,7 +154,7 @@ def test_the_printed_url_shows_the_trials_in_a_real_browser(tiny_sweep, ui_serve
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("dabench").experiment_id
     names = [r.info.run_name for r in readers.children(client, experiment, parent.info.run_id)]
-    assert sorted(names) == ["tiny-trial-1", "tiny-trial-2"]
+    assert sorted(names) == ["trial-1 · tiny", "trial-2 · tiny"]
     for name in names:
         assert name in dom, f"{name} not on the page"
     for column in ("validator_bnm", "target_val_acc", "dabench.status"):

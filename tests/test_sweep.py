@@ -113,15 +113,16 @@ def test_the_summary_flags_negative_transfer_against_source_only():
     from dabench.cli.sweeps import summary_table
     from dabench.engine.sweep import SweepSummary
 
-    def summary(baseline):
+    def summary(baseline, name=None):
+        name = {} if name is None else {"name": name}
         return SweepSummary(
             "s", "/tmp/s", "sqlite:///m.db", "dabench", "0" * 32, criterion("class_ami", "closed"),
             {"completed": 2}, 10.0, {"task": "moons/rot40", "lr": 0.01},
             {"validator_class_ami": 0.4, "target_val_acc": 80.0, "target_test_acc": 79.0}, False,
-            {"trial": "abc", "step": 40, "path": "/tmp/s/trial_abc/checkpoint_000001",
+            {"trial": "abc", "step": 40, "path": "/tmp/s/trial-1_abc/checkpoint_000001",
              "metrics": {"validator_class_ami": 0.5, "target_val_acc": 90.0,
-                         "target_test_acc": 91.0}},
-            baseline,
+                         "target_test_acc": 91.0}, **name},
+            baseline, best_trial="trial-2 · s",
         )  # fmt: skip
 
     def shown(s) -> str:
@@ -138,7 +139,10 @@ def test_the_summary_flags_negative_transfer_against_source_only():
     assert summary(None).negative_transfer is None
     text = shown(summary(None))
     assert "`dabench sweep --method source_only --task moons/rot40` tells negative" in text
-    assert "checkpoint-level pick" in text and "trial abc step 40" in text
+    assert "checkpoint-level pick" in text and "trial abc step 40" in text  # no run found
+    assert "trial-level pick │ trial-2: validator_class_ami 0.400" in text  # the sweep: the title
+    text = shown(summary(None, "trial-1 · s"))
+    assert "(trial-1 step 40, /tmp/s/trial-1_abc/checkpoint_000001)" in text
 
 
 @pytest.mark.parametrize(

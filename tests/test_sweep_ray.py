@@ -5,7 +5,9 @@ failing trials, and a ``ray start`` head reached with ``--address``. Nothing is 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
+from rich.console import Console
 from sweep_helpers import (
     assert_sweeps_apart,
     children,
@@ -29,9 +32,10 @@ from sweep_helpers import (
     with_descendants,
 )
 
+from dabench.cli.sweeps import summary_table
 from dabench.engine.options import SweepOptions
 from dabench.engine.sweep import run_sweep
-from dabench.records import schema
+from dabench.records import naming, schema
 from dabench.reports import leaderboard
 from dabench.reports.quality import quality_report
 
@@ -52,7 +56,8 @@ def space(tmp_path: Path, text: str) -> str:
     return str(path)
 
 
-def test_a_small_sweep_records_every_trial_in_mlflow(ray_local, tmp_path):
+def test_a_small_sweep_records_every_trial_in_mlflow(ray_local, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="dabench")
     conditional = space(tmp_path, """
 method: cdan
 parameters:
@@ -77,7 +82,7 @@ parameters:
     for run in runs:
         status = run.data.tags[schema.STATUS]
         assert (status, run.info.status) in {("completed", "FINISHED"), ("pruned", "FINISHED")}
-        assert run.info.run_name.startswith(f"{summary.name}-trial-")
+        assert run.info.run_name.endswith(f" · {summary.name}")
         assert "lr_now" in run.data.metrics and "lr" not in run.data.metrics  # lr: the param
         history = client.get_metric_history(run.info.run_id, "source_val_acc")
         assert [m.step for m in history] == ([20, 40, 60] if status == "completed" else [20, 40][
@@ -94,7 +99,9 @@ parameters:
         points += [
             m.value for m in client.get_metric_history(run.info.run_id, summary.objective.key)
         ]
-    assert sorted(r.info.run_name for r in runs) == [f"{summary.name}-trial-{n}" for n in "123456"]
+    assert sorted(r.info.run_name for r in runs) == [
+        f"trial-{n} · {summary.name}" for n in "123456"
+    ]
     assert {searched(r)["randomized"] for r in runs} == {False, True}
     assert summary.objective.key == "validator_bnm"  # the closed-set default: label-free
     assert summary.best_metrics[summary.objective.key] == max(finals)
@@ -114,6 +121,24 @@ parameters:
     assert summary.baseline is None and summary.negative_transfer is None  # no source-only sweep
     report = quality_report(client, "dabench", summary.name)  # `dabench validators`
     assert "6 trials" in report and "| class_ami" in report and "| oracle (target-val" in report
+
+    # one naming scheme: the console's lines, the summary, Ray's folders and MLflow's run names
+    labels = {r.data.tags[schema.TRIAL_ID]: naming.label_of(r.info.run_name) for r in runs}
+    statuses = {labels[r.data.tags[schema.TRIAL_ID]]: r.data.tags[schema.STATUS] for r in runs}
+    folders = sorted(p.name for p in (tmp_path / "ray" / summary.name).iterdir() if p.is_dir())
+    assert folders == sorted(naming.folder(label, trial_id) for trial_id, label in labels.items())
+    lines = [r.getMessage() for r in caplog.records if re.match(r"\[\d/6\] ", r.getMessage())]
+    assert {tuple(line.split()[1:3]) for line in lines} == set(statuses.items()) and len(lines) == 6
+    run_names = {r.info.run_name for r in runs}
+    assert parent.data.tags[schema.PICK_TRIAL_NAME] == summary.best_trial in run_names
+    assert picked["name"] in run_names and picked["trial"] in labels
+    label = labels[picked["trial"]]
+    assert Path(picked["path"]).parent.name == naming.folder(label, picked["trial"])
+    console = Console(width=300, record=True)
+    console.print(summary_table(summary))
+    shown = " ".join(console.export_text().split())
+    assert f"trial-level pick │ {naming.label_of(summary.best_trial)}: " in shown
+    assert f"({label} step {picked['step']}, {picked['path']})" in shown
 
 
 def test_failing_trials_are_recorded_and_the_sweep_goes_on(ray_local, tmp_path):
@@ -206,6 +231,12 @@ def test_a_sweep_stopped_twice_resumes_and_loses_and_repeats_nothing(ray_local, 
     # would propose the first configurations again.
     configs = [json.dumps(searched(r), sort_keys=True) for r in runs]
     assert len(set(configs)) == trials
+    # Tune's trial counter went on too: one number per kept trial (a superseded run's number went
+    # to the trial that replaced it), each trial in its folder
+    assert sorted(r.info.run_name for r in runs) == [f"trial-{n} · s" for n in range(1, trials + 1)]
+    folders = {p.name for p in (tmp_path / "s").iterdir() if p.is_dir()}
+    assert {naming.folder(naming.label_of(r.info.run_name), r.data.tags[schema.TRIAL_ID])
+            for r in runs} <= folders  # fmt: skip
 
 
 @pytest.mark.slow

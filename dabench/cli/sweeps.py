@@ -16,7 +16,7 @@ from dabench.engine.options import RerunOptions, SweepOptions, declarations, par
 from dabench.engine.rerun import rerun
 from dabench.engine.state import load_sweep
 from dabench.engine.sweep import SweepSummary, run_sweep
-from dabench.records import store
+from dabench.records import naming, store
 from dabench.reports.leaderboard import mean_ci
 from dabench.spaces import SearchSpaceError
 
@@ -113,7 +113,8 @@ def rerun_and_print(options: RerunOptions, verbose: bool) -> int:
     for group in groups:
         mean, half = mean_ci(group.values)
         table.add_row(
-            ", ".join(group.selected_by), Text(group.trial), f"{group.sweep_value:.2f}",
+            ", ".join(group.selected_by), Text(naming.label_of(group.trial, options.sweep)),
+            f"{group.sweep_value:.2f}",
             " ".join(map(str, group.seeds)) + (" (already run)" if group.reused else ""),
             ", ".join(f"{v:.2f}" for v in group.values), f"{mean:.2f} ± {half:.2f}",
         )  # fmt: skip
@@ -136,13 +137,13 @@ def summary_table(summary: SweepSummary) -> Table:
                   else f"{objective.key} (uses target labels: oracle)")  # fmt: skip
     best = summary.best_metrics
     if best:
-        table.add_row("trial-level pick", Text(f"{summary.best_trial}: "
+        table.add_row("trial-level pick", Text(f"{naming.label_of(summary.best_trial, summary.name)}: "
                                                + _pick(best, objective.key, oracle.key, test)))  # fmt: skip
     if summary.checkpoint:
         checkpoint = summary.checkpoint
-        where = (
-            f"{checkpoint.get('name') or 'trial ' + checkpoint['trial']} step {checkpoint['step']}"
-        )
+        name = checkpoint.get("name")
+        label = naming.label_of(name, summary.name) if name else f"trial {checkpoint['trial']}"
+        where = f"{label} step {checkpoint['step']}"
         if checkpoint["path"]:
             where += f", {checkpoint['path']}"
         table.add_row("checkpoint-level pick", Text(

@@ -49,7 +49,7 @@ from dabench.engine.provenance import machine, stamp
 from dabench.engine.rerun import picks
 from dabench.engine.spec import Plan
 from dabench.engine.sweep import validate
-from dabench.engine.trial import trial_dirname, tune_trial
+from dabench.engine.trial import TrialName, trial_dirname, tune_trial
 from dabench.records import readers, runs_files, store, writers
 from dabench.records import schema as s
 from dabench.reports import document
@@ -233,7 +233,7 @@ def make_tuner(plan: Plan, experiment: str, where: str, root: str) -> Any:
         trainable,
         tune_config=tune.TuneConfig(
             search_alg=search, scheduler=scheduler, num_samples=-1, reuse_actors=True,
-            trial_dirname_creator=trial_dirname,
+            trial_dirname_creator=trial_dirname, trial_name_creator=TrialName(),
         ),
         run_config=tune.RunConfig(
             name=plan.name, storage_path=root, verbose=0,

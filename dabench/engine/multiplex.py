@@ -39,8 +39,14 @@ from dabench.engine.cluster import slots
 from dabench.engine.options import SweepOptions
 from dabench.engine.search import asha, searcher
 from dabench.engine.sweep import close_sweep, open_sweep_run
-from dabench.engine.trial import INTERNAL, own_checkpoint, record_trial_end, trial_internal
-from dabench.records import readers, writers
+from dabench.engine.trial import (
+    INTERNAL,
+    own_checkpoint,
+    record_trial_end,
+    trial_internal,
+    trial_label,
+)
+from dabench.records import naming, readers, writers
 from dabench.records.criteria import Criterion
 from dabench.records.schema import BENCHMARK
 from dabench.spaces import SearchSpace
@@ -185,8 +191,8 @@ class MultiSweepSearcher(Searcher):
             self._record(job, trial_id, result)
         config = job.configs.get(trial_id, {})
         steps = config.get("steps", 0)
-        name = config[INTERNAL].get("run_name", trial_id)
-        status = record_trial_end(config[INTERNAL], trial_id, name, config, result or {}, steps,
+        label = trial_label(config, trial_id)
+        status = record_trial_end(config[INTERNAL], trial_id, label, config, result or {}, steps,
                                   error)  # fmt: skip
         own = own_checkpoint(config[INTERNAL], trial_id)
         if own is not None:  # recorded in MLflow: a restarted trial now reports its end without
@@ -227,9 +233,13 @@ class MultiSweepSearcher(Searcher):
         return self._client
 
     def _assign(self, job: SweepJob | GroupJob, trial_id: str, config: dict) -> dict:
+        """Give trial ``trial_id`` to ``job`` with ``config``; a sweep's trial is labelled by its
+        number in the sweep (Tune's own count runs over all sweeps; a seeds group's runs are
+        labelled by seed: :class:`~dabench.engine.trial.TrialName`)."""
         self.owner[trial_id] = job.name
-        run_name = f"{job.name}-trial-{len(job.trials) + 1}"  # the MLflow run's name
-        config = {**config, INTERNAL: {**config[INTERNAL], "run_name": run_name}}
+        if isinstance(job, SweepJob):
+            label = naming.label(naming.TRIAL, len(job.trials) + 1)
+            config = {**config, INTERNAL: {**config[INTERNAL], "label": label}}
         job.trials[trial_id] = None
         job.configs[trial_id] = config
         return config

@@ -36,7 +36,7 @@ from dabench.engine.provenance import provenance
 from dabench.engine.state import hold
 from dabench.engine.sweep import TrialMonitor
 from dabench.engine.trial import INTERNAL, TrialName, trial_dirname, trial_internal, tune_trial
-from dabench.records import criteria, readers, selection, store, writers
+from dabench.records import criteria, naming, readers, selection, store, writers
 from dabench.records import schema as s
 
 log = logging.getLogger(__name__)
@@ -168,13 +168,13 @@ def open_group(client: Any, parent: Any, row: Any, selected_by: list[str], seeds
         client.update_run(group, status="RUNNING")
     else:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        trial = str(row["trial"]).removeprefix(f"{sweep}-").rsplit("_", 1)[-1]  # trial-3
-        name = f"{sweep}-seeds-{trial}-{stamp}"
+        name = naming.group_name(sweep, str(row["trial"]), stamp)
         group = writers.open_group(client, parent, name, row, selected_by, seeds, provenance(),
                                    tags)  # fmt: skip
     objective = criteria.from_key(parent.data.tags[s.OBJECTIVE], readers.setting_of(parent))
     base = [k for k in config if k != "seed"]  # what the seed runs "searched": the seed
     internal = trial_internal(options, parent.info.experiment_id, group, name, objective, base)
+    internal["labelled_by"] = "seed"  # its runs are seed-4, seed-5, ... (trial.TrialName)
     return group, name, [{**config, "seed": seed, INTERNAL: internal} for seed in seeds]
 
 
@@ -188,8 +188,9 @@ def run_group(client: Any, parent: Any, row: Any, selected_by: list[str], seeds:
     objective = criteria.from_key(config[INTERNAL]["objective"], readers.setting_of(parent))
     monitor = TrialMonitor(config[INTERNAL], config["steps"], objective, len(seeds))
     folder = storage.join(storage.resolve(options.storage), name)
-    log.info("%s: re-training trial %s (picked by %s) with seeds %s; Ray's and MLflow's logs: %s",
-             parent.data.tags[s.SWEEP], row["trial"], ", ".join(selected_by), seeds,
+    sweep = parent.data.tags[s.SWEEP]
+    log.info("%s: re-training %s (picked by %s) with seeds %s; Ray's and MLflow's logs: %s",
+             sweep, naming.label_of(str(row["trial"]), sweep), ", ".join(selected_by), seeds,
              logs.log_path(folder))  # fmt: skip
     events.publish("started", title=f"seeds group {name}")
     with logs.engine_logs(logs.log_path(folder), verbose) as engines:
@@ -201,7 +202,7 @@ def run_group(client: Any, parent: Any, row: Any, selected_by: list[str], seeds:
             param_space={**config, "seed": tune.grid_search(seeds)},
             tune_config=tune.TuneConfig(
                 max_concurrent_trials=options.max_concurrent, reuse_actors=True,
-                trial_dirname_creator=trial_dirname, trial_name_creator=TrialName(name, "seed"),
+                trial_dirname_creator=trial_dirname, trial_name_creator=TrialName(),
             ),
             run_config=tune.RunConfig(
                 name=name, storage_path=storage.resolve(options.storage), verbose=0,

@@ -44,7 +44,7 @@ from dabench.engine.trial import (
     tune_trial,
 )
 from dabench.methods import get_method
-from dabench.records import criteria, readers, selection, store, writers
+from dabench.records import criteria, naming, readers, selection, store, writers
 from dabench.records import schema as s
 from dabench.records.criteria import Criterion
 from dabench.reports.dashboard import log_summary, publish_view
@@ -100,9 +100,10 @@ def validate(options: SweepOptions) -> Checked:
 
 class TrialMonitor(Callback):
     """Driver-side: records each trial's final state in its MLflow run the moment Tune knows it
-    (``completed``, ``pruned`` by ASHA, ``failed``), logs one line per finished trial — status,
-    objective, oracle, hyperparameters — and publishes the trials' state to the display
-    (:mod:`dabench.engine.events`). Pickled with the Tuner, so a resumed sweep keeps it."""
+    (``completed``, ``pruned`` by ASHA, ``failed``), logs one line per finished trial — its label
+    (:class:`~dabench.engine.trial.TrialName`), status, objective, oracle, hyperparameters — and
+    publishes the trials' state to the display (:mod:`dabench.engine.events`). Pickled with the
+    Tuner, so a resumed sweep keeps it."""
 
     def __init__(self, sweep: dict[str, Any], steps: int, objective: Criterion,
                  num_samples: int) -> None:  # fmt: skip
@@ -164,7 +165,7 @@ class SweepSummary:
     baseline: tuple[float, str] | None = None
     """The task's source-only target-test metric and the sweep it comes from, if there is one."""
     best_trial: str = ""
-    """The trial-level pick's name (``<sweep>-trial-<n>``)."""
+    """The trial-level pick's run name (``trial-<n> · <sweep>``, :mod:`dabench.records.naming`)."""
 
     @property
     def oracle(self) -> Criterion:
@@ -269,7 +270,7 @@ def prepare(options: SweepOptions, checked: Checked, state: dict[str, Any],
             metric=objective.key, mode=objective.mode,
             num_samples=options.num_samples, max_concurrent_trials=options.max_concurrent,
             reuse_actors=True, trial_dirname_creator=trial_dirname,
-            trial_name_creator=TrialName(options.name or ""),
+            trial_name_creator=TrialName(),
         ),
         run_config=tune.RunConfig(
             name=options.name, storage_path=root, verbose=0, callbacks=[monitor],
@@ -317,7 +318,7 @@ def summarize(results: Any, options: SweepOptions, client: Any, experiment: str,
               objective: Criterion, wall: float) -> SweepSummary:  # fmt: skip
     """Counts, the best trial (by the objective, never by the oracle unless it is the objective),
     and the parent run's final params, metrics and status."""
-    known = {Path(result.path).name.removeprefix("trial_") for result in results}
+    known = {naming.trial_id_of(Path(result.path).name) for result in results}
     checkpoint = best_checkpoint(results, objective)
     closed = close_sweep(client, experiment, parent, options.num_samples, objective, wall, known,
                          checkpoint)  # fmt: skip
@@ -397,7 +398,7 @@ def best_checkpoint(results: Any, objective: Criterion) -> dict[str, Any]:
             continue
         path = next((c.path for c, m in result.best_checkpoints if m.get("step") == row["step"]),
                     None)  # fmt: skip
-        best = {"trial": Path(result.path).name.removeprefix("trial_"), "step": int(row["step"]),
+        best = {"trial": naming.trial_id_of(Path(result.path).name), "step": int(row["step"]),
                 "metrics": reported(row), "path": path}  # fmt: skip
     return best
 

@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 from ray import tune
 
 from dabench import storage
-from dabench.records import readers, writers
+from dabench.records import naming, readers, writers
 from dabench.records import schema as s
 from dabench.records.criteria import Criterion
 from dabench.trainable import CHECKPOINT_FILE, resolve_config, run_trial
@@ -81,10 +81,11 @@ def tune_trial(config: dict[str, Any]) -> None:
     objective, sign = internal["objective"], 1 if internal["mode"] == "max" else -1
     run_id, logged = readers.find_child(client, experiment, parent, trial_id), 0
     if run_id is None:
+        label = internal.get("label") or tune.get_context().get_trial_name()  # see TrialName
         run_id = writers.open_trial(
             client, experiment, parent, internal["sweep"], trial_id,
-            internal.get("run_name") or tune.get_context().get_trial_name(), searched_of(config),
-            trial_config, resolve_config(trial_config),
+            naming.run_name(label, internal["sweep"]), searched_of(config), trial_config,
+            resolve_config(trial_config),
         )  # fmt: skip
     else:
         run = client.get_run(run_id)
@@ -156,41 +157,53 @@ def trial_status(result: dict[str, Any], steps: int, errored: bool) -> str:
     return s.COMPLETED if result.get("step", 0) >= steps else s.PRUNED
 
 
-def record_trial_end(internal: dict[str, Any], trial_id: str, name: str, config: dict[str, Any],
+def record_trial_end(internal: dict[str, Any], trial_id: str, label: str, config: dict[str, Any],
                      result: dict[str, Any], steps: int, errored: bool) -> str:  # fmt: skip
     """Record in MLflow how a trial ended (``completed``, ``pruned`` by ASHA, ``failed``) the
     moment Tune knows it, on the trial's child run of the parent ``internal["parent_run_id"]``
-    (opened here if the trial failed before opening it); return that status. The one place a
-    trial's end is recorded, for sweeps, reruns and benchmarks alike."""
+    (opened here, named after the trial's ``label``, if the trial failed before opening it);
+    return that status. The one place a trial's end is recorded, for sweeps, reruns and
+    benchmarks alike."""
     status = trial_status(result, steps, errored)
     client = MlflowClient(internal["tracking_uri"])
     experiment, parent = internal["experiment_id"], internal["parent_run_id"]
     run_id = readers.find_child(client, experiment, parent, trial_id)
     if run_id is None:  # it failed before its run was opened: record it all the same
+        name = naming.run_name(label, internal["sweep"])
         run_id = writers.open_trial(client, experiment, parent, internal["sweep"], trial_id, name,
                                     searched_of(config))  # fmt: skip
     writers.end_trial(client, run_id, status)
     return status
 
 
+def trial_label(config: dict[str, Any], number: str) -> str:
+    """The label of the trial with ``config`` (:mod:`dabench.records.naming`), in order: the
+    label the config names (``config[INTERNAL]["label"]``: a benchmark's searcher numbers each
+    sweep's trials itself, as one Tune run holds them all); the label of the trial's value of the
+    key ``config[INTERNAL]["labelled_by"]`` names (a seeds group's runs: ``seed-3``); else
+    ``trial-<number>``."""
+    internal = config.get(INTERNAL, {})
+    if internal.get("label"):
+        return str(internal["label"])
+    if internal.get("labelled_by"):
+        return naming.label(internal["labelled_by"], config[internal["labelled_by"]])
+    return naming.label(naming.TRIAL, number)
+
+
 def trial_dirname(trial: Any) -> str:
-    """Short trial folders named by trial id (Ray's default puts the whole config in the name;
-    the sweep's summary reads the id back from it)."""
-    return f"trial_{trial.trial_id}"
+    """Tune's ``trial_dirname_creator``: a trial's folder, ``<label>_<trial id>``
+    (:func:`dabench.records.naming.folder`; Ray's default puts the whole config in the name). The
+    sweep's summary reads the id back from it."""
+    return naming.folder(TrialName()(trial), trial.trial_id)
 
 
 class TrialName:
-    """Names a sweep's trials ``<sweep>-trial-<n>`` (``n``: 1, 2, ... in the order the searcher
-    created them; its counter is part of Tune's saved state, so a resumed sweep goes on counting),
-    or, with ``key``, ``<sweep>-<key>-<the trial's value of key>`` (a seeds group's
-    ``...-seed-3``). Tune shows the name and :func:`tune_trial` names the trial's MLflow run after
-    it."""
-
-    def __init__(self, sweep: str, key: str | None = None) -> None:
-        self.sweep, self.key = sweep, key
+    """Tune's ``trial_name_creator``: a trial's label (:func:`trial_label`), ``trial-<n>`` unless
+    its config names another, ``n`` Tune's own count of the trials its searcher created (1, 2,
+    ...; part of Tune's saved state, so a resumed sweep goes on counting). Tune shows the label
+    (the console's lines), :func:`trial_dirname` names the trial's folder and :func:`tune_trial`
+    its MLflow run after it."""
 
     def __call__(self, trial: Any) -> str:
-        if self.key is not None:
-            return f"{self.sweep}-{self.key}-{trial.config[self.key]}"
         number = str(trial.experiment_tag).split("_", 1)[0]
-        return f"{self.sweep}-trial-{number or trial.trial_id}"
+        return trial_label(trial.config or {}, number or trial.trial_id)

@@ -10,12 +10,13 @@ the pick of the task's most recent finished ``source_only`` sweep
 (:func:`dabench.records.readers.source_only_sweep`), by that sweep's own objective.
 
 **Which weights.** A sweep keeps each trial's latest checkpoint in its Ray storage
-(``<storage>/<sweep>/trial_<id>/checkpoint_*/trial.pt``); the one of the pick's last evaluation
-is used when it is there. Otherwise (another machine, a deleted folder, ``dabench benchmark``,
-which deletes its checkpoints when it finishes) the pick is trained again from its recorded
-config and seed by :func:`dabench.trainable.run_trial` — the one training loop — up to that
-evaluation; on CPU that gives the same weights, and the re-trained evaluation's target metric is
-compared with the recorded one (a difference is printed).
+(``<storage>/<sweep>/<label>_<trial id>/checkpoint_*/trial.pt``: :mod:`dabench.records.naming`);
+the one of the pick's last evaluation is used when it is there. Otherwise (another machine, a
+deleted folder, ``dabench benchmark``, which deletes its checkpoints when it finishes) the pick
+is trained again from its recorded config and seed by :func:`dabench.trainable.run_trial` — the
+one training loop — up to that evaluation; on CPU that gives the same weights, and the
+re-trained evaluation's target metric is compared with the recorded one (a difference is
+printed).
 
 **Which features.** :meth:`~dabench.methods.base.Recipe.logits_and_features` — the bottleneck
 output the classifier's head reads — on the task's ``source_val`` inputs and its target
@@ -52,7 +53,7 @@ from dabench.data.loading import eval_batches
 from dabench.data.registry import task_spec
 from dabench.data.task import Task
 from dabench.methods.base import Recipe
-from dabench.records import criteria, readers, schema, selection, store, writers
+from dabench.records import criteria, naming, readers, schema, selection, store, writers
 from dabench.task_settings import HEADLINE_METRIC
 from dabench.trainable import CHECKPOINT_FILE, read_checkpoint, restore, run_trial
 
@@ -284,8 +285,15 @@ def stored_checkpoint(sweep_run: Any, trial_id: str, step: int,
     name = sweep_run.data.tags.get(schema.SWEEP, "")
     if not root or not trial_id:
         return None
-    folder = storage.join(storage.resolve(root), name, f"trial_{trial_id}")
+    sweep_folder = storage.join(storage.resolve(root), name)
     try:
+        fs, path = storage.filesystem(sweep_folder)
+        folders = fs.get_file_info(pyarrow.fs.FileSelector(path, allow_not_found=True))
+        own = naming.folder_of([i.base_name for i in folders
+                                if i.type == pyarrow.fs.FileType.Directory], trial_id)  # fmt: skip
+        if own is None:
+            return None
+        folder = storage.join(sweep_folder, own)
         fs, path = storage.filesystem(folder)
         infos = fs.get_file_info(pyarrow.fs.FileSelector(path, allow_not_found=True))
     except (ValueError, OSError):
