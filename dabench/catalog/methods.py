@@ -16,8 +16,6 @@ from dabench.catalog.defaults import REFERENCE_STEPS, budget_relative
 from dabench.names import did_you_mean
 from dabench.task_settings import SETTINGS
 
-Defaults = dict[str, Any]
-
 
 @dataclass(frozen=True, eq=False)
 class MethodInfo:
@@ -27,9 +25,9 @@ class MethodInfo:
 
     name: str
     settings: tuple[str, ...]
-    defaults: Defaults = field(default_factory=dict)
-    setting_defaults: dict[str, Defaults] = field(default_factory=dict)
-    family_defaults: dict[str, Defaults] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
+    setting_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    family_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         wrong = [s for s in self.settings if s not in SETTINGS]
@@ -38,14 +36,14 @@ class MethodInfo:
                              f"(at least one); got {self.settings!r}")  # fmt: skip
 
 
-ERM_DEFAULTS: Defaults = {
+ERM_DEFAULTS: dict[str, Any] = {
     "lr": 0.001,
     **budget_relative(REFERENCE_STEPS, lr_gamma=0.0003),
     "weight_decay": 5e-4,
 }
 """The optimiser of the reference's open-set and partial ``erm.py`` (spec §2.5, §4.3)."""
 
-GRL_DEFAULTS: Defaults = {
+GRL_DEFAULTS: dict[str, Any] = {
     "grl_alpha": 1.0,
     "grl_lo": 0.0,
     "grl_hi": 1.0,
@@ -55,7 +53,7 @@ GRL_DEFAULTS: Defaults = {
 coefficient rises from ``grl_lo`` towards ``grl_hi`` over about ``grl_warmup`` of the trial's
 steps."""
 
-CDAN_DEFAULTS: Defaults = {
+CDAN_DEFAULTS: dict[str, Any] = {
     "randomized": False,
     "randomized_dim": 1024,
     "entropy_conditioning": False,
@@ -65,11 +63,11 @@ PRETRAIN_REFERENCE_STEPS = (3 + 20) * 1000
 """Steps of the reference's ADDA and BSP runs: 3 epochs of source pre-training, then 20
 adversarial epochs, of 1,000 iterations each (spec §2.3, §2.4)."""
 
-PRETRAIN_DEFAULTS: Defaults = {"pretrain_fraction": 3 / 23, "pretrain_lr": 0.001}
+PRETRAIN_DEFAULTS: dict[str, Any] = {"pretrain_fraction": 3 / 23, "pretrain_lr": 0.001}
 """The reference pre-trains 3 epochs on the source before 20 adversarial epochs (so 3/23 of the
 steps) with SGD at lr 0.001 and the script's schedule (spec §2.3, §2.4)."""
 
-SCRATCH_PRETRAINING: Defaults = {"pretrain_fraction": 0.3, "pretrain_lr": 0.01}
+SCRATCH_PRETRAINING: dict[str, Any] = {"pretrain_fraction": 0.3, "pretrain_lr": 0.01}
 """Pre-training of a small network from scratch: long and fast enough to learn the source
 (``reports/recipes.md``: on ``digits/synth2hand`` at 1,500 steps the reference's 0.001 for 3/23 of
 the steps ends at 35 % source-val accuracy, 0.01 for 30 % at 97 %)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol
 
 from dabench.catalog.datasets import REAL_TASKS
 from dabench.catalog.models import BACKBONES, SEGMENTERS
@@ -80,12 +80,10 @@ class Listed(Protocol):
     needs_root: bool
 
 
-T = TypeVar("T", bound=Listed)
-
-
-def ordered(infos: Iterable[T]) -> list[T]:
-    """``infos`` in the order tasks are listed: bundled ones first, then by setting
-    (:data:`~dabench.task_settings.SETTINGS`' order), then by name."""
+def ordered(infos: Iterable[Any]) -> list[Any]:
+    """``infos`` (anything :class:`Listed`: declarations or registered tasks) in the order tasks
+    are listed: bundled ones first, then by setting (:data:`~dabench.task_settings.SETTINGS`'
+    order), then by name."""
     return sorted(infos, key=lambda s: (s.needs_root, SETTINGS.index(s.setting), s.name))
 
 
