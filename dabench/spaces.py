@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from dabench.catalog.defaults import COMMON_DEFAULTS, SETTING_DEFAULTS
 from dabench.methods import get_method
-from dabench.methods.base import COMMON_DEFAULTS, SETTING_DEFAULTS
 from dabench.trainable import CHOICES, RANGES, check_range
 
 if TYPE_CHECKING:

@@ -20,40 +20,19 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from dabench import analysis, models, validators
+from dabench import analysis, validators
 from dabench import metrics as m
+from dabench.catalog.defaults import config_defaults
 from dabench.data import get_task
 from dabench.data.loading import InfiniteBatches, eval_batches
 from dabench.data.registry import task_spec
 from dabench.data.task import IGNORE_INDEX, Task
 from dabench.methods import Batch, Recipe, get_method
-from dabench.methods.base import COMMON_DEFAULTS, FAMILY_DEFAULTS, SETTING_DEFAULTS, Stage
+from dabench.methods.base import Stage
 from dabench.precision import PRECISIONS
 from dabench.precision import prepare as prepare_precision
 
 Report = Callable[[dict[str, Any]], None]
-
-LOOP_DEFAULTS: dict[str, Any] = {
-    "method": None,
-    "task": None,
-    "root": None,
-    "seed": 0,
-    "data_seed": 0,
-    "steps": 1000,
-    "eval_every": 250,
-    "eval_batch_size": 512,
-    "device": "auto",
-    "num_workers": 0,
-    "pretrained": False,
-    "precision": "fp32",
-    "channels_last": False,
-    "a_distance": False,
-}
-"""Keys every trial accepts besides the method's hyperparameters. ``seed`` drives initialisation
-and batch order; ``data_seed`` the generated data and the splits (fixed across seeds by default);
-``precision`` and ``channels_last``: see :mod:`dabench.precision`; ``a_distance``: also report the
-proxy A-distance between the source-val and target-val features at every evaluation
-(:func:`dabench.analysis.a_distance`; classification only; its cost: ``reports/analysis.md``)."""
 
 MAIN_METRIC = {"closed": "acc", "partial": "acc", "open_set": "h_score", "segmentation": "miou"}
 """The headline target metric of each setting (reported as ``target_test_<metric>``)."""
@@ -90,11 +69,11 @@ class NonFiniteLossError(RuntimeError):
 def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
     """Defaults filled in and every key checked, before any data or model is built.
 
-    Defaults come, in increasing priority, from :data:`LOOP_DEFAULTS`, the common optimiser
-    defaults, the setting's (:data:`~dabench.methods.base.SETTING_DEFAULTS`), the recipe's, the
-    recipe's for that setting, the model family's of the task
-    (:data:`~dabench.methods.base.FAMILY_DEFAULTS`, then the recipe's ``family_defaults``) and
-    the config (see :func:`default_config`). Raises ``ValueError`` naming the key for an unknown
+    Defaults come, in increasing priority, from
+    :data:`~dabench.catalog.defaults.LOOP_DEFAULTS`, the common optimiser defaults, the
+    setting's, the recipe's, the recipe's for that setting, the model family's of the task and
+    the recipe's for that family (:func:`~dabench.catalog.defaults.config_defaults`), then the
+    config (see :func:`default_config`). Raises ``ValueError`` naming the key for an unknown
     key, a wrong type, an out-of-range value or a value outside the accepted choices, and for an
     unknown task or method or a method that does not fit the task's setting.
     """
@@ -135,18 +114,12 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def default_config(method: str, task: str) -> dict[str, Any]:
-    """Every key a trial of ``method`` on ``task`` accepts, with its default for that task: the
-    loop's, then the common, setting, recipe, recipe-setting and model-family defaults, each
-    layer over the previous. ``ValueError`` for an unknown task or method, or a method that does
-    not fit the task's setting."""
+    """Every key a trial of ``method`` on ``task`` accepts, with its default for that task
+    (:func:`~dabench.catalog.defaults.config_defaults` of the registered recipe and task).
+    ``ValueError`` for an unknown task or method, or a method that does not fit the task's
+    setting."""
     spec = task_spec(task)
-    recipe = get_method(method, spec.setting)
-    family = models.family(spec.model)
-    return {
-        **LOOP_DEFAULTS, **COMMON_DEFAULTS, **SETTING_DEFAULTS.get(spec.setting, {}),
-        **recipe.defaults, **recipe.setting_defaults.get(spec.setting, {}),
-        **FAMILY_DEFAULTS[family].get(spec.setting, {}), **recipe.family_defaults.get(family, {}),
-    }  # fmt: skip
+    return config_defaults(get_method(method, spec.setting), spec.setting, spec.model)
 
 
 def check_range(key: str, value: float, low: float | None, high: float | None, ends: str) -> None:

@@ -4,9 +4,10 @@ import pytest
 import torch
 
 from dabench import models
+from dabench.catalog.defaults import FAMILY_DEFAULTS, REFERENCE_STEPS
 from dabench.data import get_task
 from dabench.methods import METHODS, get_method
-from dabench.methods.base import FAMILY_DEFAULTS, REFERENCE_STEPS, Stage
+from dabench.methods.base import Stage
 from dabench.trainable import default_config, resolve_config
 
 SCRATCH_TASK = {

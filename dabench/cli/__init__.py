@@ -11,8 +11,8 @@ from importlib import import_module
 from dabench.cli.parser import build_parser
 
 HANDLERS = {
-    "demo": "listings:run_demo", "tasks": "listings:run_tasks", "methods": "listings:run_methods",
-    "space": "listings:run_space", "train": "train:run", "sweep": "sweeps:run",
+    "demo": "train:run_demo", "tasks": "listings:run_tasks", "methods": "listings:run_methods",
+    "space": "sweeps:run_space", "train": "train:run", "sweep": "sweeps:run",
     "rerun": "sweeps:run_rerun",
     "benchmark": "benchmark:run", "leaderboard": "reports:run_leaderboard",
     "export": "reports:run_export", "validators": "reports:run_validators",

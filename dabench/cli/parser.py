@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dabench import __version__
+from dabench.catalog.defaults import LOOP_DEFAULTS
 from dabench.engine.options import (
     BENCHMARK_DEFAULTS,
     BenchmarkSpec,
@@ -28,10 +29,31 @@ from dabench.task_settings import SETTINGS
 
 
 class Formatter(argparse.HelpFormatter):
-    """Help at 100 columns, one line per flag where it fits."""
+    """Help at 100 columns, one line per flag where it fits, and every flag's default shown: a
+    flag whose help does not state its default gets `` (default: VALUE)`` (:func:`shows_default`)."""
 
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=32, width=100)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        """The help of ``action``, with its default added where it has one to show."""
+        text = action.help
+        if action.option_strings and has_default(action) and not shows_default(text):
+            text = f"{text or ''} (default: %(default)s)".lstrip()
+        return text
+
+
+def has_default(action: argparse.Action) -> bool:
+    """Whether ``action`` has a default worth stating: not ``None``, ``False`` or suppressed (a
+    flag that is off, or not given, unless one gives it)."""
+    return not (action.default is None or action.default is False
+                or action.default is argparse.SUPPRESS)  # fmt: skip
+
+
+def shows_default(text: str | None) -> bool:
+    """Whether a help ``text`` states a default already: ``default: ...`` (a value, or in words:
+    ``default: the shipped one``) or argparse's ``%(default)s``."""
+    return text is not None and ("default:" in text or "%(default)" in text)
 
 
 def flag_type(check: Check) -> Any:
@@ -91,9 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "Train on labelled two moons and adapt to unlabelled moons rotated by 40°, "
                    "with and without the DANN loss (task moons/rot40); print target-test "
                    "accuracy.")  # fmt: skip
-    demo.add_argument("--steps", type=flag_type(at_least(1)), default=2000, help="SGD steps "
-                      "(default: 2000)")  # fmt: skip
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    demo.add_argument("--steps", type=flag_type(at_least(1)), default=2000, help="SGD steps")
+    demo.add_argument("--seed", type=int, default=0, help="random seed")
     add_threads(demo)
     tasks = command(commands, "tasks", "list the registered tasks", "List every task: bundled "
                     "ones (generated, no download) and real-data ones (need --root pointing at "
@@ -205,8 +226,7 @@ def add_validators_parser(commands: argparse._SubParsersAction) -> None:
                          "checkpoint and trial level. Markdown.")  # fmt: skip
     validators.add_argument("--sweep", required=True, action="append", help="a sweep's name "
                             "(repeatable)")  # fmt: skip
-    validators.add_argument("--experiment", default="dabench", help="MLflow experiment "
-                            "(default: dabench)")  # fmt: skip
+    validators.add_argument("--experiment", default="dabench", help="MLflow experiment")
     add_tracking_uri(validators)
     validators.add_argument("--out", type=Path, help="also write the report to this file")
 
@@ -226,17 +246,15 @@ def add_analyze_parser(commands: argparse._SubParsersAction) -> None:
                        "`dabench train --checkpoint-dir`")  # fmt: skip
     analyze.add_argument("--select", metavar="CRITERION", help="source_val, a validator (bnm, "
                          "im, ...) or oracle (default: the sweep's objective)")  # fmt: skip
-    analyze.add_argument("--experiment", default="dabench", help="MLflow experiment (default: "
-                         "dabench)")  # fmt: skip
+    analyze.add_argument("--experiment", default="dabench", help="MLflow experiment")
     add_tracking_uri(analyze)
     analyze.add_argument("--storage", help="where the sweep's Ray state is (default: the "
                          "--storage it was run with)")  # fmt: skip
     analyze.add_argument("--target-split", choices=("target_val", "target_test"),
-                         default="target_val", help="the target inputs (default: target_val)")  # fmt: skip
+                         default="target_val", help="the target inputs")  # fmt: skip
     analyze.add_argument("--samples", type=flag_type(at_least(2)), default=500, help="t-SNE "
-                         "samples per domain (default: 500)")  # fmt: skip
-    analyze.add_argument("--seed", type=int, default=0, help="sampling and t-SNE seed "
-                         "(default: 0)")  # fmt: skip
+                         "samples per domain")  # fmt: skip
+    analyze.add_argument("--seed", type=int, default=0, help="sampling and t-SNE seed")
     analyze.add_argument("--device", help="cpu, cuda, ... (default: the trial's)")
     analyze.add_argument("--root", help="dataset folder (real-data tasks)")
     analyze.add_argument("--out", type=Path, help="also write tsne.png and analysis.json here")
@@ -263,10 +281,9 @@ def add_leaderboard_parser(commands: argparse._SubParsersAction) -> None:
     add_tracking_uri(board)
     board.add_argument("--select", default="auto", metavar="CRITERION", help="auto: each sweep's "
                        "label-free objective; source_val, a validator (bnm, im, ...), a reported "
-                       "metric, oracle, or all: every label-free criterion beside the oracle "
-                       "(default: auto)")  # fmt: skip
+                       "metric, oracle, or all: every label-free criterion beside the oracle")  # fmt: skip
     board.add_argument("--format", choices=("md", "csv", "latex"), default="md",
-                       help="default: md")  # fmt: skip
+                       help="markdown, CSV or LaTeX")  # fmt: skip
     board.add_argument("--out", type=Path, help="write here (default: print)")
     board.add_argument("--plots", type=Path, help="folder for the PNG plots (markdown; default: "
                        "next to --out, named after it)")  # fmt: skip
@@ -293,8 +310,9 @@ def add_ui_parser(commands: argparse._SubParsersAction) -> None:
                  "(objective, oracle and status as columns; docs/dashboard.md). Ctrl-C or "
                  "SIGTERM stops the whole server.")  # fmt: skip
     add_tracking_uri(ui)
-    ui.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1 (this machine only)")
-    ui.add_argument("--port", type=flag_type(at_least(1)), default=5000, help="default: 5000")
+    ui.add_argument("--host", default="127.0.0.1", help="the UI's address (127.0.0.1: this "
+                    "machine only)")  # fmt: skip
+    ui.add_argument("--port", type=flag_type(at_least(1)), default=5000, help="the UI's port")
     ui.add_argument("--sweep", help="the sweep to show (default: the latest)")
     ui.add_argument("--experiment", help="look for the sweep in this experiment only")
     ui.add_argument("--open", action="store_true", help="also open the URL in a web browser")
@@ -315,12 +333,12 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--task", required=True, help="e.g. digits/synth2hand (see `dabench tasks`)")
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="a hyperparameter "
                        "(repeatable)")  # fmt: skip
-    train.add_argument("--seed", type=int, help="training seed (default: 0)")
-    train.add_argument("--steps", type=flag_type(at_least(1)), help="training steps (default: "
-                       "1000)")  # fmt: skip
-    train.add_argument("--eval-every", type=flag_type(at_least(1)), help="steps between "
-                       "evaluations (default: 250)")  # fmt: skip
-    train.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: auto)")
+    train.add_argument("--seed", type=int, help=loop_help("training seed", "seed"))
+    train.add_argument("--steps", type=flag_type(at_least(1)),
+                       help=loop_help("training steps", "steps"))  # fmt: skip
+    train.add_argument("--eval-every", type=flag_type(at_least(1)),
+                       help=loop_help("steps between evaluations", "eval_every"))  # fmt: skip
+    train.add_argument("--device", help=loop_help("auto, cpu, cuda or cuda:N", "device"))
     add_threads(train)
     train.add_argument("--root", type=Path, help="dataset folder (real-data tasks)")
     train.add_argument("--checkpoint-dir", type=Path, help="save the training state here at "
@@ -328,3 +346,10 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
                        "from it")  # fmt: skip
     train.add_argument("--json", action="store_true", help="print config and metrics as JSON")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def loop_help(text: str, key: str) -> str:
+    """``text`` and the trial's default of config ``key``
+    (:data:`~dabench.catalog.defaults.LOOP_DEFAULTS`), for a ``dabench train`` flag that sets it
+    only when given."""
+    return f"{text} (default: {LOOP_DEFAULTS[key]})"

@@ -1,5 +1,6 @@
 """``dabench sweep`` and ``dabench rerun`` on the command line: the options from the flags, the
-run with its live display, and the summary table."""
+run with its live display, and the summary table; and ``dabench space``, the search space a sweep
+uses by default."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from dabench.engine.options import RerunOptions, SweepOptions, declarations, par
 from dabench.engine.rerun import rerun
 from dabench.engine.state import load_sweep
 from dabench.engine.sweep import SweepSummary, run_sweep
+from dabench.methods import get_method
 from dabench.records import naming, store
 from dabench.reports.leaderboard import mean_ci
-from dabench.spaces import SearchSpaceError
+from dabench.spaces import SearchSpaceError, space_path
 
 
 def options_from(args: argparse.Namespace, cls: type, required: bool = True) -> Any:
@@ -178,3 +180,17 @@ def _pick(metrics: dict[str, Any], objective: str, oracle: str, test: str) -> st
     if oracle != objective:
         shown += f", {oracle} {metrics.get(oracle, nan):.2f} (oracle)"
     return shown + f", {test} {metrics.get(test, nan):.2f}"
+
+
+def run_space(args: argparse.Namespace) -> int:
+    """``dabench space METHOD``: the shipped search space of a method, to copy and edit."""
+    try:
+        get_method(args.method)
+    except ValueError as failure:
+        console.error("space", failure)
+        return 2
+    path = space_path(args.method)
+    print(f"# {path}: dabench's search space for {args.method}. Save it (dabench space "
+          f"{args.method} > my.yaml), edit it and pass it with --space my.yaml.")  # fmt: skip
+    print(path.read_text(), end="")
+    return 0

@@ -19,8 +19,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from dabench.catalog.tasks import TASKS
 from dabench.data import generators as gen
-from dabench.data.registry import register_task
+from dabench.data.registry import register_builtin
 from dabench.data.task import IGNORE_INDEX, InMemoryDataset, Task, source_splits, target_splits
 
 CACHE_VERSION = 2
@@ -61,15 +62,17 @@ def _cached(
 
 def _make_task(
     name: str,
-    description: str,
-    setting: str,
+    title: str | None,
     class_names: tuple[str, ...],
-    model: str,
     seed: int,
     source: tuple[Tensor, Tensor],
     target: tuple[Tensor, Tensor],
     shared_classes: tuple[int, ...] | None = None,
 ) -> Task:
+    """Built-in task ``name`` (its setting and model as declared in
+    :data:`dabench.catalog.tasks.TASKS`; its description ``title``, or the declared one) from a
+    source and a target domain's inputs and labels."""
+    info = TASKS[name]
     source_ds, target_ds = InMemoryDataset(*source), InMemoryDataset(*target)
     s_train, s_val = source_splits(len(source_ds), seed)
     t_adapt, t_val, t_test = target_splits(len(target_ds), seed)
@@ -82,8 +85,9 @@ def _make_task(
     }
     input_shape = tuple(source[0].shape[1:])
     return Task(
-        name, description, setting, class_names, input_shape, model, splits, shared_classes, seed
-    )
+        name, title or info.description, info.setting, class_names, input_shape, info.model, splits,
+        shared_classes, seed,
+    )  # fmt: skip
 
 
 # --- two moons ----------------------------------------------------------------------------------
@@ -91,11 +95,11 @@ def _make_task(
 MOONS = "moons/rot40"
 
 
-@register_task(MOONS, "two moons → two moons rotated 40° (2-D toy, MLP)", "closed", "mlp")
+@register_builtin(MOONS)
 def moons_task(root: Path | None, seed: int) -> Task:
     data = _moons(seed)
     return _make_task(
-        MOONS, "two moons → rotated two moons", "closed", ("upper", "lower"), "mlp", seed,
+        MOONS, "two moons → rotated two moons", ("upper", "lower"), seed,
         (data["xs"], data["ys"]), (data["xt"], data["yt"]),
     )  # fmt: skip
 
@@ -175,47 +179,30 @@ def _digits(seed: int, domain: str, rgb: bool, classes: tuple[int, ...] | None =
 
 
 DIGIT_TASKS = {
-    # name: (description, source domain, target domain, rgb)
-    "digits/synth2hand": (
-        "font-rendered digits → real handwritten digits (SynDigits→MNIST-like, 28×28 grey, LeNet)",
-        "synth", "hand", False,
-    ),
-    "digits/synth2blend": (
-        "font-rendered digits → digits blended with photos (MNIST→MNIST-M-like, 28×28 RGB, LeNet)",
-        "synth", "blend", True,
-    ),
-    "digits/hand2synth": (
-        "1,797 real handwritten digits → font-rendered digits (USPS→MNIST-like, 28×28 grey, LeNet)",
-        "hand", "synth2", False,
-    ),
-    "digits/mnist2uci": (
-        "5,000 real MNIST digits → 1,797 real UCI handwritten digits (MNIST→USPS-like, "
-        "28×28 grey, LeNet)",
-        "mnist", "uci", False,
-    ),
-    "digits/uci2mnist": (
-        "1,797 real UCI handwritten digits → 5,000 real MNIST digits (USPS→MNIST-like, "
-        "28×28 grey, LeNet)",
-        "uci", "mnist", False,
-    ),
-}  # fmt: skip
+    # name: (source domain, target domain, rgb); described in dabench.catalog.tasks
+    "digits/synth2hand": ("synth", "hand", False),
+    "digits/synth2blend": ("synth", "blend", True),
+    "digits/hand2synth": ("hand", "synth2", False),
+    "digits/mnist2uci": ("mnist", "uci", False),
+    "digits/uci2mnist": ("uci", "mnist", False),
+}
 """Closed-set digit tasks. ``mnist2uci`` / ``uci2mnist``: two real acquisitions, no generator (the
 reference's MNIST→USPS and USPS→MNIST in spirit; see :func:`_real_digit_domains`). Their splits:
 mnist2uci 4500/500 source train/val, 1078/360/359 target adapt/val/test; uci2mnist 1617/180 and
 3000/1000/1000."""
 
 
-def _register_digit_task(name: str, description: str, source: str, target: str, rgb: bool) -> None:
-    @register_task(name, description, "closed", "lenet")
+def _register_digit_task(name: str, source: str, target: str, rgb: bool) -> None:
+    @register_builtin(name)
     def factory(root: Path | None, seed: int) -> Task:
         return _make_task(
-            name, description, "closed", DIGITS, "lenet", seed,
+            name, None, DIGITS, seed,
             _digits(seed, source, rgb), _digits(seed, target, rgb),
         )  # fmt: skip
 
 
-for _name, (_description, _source, _target, _rgb) in DIGIT_TASKS.items():
-    _register_digit_task(_name, _description, _source, _target, _rgb)
+for _name, (_source, _target, _rgb) in DIGIT_TASKS.items():
+    _register_digit_task(_name, _source, _target, _rgb)
 
 OPEN_SET_KNOWN = 6
 """Open-set digits: classes 0–5 are known (in both domains); 6–9 appear only in the target, all
@@ -225,67 +212,51 @@ PARTIAL_SHARED = (0, 1, 2, 3, 4)
 """Partial digits: the source has all 10 classes, the target only 0–4 (labels not renumbered)."""
 
 OPEN_SET_TASKS = {
-    # name: (description, short title, source domain, target domain, rgb)
-    "digits-openset/synth2blend": (
-        "open-set: rendered digits 0–5 → blended digits 0–9, 6–9 unknown (28×28 RGB, LeNet)",
-        "open-set rendered → blended digits", "synth", "blend", True,
-    ),
-    "digits-openset/mnist2uci": (
-        "open-set: real MNIST digits 0–5 → real UCI digits 0–9, 6–9 unknown (28×28 grey, LeNet)",
-        "open-set MNIST → UCI digits", "mnist", "uci", False,
-    ),
-}  # fmt: skip
+    # name: (short title, source domain, target domain, rgb); described in dabench.catalog.tasks
+    "digits-openset/synth2blend": ("open-set rendered → blended digits", "synth", "blend", True),
+    "digits-openset/mnist2uci": ("open-set MNIST → UCI digits", "mnist", "uci", False),
+}
 """Open-set digit tasks, derived from a closed-set pair by :data:`OPEN_SET_KNOWN`.
 ``mnist2uci`` (not ``uci2mnist``): the larger real domain is the source, as in the generated
 task, which leaves it 3,000 images of the 6 known classes (2700/300 source train/val) and the whole
 UCI set as target (1078/360/359, 40 % unknown); the reverse would train on 1,083 UCI images."""
 
 PARTIAL_TASKS = {
-    # name: (description, short title, source domain, target domain, rgb)
-    "digits-partial/synth2blend": (
-        "partial: rendered digits 0–9 → blended digits 0–4 only (28×28 RGB, LeNet)",
-        "partial rendered → blended digits", "synth", "blend", True,
-    ),
-    "digits-partial/uci2mnist": (
-        "partial: real UCI digits 0–9 → real MNIST digits 0–4 only (28×28 grey, LeNet)",
-        "partial UCI → MNIST digits", "uci", "mnist", False,
-    ),
-}  # fmt: skip
+    # name: (short title, source domain, target domain, rgb); described in dabench.catalog.tasks
+    "digits-partial/synth2blend": ("partial rendered → blended digits", "synth", "blend", True),
+    "digits-partial/uci2mnist": ("partial UCI → MNIST digits", "uci", "mnist", False),
+}
 """Partial digit tasks, derived from a closed-set pair by :data:`PARTIAL_SHARED`. ``uci2mnist``
 (not ``mnist2uci``): the target keeps half its domain, and only MNIST's half (2,500 images:
 1500/500/500 target adapt/val/test) leaves evaluation splits of several hundred; UCI's digits 0–4
 (901) would leave 180 per evaluation split. The source is all 1,797 UCI digits (1617/180)."""
 
 
-def _register_openset_task(
-    name: str, description: str, title: str, source: str, target: str, rgb: bool
-) -> None:
-    @register_task(name, description, "open_set", "lenet")
+def _register_openset_task(name: str, title: str, source: str, target: str, rgb: bool) -> None:
+    @register_builtin(name)
     def factory(root: Path | None, seed: int) -> Task:
         known = tuple(range(OPEN_SET_KNOWN))
         x, y = _digits(seed, target, rgb)
         return _make_task(
-            name, title, "open_set", (*DIGITS[:OPEN_SET_KNOWN], "unknown"), "lenet", seed,
+            name, title, (*DIGITS[:OPEN_SET_KNOWN], "unknown"), seed,
             _digits(seed, source, rgb, known), (x, torch.clamp(y, max=OPEN_SET_KNOWN)),
         )  # fmt: skip
 
 
-def _register_partial_task(
-    name: str, description: str, title: str, source: str, target: str, rgb: bool
-) -> None:
-    @register_task(name, description, "partial", "lenet")
+def _register_partial_task(name: str, title: str, source: str, target: str, rgb: bool) -> None:
+    @register_builtin(name)
     def factory(root: Path | None, seed: int) -> Task:
         return _make_task(
-            name, title, "partial", DIGITS, "lenet", seed,
+            name, title, DIGITS, seed,
             _digits(seed, source, rgb), _digits(seed, target, rgb, PARTIAL_SHARED),
             shared_classes=PARTIAL_SHARED,
         )  # fmt: skip
 
 
-for _name, (_description, _title, _source, _target, _rgb) in OPEN_SET_TASKS.items():
-    _register_openset_task(_name, _description, _title, _source, _target, _rgb)
-for _name, (_description, _title, _source, _target, _rgb) in PARTIAL_TASKS.items():
-    _register_partial_task(_name, _description, _title, _source, _target, _rgb)
+for _name, (_title, _source, _target, _rgb) in OPEN_SET_TASKS.items():
+    _register_openset_task(_name, _title, _source, _target, _rgb)
+for _name, (_title, _source, _target, _rgb) in PARTIAL_TASKS.items():
+    _register_partial_task(_name, _title, _source, _target, _rgb)
 
 
 # --- segmentation -------------------------------------------------------------------------------
@@ -306,15 +277,10 @@ def _scenes(seed: int) -> dict[str, Tensor]:
     return _cached(SHAPES, seed, build)
 
 
-@register_task(
-    SHAPES,
-    "segmentation: flat-coloured shapes → photo-textured, relit, noisy shapes (64×64, small FCN)",
-    "segmentation",
-    "small_fcn",
-)
+@register_builtin(SHAPES)
 def shapes_task(root: Path | None, seed: int) -> Task:
     data = _scenes(seed)
     return _make_task(
-        SHAPES, "flat → textured shape scenes", "segmentation", SHAPE_CLASSES, "small_fcn", seed,
+        SHAPES, "flat → textured shape scenes", SHAPE_CLASSES, seed,
         (data["xs"], data["ys"]), (data["xt"], data["yt"]),
     )  # fmt: skip

@@ -14,10 +14,11 @@ Transfer-Learning-Library, whose lists can be used as they are):
 * Digits: ``mnist_{train,test}.txt``, ``usps_{train,test}.txt``, ``svhn_balanced.txt``; images
   ``mnist_train_image/``, ``usps_train_image/``, ``svhn_image/`` ...
 
-Labels index the reference's class lists (:data:`OFFICE31_CLASSES` etc.; Office-Home's order is
-*not* alphabetical). Only MNIST, USPS and SVHN can be fetched by code (:func:`download_digits`,
-through torchvision's public mirrors, never implicitly); for the other datasets the error message
-for a missing folder says where to get them.
+Labels index the reference's class lists (:data:`~dabench.catalog.datasets.OFFICE31_CLASSES`
+etc., declared with the datasets' domains and layouts in :mod:`dabench.catalog.datasets`;
+Office-Home's order is *not* alphabetical). Only MNIST, USPS and SVHN can be fetched by code
+(:func:`download_digits`, through torchvision's public mirrors, never implicitly); for the other
+datasets the error message for a missing folder says where to get them.
 
 Splits (seeded, disjoint; the source split with ``seed``, the target split with ``seed + 1``, as for
 the bundled tasks):
@@ -38,8 +39,9 @@ for every split: 28×28 grey with ``lenet`` for MNIST↔USPS, 32×32 RGB with ``
 one of the domains (both domains then load as RGB, the reference's ``SVHNRGB → MNISTRGB``).
 
 Open-set and partial variants (Office-31, Office-Home, VisDA-2017) follow the reference's
-``default_open_set`` / ``default_partial`` class lists (:data:`OPEN_SET_CLASSES`,
-:data:`PARTIAL_CLASSES`).
+``default_open_set`` / ``default_partial`` class lists
+(:data:`~dabench.catalog.datasets.OPEN_SET_CLASSES`,
+:data:`~dabench.catalog.datasets.PARTIAL_CLASSES`).
 
 Registered tasks (all ``needs_root``), one per ordered pair of distinct domains:
 ``office31[-openset|-partial]/<S>2<T>`` (``A, D, W``), ``officehome[-openset|-partial]/<S>2<T>``
@@ -61,8 +63,26 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 from torch.utils.data import Subset
 
+from dabench.catalog.datasets import (
+    DATASETS,
+    DIGIT_CLASSES,
+    DOMAINNET_CLASSES,
+    INPUT_MODELS,
+    INPUT_TITLES,
+    OFFICE31_CLASSES,
+    OFFICEHOME_CLASSES,
+    OPEN_SET_CLASSES,
+    PARTIAL_CLASSES,
+    REAL_TASKS,
+    VISDA2017_CLASSES,
+    DatasetSpec,
+    Domain,
+    RealTask,
+    describe,
+    input_kind,
+)
 from dabench.data.image_list import ImageList
-from dabench.data.registry import register_task
+from dabench.data.registry import register_builtin
 from dabench.data.task import Task, source_splits, target_splits
 
 if TYPE_CHECKING:
@@ -85,188 +105,6 @@ __all__ = [
     "load_domain",
     "resnet_transforms",
 ]
-
-# --- class lists (the reference's, in label order) ----------------------------------------------
-
-OFFICE31_CLASSES: tuple[str, ...] = tuple(
-    """back_pack bike bike_helmet bookcase bottle calculator desk_chair desk_lamp desktop_computer
-    file_cabinet headphones keyboard laptop_computer letter_tray mobile_phone monitor mouse mug
-    paper_notebook pen phone printer projector punchers ring_binder ruler scissors speaker stapler
-    tape_dispenser trash_can""".split()
-)
-
-OFFICEHOME_CLASSES: tuple[str, ...] = tuple(
-    """Drill Exit_Sign Bottle Glasses Computer File_Cabinet Shelf Toys Sink Laptop Kettle Folder
-    Keyboard Flipflops Pencil Bed Hammer ToothBrush Couch Bike Postit_Notes Mug Webcam Desk_Lamp
-    Telephone Helmet Mouse Pen Monitor Mop Sneakers Notebook Backpack Alarm_Clock Push_Pin Paper_Clip
-    Batteries Radio Fan Ruler Pan Screwdriver Trash_Can Printer Speaker Eraser Bucket Chair Calendar
-    Calculator Flowers Lamp_Shade Spoon Candles Clipboards Scissors TV Curtains Fork Soda Table
-    Knives Oven Refrigerator Marker""".split()
-)
-"""Not alphabetical: label ``i`` is the ``i``-th name, as in the reference's list files."""
-
-VISDA2017_CLASSES: tuple[str, ...] = tuple(
-    "aeroplane bicycle bus car horse knife motorcycle person plant skateboard train truck".split()
-)
-
-DOMAINNET_CLASSES: tuple[str, ...] = tuple(
-    """aircraft_carrier airplane alarm_clock ambulance angel animal_migration ant anvil apple arm
-    asparagus axe backpack banana bandage barn baseball baseball_bat basket basketball bat bathtub
-    beach bear beard bed bee belt bench bicycle binoculars bird birthday_cake blackberry blueberry
-    book boomerang bottlecap bowtie bracelet brain bread bridge broccoli broom bucket bulldozer bus
-    bush butterfly cactus cake calculator calendar camel camera camouflage campfire candle cannon
-    canoe car carrot castle cat ceiling_fan cello cell_phone chair chandelier church circle clarinet
-    clock cloud coffee_cup compass computer cookie cooler couch cow crab crayon crocodile crown
-    cruise_ship cup diamond dishwasher diving_board dog dolphin donut door dragon dresser drill drums
-    duck dumbbell ear elbow elephant envelope eraser eye eyeglasses face fan feather fence finger
-    fire_hydrant fireplace firetruck fish flamingo flashlight flip_flops floor_lamp flower
-    flying_saucer foot fork frog frying_pan garden garden_hose giraffe goatee golf_club grapes grass
-    guitar hamburger hammer hand harp hat headphones hedgehog helicopter helmet hexagon hockey_puck
-    hockey_stick horse hospital hot_air_balloon hot_dog hot_tub hourglass house house_plant
-    hurricane ice_cream jacket jail kangaroo key keyboard knee knife ladder lantern laptop leaf leg
-    light_bulb lighter lighthouse lightning line lion lipstick lobster lollipop mailbox map marker
-    matches megaphone mermaid microphone microwave monkey moon mosquito motorbike mountain mouse
-    moustache mouth mug mushroom nail necklace nose ocean octagon octopus onion oven owl paintbrush
-    paint_can palm_tree panda pants paper_clip parachute parrot passport peanut pear peas pencil
-    penguin piano pickup_truck picture_frame pig pillow pineapple pizza pliers police_car pond pool
-    popsicle postcard potato power_outlet purse rabbit raccoon radio rain rainbow rake
-    remote_control rhinoceros rifle river roller_coaster rollerskates sailboat sandwich saw
-    saxophone school_bus scissors scorpion screwdriver sea_turtle see_saw shark sheep shoe shorts
-    shovel sink skateboard skull skyscraper sleeping_bag smiley_face snail snake snorkel snowflake
-    snowman soccer_ball sock speedboat spider spoon spreadsheet square squiggle squirrel stairs star
-    steak stereo stethoscope stitches stop_sign stove strawberry streetlight string_bean submarine
-    suitcase sun swan sweater swing_set sword syringe table teapot teddy-bear telephone television
-    tennis_racquet tent The_Eiffel_Tower The_Great_Wall_of_China The_Mona_Lisa tiger toaster toe
-    toilet tooth toothbrush toothpaste tornado tractor traffic_light train tree triangle trombone
-    truck trumpet t-shirt umbrella underwear van vase violin washing_machine watermelon waterslide
-    whale wheel windmill wine_bottle wine_glass wristwatch yoga zebra zigzag""".split()
-)
-"""The reference's 345 names (almost alphabetical: ``cello`` precedes ``cell_phone`` and the three
-``The_...`` names sit between ``tent`` and ``tiger``)."""
-
-DIGIT_CLASSES: tuple[str, ...] = (
-    "0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
-    "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine",
-)  # fmt: skip
-
-OPEN_SET_CLASSES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "office31": (OFFICE31_CLASSES[:20], OFFICE31_CLASSES[20:]),
-    "officehome": (
-        tuple(sorted(OFFICEHOME_CLASSES)[:25]),
-        tuple(c for c in OFFICEHOME_CLASSES if c not in sorted(OFFICEHOME_CLASSES)[:25]),
-    ),
-    "visda2017": (
-        ("bicycle", "bus", "car", "motorcycle", "train", "truck"),
-        ("aeroplane", "horse", "knife", "person", "plant", "skateboard"),
-    ),
-}
-"""Open-set ``(public, target-private)`` classes per dataset (the reference's ``default_open_set``).
-Public classes are relabelled ``0..K-1`` in this order, target-private ones become ``K``
-("unknown"), any other class is dropped; the source keeps its public classes only."""
-
-PARTIAL_CLASSES: dict[str, tuple[str, ...]] = {
-    "office31": (
-        "back_pack", "bike", "calculator", "headphones", "keyboard", "laptop_computer", "monitor",
-        "mouse", "mug", "projector",
-    ),
-    "officehome": tuple(sorted(OFFICEHOME_CLASSES)[:25]),
-    "visda2017": tuple(sorted(VISDA2017_CLASSES)[:6]),
-}  # fmt: skip
-"""Partial set: the classes the target keeps (the reference's ``default_partial``: the 10
-Office-Caltech classes; the first 25 Office-Home names in sorted order; aeroplane … knife), with
-their source labels (no relabelling)."""
-
-
-# --- datasets -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Domain:
-    """One domain of a dataset.
-
-    Attributes:
-        key: its short name in task names, e.g. ``"A"``.
-        name: its full name in descriptions, e.g. ``"amazon"``.
-        lists: its list files relative to the root: ``(all,)`` or ``(train, test)``.
-    """
-
-    key: str
-    name: str
-    lists: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """A dataset on disk: its class list, domains, expected layout and where to get it."""
-
-    key: str
-    title: str
-    classes: tuple[str, ...]
-    domains: tuple[Domain, ...]
-    layout: str
-    hint: str
-
-    def domain(self, key: str) -> Domain:
-        for d in self.domains:
-            if d.key == key:
-                return d
-        keys = ", ".join(d.key for d in self.domains)
-        raise ValueError(f"{self.title} has no domain {key!r}; domains: {keys}")
-
-
-_TLLIB_LISTS = (
-    "Image lists in this format come with the Transfer-Learning-Library "
-    "(https://github.com/thuml/Transfer-Learning-Library, DATASETS.md)."
-)
-
-DATASETS: dict[str, DatasetSpec] = {
-    "office31": DatasetSpec(
-        "office31", "Office-31", OFFICE31_CLASSES,
-        tuple(Domain(k, n, (f"image_list/{n}.txt",))
-              for k, n in (("A", "amazon"), ("D", "dslr"), ("W", "webcam"))),
-        "root/image_list/{amazon,dslr,webcam}.txt and root/amazon/images/<class>/*.jpg "
-        "(likewise dslr, webcam)",
-        "Get Office-31 from https://faculty.cc.gatech.edu/~judy/domainadapt/. " + _TLLIB_LISTS,
-    ),
-    "officehome": DatasetSpec(
-        "officehome", "Office-Home", OFFICEHOME_CLASSES,
-        tuple(Domain(k, n, (f"image_list/{n}.txt",))
-              for k, n in (("Ar", "Art"), ("Cl", "Clipart"), ("Pr", "Product"),
-                           ("Rw", "Real_World"))),
-        "root/image_list/{Art,Clipart,Product,Real_World}.txt and root/Art/<Class>/*.jpg "
-        "(likewise Clipart, Product, Real_World)",
-        "Get Office-Home from https://www.hemanthdv.org/officeHomeDataset.html. " + _TLLIB_LISTS,
-    ),
-    "visda2017": DatasetSpec(
-        "visda2017", "VisDA-2017", VISDA2017_CLASSES,
-        (Domain("Synthetic", "synthetic", ("image_list/train.txt",)),
-         Domain("Real", "real", ("image_list/validation.txt",))),
-        "root/image_list/train.txt (Synthetic), root/image_list/validation.txt (Real), "
-        "root/train/<class>/*.png and root/validation/<class>/*.jpg",
-        "Get VisDA-2017 (classification track: train and validation) from "
-        "https://ai.bu.edu/visda-2017/. " + _TLLIB_LISTS,
-    ),
-    "domainnet": DatasetSpec(
-        "domainnet", "DomainNet", DOMAINNET_CLASSES,
-        tuple(Domain(n[0], n, (f"image_list/{n}_train.txt", f"image_list/{n}_test.txt"))
-              for n in ("clipart", "infograph", "painting", "quickdraw", "real", "sketch")),
-        "root/image_list/<domain>_train.txt and <domain>_test.txt for domain in clipart, "
-        "infograph, painting, quickdraw, real, sketch, and root/<domain>/<class>/*.jpg",
-        "Get DomainNet (cleaned version) and its train/test lists from https://ai.bu.edu/M3SDA/. "
-        + _TLLIB_LISTS,
-    ),
-    "digits": DatasetSpec(
-        "digits", "Digits", DIGIT_CLASSES,
-        (Domain("MNIST", "MNIST", ("image_list/mnist_train.txt", "image_list/mnist_test.txt")),
-         Domain("USPS", "USPS", ("image_list/usps_train.txt", "image_list/usps_test.txt")),
-         Domain("SVHN", "SVHN", ("image_list/svhn_balanced.txt",))),
-        "root/image_list/{mnist,usps}_{train,test}.txt and svhn_balanced.txt, images under "
-        "root/mnist_train_image/, root/usps_train_image/, root/svhn_image/ ...",
-        "MNIST, USPS and SVHN can be fetched from torchvision's public mirrors into this layout "
-        "with dabench.data.real.download_digits(root) (SVHN needs scipy).",
-    ),
-}  # fmt: skip
-"""Every real dataset by key (the task-name prefix)."""
 
 
 def load_domain(
@@ -415,21 +253,9 @@ class _Inputs:
     val: Callable[[Image.Image], Any]
 
 
-def _input_kind(dataset: str, source: str, target: str) -> str:
-    if dataset != "digits":
-        return "resnet"
-    return "rgb32" if "SVHN" in (source, target) else "grey28"
-
-
-_INPUT_TITLES = {"resnet": "ResNet-50", "rgb32": "32×32 RGB, DTN", "grey28": "28×28 grey, LeNet"}
-
-
-_MODELS = {"resnet": "resnet50", "rgb32": "dtn", "grey28": "lenet"}
-
-
 def _inputs(dataset: str, source: str, target: str) -> _Inputs:
-    kind = _input_kind(dataset, source, target)
-    title, model = _INPUT_TITLES[kind], _MODELS[kind]
+    kind = input_kind(dataset, source, target)
+    title, model = INPUT_TITLES[kind], INPUT_MODELS[kind]
     if kind == "rgb32":
         tf = digit_transform(32, 3)
         return _Inputs("RGB", (3, 32, 32), model, title, tf, tf)
@@ -493,43 +319,17 @@ def build_task(
         "target_test": Subset(tgt_val, t_test.tolist()),
     }
     return Task(
-        name, description or _describe(dataset, source, target, setting), setting, class_names,
+        name, description or describe(dataset, source, target, setting), setting, class_names,
         inputs.input_shape, inputs.model, splits, shared, seed,
     )  # fmt: skip
 
 
-def _describe(dataset: str, source: str, target: str, setting: str) -> str:
-    spec = DATASETS[dataset]
-    src, tgt = spec.domain(source).name, spec.domain(target).name
-    title = _INPUT_TITLES[_input_kind(dataset, source, target)]
-    if setting == "open_set":
-        known = len(OPEN_SET_CLASSES[dataset][0])
-        return f"open-set {spec.title} {src} → {tgt} ({known} known classes + unknown, {title})"
-    if setting == "partial":
-        kept = len(PARTIAL_CLASSES[dataset])
-        n = len(spec.classes)
-        return f"partial {spec.title} {src} → {tgt} ({n} classes, {kept} in the target, {title})"
-    return f"{spec.title} {src} → {tgt} ({len(spec.classes)} classes, {title})"
-
-
-SETTING_SUFFIXES = {"closed": "", "open_set": "-openset", "partial": "-partial"}
-
-
-def _register(dataset: str, source: str, target: str, setting: str) -> None:
-    name = f"{dataset}{SETTING_SUFFIXES[setting]}/{source}2{target}"
-    description = _describe(dataset, source, target, setting)
-
-    model = _MODELS[_input_kind(dataset, source, target)]
-
-    @register_task(name, description, setting, model, needs_root=True)
+def _register(task: RealTask) -> None:
+    @register_builtin(task.name)
     def factory(root: Path | None, seed: int) -> Task:
-        return build_task(name, dataset, source, target, root, seed, setting, description)
+        return build_task(task.name, task.dataset, task.source, task.target, root, seed,
+                          task.setting, task.description)  # fmt: skip
 
 
-for _key, _spec in DATASETS.items():
-    _settings = ["closed", "open_set", "partial"] if _key in OPEN_SET_CLASSES else ["closed"]
-    for _setting in _settings:
-        for _s in _spec.domains:
-            for _t in _spec.domains:
-                if _s is not _t:
-                    _register(_key, _s.key, _t.key, _setting)
+for _task in REAL_TASKS.values():
+    _register(_task)

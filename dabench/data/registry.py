@@ -1,4 +1,8 @@
-"""The task registry: every task, bundled or on disk, is built by name through :func:`get_task`."""
+"""The task registry: every task, bundled or on disk, is built by name through :func:`get_task`.
+
+The built-in tasks are declared in :mod:`dabench.catalog.tasks` (so that ``dabench tasks`` lists
+them without torch) and registered here under those declarations (:func:`register_builtin`);
+:func:`register_task` registers a task of one's own."""
 
 from __future__ import annotations
 
@@ -6,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dabench.data.task import SETTINGS, Task
-from dabench.names import did_you_mean
+from dabench.catalog.tasks import TASKS, ordered, unknown_task
+from dabench.data.task import Task
 
 TaskFactory = Callable[[Path | None, int], Task]
 """Builds a task from ``(root, seed)``."""
@@ -44,12 +48,20 @@ def register_task(
     return decorate
 
 
+def register_builtin(name: str) -> Callable[[TaskFactory], TaskFactory]:
+    """Decorator: register the factory of built-in task ``name`` under its declaration in
+    :data:`dabench.catalog.tasks.TASKS` (description, setting, model, whether it needs a root)."""
+    if name not in TASKS:
+        raise ValueError(f"{name!r} is not declared in dabench.catalog.tasks.TASKS; a task of "
+                         "one's own is registered with register_task")  # fmt: skip
+    info = TASKS[name]
+    return register_task(info.name, info.description, info.setting, info.model, info.needs_root)
+
+
 def list_tasks() -> list[TaskSpec]:
-    """All registered tasks, bundled ones first, each group sorted by name."""
+    """All registered tasks, bundled ones first, then by setting, each group sorted by name."""
     _load_builtin_tasks()
-    return sorted(
-        _REGISTRY.values(), key=lambda s: (s.needs_root, SETTINGS.index(s.setting), s.name)
-    )
+    return ordered(_REGISTRY.values())
 
 
 def task_spec(name: str) -> TaskSpec:
@@ -58,13 +70,7 @@ def task_spec(name: str) -> TaskSpec:
     _load_builtin_tasks()
     spec = _REGISTRY.get(name)
     if spec is None:
-        bundled = ", ".join(s.name for s in list_tasks() if not s.needs_root)
-        datasets = sorted({s.name.split("/")[0] for s in list_tasks() if s.needs_root})
-        raise ValueError(
-            f"unknown task {name!r}{did_you_mean(name, _REGISTRY)}. Bundled tasks: {bundled}. "
-            "Real-data tasks (need --root): "
-            f"{', '.join(datasets)} (see `dabench tasks`)"
-        )
+        raise ValueError(unknown_task(name, _REGISTRY.values()))
     return spec
 
 
@@ -78,5 +84,12 @@ def get_task(name: str, root: str | Path | None = None, seed: int = 0) -> Task:
 
 
 def _load_builtin_tasks() -> None:
-    """Import the modules that register the built-in tasks (once)."""
+    """Import the modules that register the built-in tasks (once); ``RuntimeError`` when a
+    declared built-in task has no factory."""
     from dabench.data import bundled, real  # noqa: F401
+
+    missing = TASKS.keys() - _REGISTRY.keys()
+    if missing:
+        raise RuntimeError(
+            f"built-in tasks declared without a factory: {', '.join(sorted(missing))}"
+        )

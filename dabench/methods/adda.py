@@ -8,13 +8,11 @@ import torch
 from torch import Tensor, nn
 
 from dabench.adaptation.dann import DomainAdversarialLoss
-from dabench.methods.base import Batch, Recipe, Stage, budget_relative, frozen_copy
-from dabench.methods.dann import GRL_DEFAULTS, warm_start_grl
+from dabench.catalog import methods as catalog
+from dabench.methods.base import Batch, Recipe, Stage, frozen_copy
+from dabench.methods.dann import warm_start_grl
 from dabench.methods.pretraining import (
-    PRETRAIN_DEFAULTS,
     PRETRAIN_RANGES,
-    PRETRAIN_REFERENCE_STEPS,
-    SCRATCH_PRETRAINING,
     SourcePretraining,
 )
 from dabench.methods.registry import register_method
@@ -22,7 +20,7 @@ from dabench.modules.domain_discriminator import DomainDiscriminator
 
 
 @register_method
-class ADDA(SourcePretraining, Recipe):
+class ADDA(SourcePretraining, Recipe, info=catalog.ADDA):
     r"""Two stages (spec §2.3):
 
     1. ``pretrain``: the classifier learns the source by cross-entropy; at the end it is copied
@@ -47,24 +45,6 @@ class ADDA(SourcePretraining, Recipe):
     computes exactly the features it was pre-trained to give at evaluation).
     """
 
-    name = "adda"
-    settings = ("closed",)
-    defaults: ClassVar[dict[str, Any]] = {
-        **PRETRAIN_DEFAULTS,
-        **GRL_DEFAULTS,
-        "grl_hi": 2.0,
-        "disc_hidden": 1024,
-        "lr": 0.001,
-        **budget_relative(PRETRAIN_REFERENCE_STEPS, lr_gamma=0.0003, grl_max_iters=1000),
-        "source_dropout": True,
-    }
-    family_defaults: ClassVar[dict[str, dict[str, Any]]] = {
-        "scratch": {**SCRATCH_PRETRAINING, "lr": 0.001},
-    }
-    """From scratch the source model must be learnt before the adversarial stage: pre-training at
-    0.01 for 30 % of the run (0.001 for 3/23 of 1,500 steps left ADDA at 20 % on
-    ``digits/synth2hand``); the adversarial stage keeps the reference's 0.001 (0.01 measured
-    lower). ``reports/recipes.md``."""
     ranges: ClassVar[dict[str, tuple[float | None, float | None, str]]] = {
         **PRETRAIN_RANGES,
         "pretrain_fraction": (0.0, 1.0, "()"),

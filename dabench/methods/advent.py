@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from dabench.adaptation.advent import Discriminator, DomainAdversarialEntropyLoss
+from dabench.catalog import methods as catalog
 from dabench.methods.base import Batch, Recipe, Stage, schedule, sgd
 from dabench.methods.registry import register_method
 
 
 @register_method
-class ADVENT(Recipe):
+class ADVENT(Recipe, info=catalog.ADVENT):
     r"""A fully-convolutional discriminator :math:`D` on the pixel-wise weighted self-information
     maps :math:`I = -p \log_2 p / \log_2 C` of the segmenter's softmax (spec §2.8). One step:
 
@@ -30,9 +31,6 @@ class ADVENT(Recipe):
     decay). ``trade_off`` 1e-3; ``disc_width`` is the discriminator's first width (64).
     """
 
-    name = "advent"
-    settings = ("segmentation",)
-    defaults: ClassVar[dict[str, Any]] = {"trade_off": 1e-3, "lr_d": 1e-4, "disc_width": 64}
     ranges: ClassVar[dict[str, tuple[float | None, float | None, str]]] = {
         "lr_d": (0.0, None, "()"),
         "disc_width": (1, None, "[)"),

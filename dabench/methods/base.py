@@ -3,7 +3,9 @@
 The loop (:func:`dabench.trainable.run_trial`) owns data, the optimiser steps, evaluation,
 checkpoints and reporting. A recipe supplies only what differs between methods: the modules to
 build, its optimisers and learning-rate schedules, its training stages (e.g. ADDA's source
-pre-training), the loss of one step, and how to predict.
+pre-training), the loss of one step, and how to predict. Its name, settings and defaults are
+declared in :mod:`dabench.catalog.methods` (the trial's common ones in
+:mod:`dabench.catalog.defaults`).
 """
 
 from __future__ import annotations
@@ -19,97 +21,9 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
 from dabench import models
+from dabench.catalog.methods import MethodInfo
 from dabench.data.task import IGNORE_INDEX, Task
 from dabench.modules.classifier import ImageClassifier
-
-REFERENCE_STEPS = 20 * 1000
-"""Steps of the reference's default run (its adversarial scripts train 20 epochs of 1,000
-iterations, spec §4.1): the count its step-counted hyperparameters were set for."""
-
-
-def budget_relative(
-    reference_steps: int,
-    *,
-    lr_gamma: float | None = None,
-    grl_max_iters: float | None = None,
-    class_weight_update_steps: int | None = None,
-) -> dict[str, float]:
-    r"""The reference's step-counted hyperparameters of a ``reference_steps``-step run, as the
-    budget-relative keys dabench uses, so that a trial of ``steps`` steps schedules the same
-    *shape* whatever its length, and exactly the reference's schedule at ``reference_steps``:
-
-    * ``lr_anneal`` :math:`= \gamma \cdot S_{ref}`: the inverse schedule's
-      :math:`(1 + \gamma x)^{-d}` becomes :math:`(1 + \text{lr\_anneal} \cdot x / S)^{-d}`;
-    * ``grl_warmup`` :math:`= \text{max\_iters} / S_{ref}`: the GRL warms up over
-      ``grl_warmup · S`` steps;
-    * ``class_weight_updates`` :math:`= S_{ref} / \text{update\_steps}`: PADA recomputes its class
-      weights every ``S / class_weight_updates`` steps.
-
-    Example::
-
-        >>> budget_relative(20000, lr_gamma=0.001, grl_max_iters=1000, class_weight_update_steps=500)
-        {'lr_anneal': 20.0, 'grl_warmup': 0.05, 'class_weight_updates': 40.0}
-    """
-    relative = {
-        "lr_anneal": None if lr_gamma is None else lr_gamma * reference_steps,
-        "grl_warmup": None if grl_max_iters is None else grl_max_iters / reference_steps,
-        "class_weight_updates": None
-        if class_weight_update_steps is None
-        else reference_steps / class_weight_update_steps,
-    }  # rounded to 12 significant digits: 6.9, not 6.8999999999999995
-    return {key: float(f"{value:.12g}") for key, value in relative.items() if value is not None}
-
-
-COMMON_DEFAULTS: dict[str, Any] = {
-    "lr": 0.01,
-    **budget_relative(REFERENCE_STEPS, lr_gamma=0.001),
-    "lr_decay": 0.75,
-    "momentum": 0.9,
-    "weight_decay": 1e-3,
-    "nesterov": True,
-    "batch_size": 32,
-    "bottleneck_dim": 256,
-    "lr_schedule": "inverse",
-    "lr_power": 0.9,
-}
-r"""The reference classification examples' optimiser and model defaults (spec §1.8, §2.1).
-
-``lr_schedule``: ``"inverse"`` is :math:`\text{lr}\,(1 + a\,x / S)^{-\text{decay}}` with
-:math:`a` = ``lr_anneal`` and :math:`S` the trial's steps (the reference's
-:math:`(1 + \gamma x)^{-\text{decay}}` with :math:`\gamma = a / S`; classification),
-``"poly"`` is :math:`\text{lr}\,(1 - x / X)^{\text{power}}` over the stage's :math:`X` steps
-(segmentation, spec §2.8). :math:`x` counts the steps of the current stage."""
-
-SETTING_DEFAULTS: dict[str, dict[str, Any]] = {
-    "segmentation": {
-        "lr": 2.5e-3,
-        "weight_decay": 5e-4,
-        "nesterov": False,
-        "lr_schedule": "poly",
-    },
-}
-"""Defaults that differ by setting, applied to every recipe of that setting (the reference's
-segmentation examples, source-only included, train with SGD 2.5e-3, wd 5e-4, no Nesterov and the
-polynomial schedule)."""
-
-SCRATCH_CLASSIFICATION: dict[str, Any] = {"lr": 0.01, "lr_anneal": 2.0}
-"""Small classifiers trained from scratch (every bundled classification task; the reference's
-LeNet/DTN digit recipes): lr 0.01 for every method and baseline, the reference's digit rate
-(MNIST→USPS; its fine-tuning defaults are 0.001–0.003 for ADDA, BSP, OSBP, IWAN and the
-open-set/partial ERM, set for ImageNet backbones whose own layers train at a tenth of it), and a
-gentler annealing than the fine-tuning 20: at the bundled tasks' 300–2,000 steps the inverse
-schedule with ``lr_anneal`` 20 leaves a network from scratch too few steps at a useful rate (the
-reference's digit runs take 50,000 steps). Both measured in ``reports/recipes.md``."""
-
-FAMILY_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
-    "finetune": {},
-    "scratch": {setting: SCRATCH_CLASSIFICATION for setting in ("closed", "open_set", "partial")},
-}
-"""Defaults of every recipe by model family (:func:`dabench.models.family` of the task's model)
-and setting, applied over the recipe's own (fine-tuning) defaults; a recipe adds its own in
-``Recipe.family_defaults``. ``finetune``: the reference's ImageNet-backbone recipes, unchanged.
-``scratch``: :data:`SCRATCH_CLASSIFICATION` for classification; segmentation keeps the
-reference's optimiser (:data:`SETTING_DEFAULTS`)."""
 
 
 class Stage(NamedTuple):
@@ -131,11 +45,13 @@ class Batch(NamedTuple):
 class Recipe(ABC):
     """Base recipe: a classifier (or segmenter) trained with cross-entropy on labelled batches.
 
-    Subclasses set ``name``, ``settings``, ``defaults`` (the reference's, for fine-tuning an
-    ImageNet backbone; ``setting_defaults`` where its example for one setting uses other values;
-    ``family_defaults["scratch"]`` where a small network trained from scratch needs others, with
-    the measurement that says why) and override :meth:`loss` (and, when they
-    add modules, :meth:`build`, :meth:`modules` and :meth:`parameter_groups`). Methods with several
+    Subclasses take their ``name``, ``settings``, ``defaults``, ``setting_defaults`` and
+    ``family_defaults`` from a :class:`~dabench.catalog.methods.MethodInfo` (``class
+    DANN(Recipe, info=catalog.DANN)``: the built-in ones are declared in
+    :mod:`dabench.catalog.methods`, so ``dabench methods`` lists them without torch; a recipe of
+    one's own may set the five attributes instead), set ``ranges`` and ``choices`` for their own
+    keys, and override :meth:`loss` (and, when they add modules, :meth:`build`, :meth:`modules`
+    and :meth:`parameter_groups`). Methods with several
     phases override :meth:`stages` and :meth:`end_stage`; methods with their own optimisers
     override :meth:`optimizers`; methods with state outside their modules override
     :meth:`extra_state` and :meth:`load_extra_state` (so checkpoints capture it).
@@ -156,6 +72,13 @@ class Recipe(ABC):
     choices: ClassVar[dict[str, tuple[str, ...]]] = {}
     uses_target_labels: ClassVar[bool] = False
     needs_target: ClassVar[bool] = True
+
+    def __init_subclass__(cls, *, info: MethodInfo | None = None, **kwargs: Any) -> None:
+        """With ``info``: the recipe's name, settings and defaults are that declaration's."""
+        super().__init_subclass__(**kwargs)
+        if info is not None:
+            cls.name, cls.settings, cls.defaults = info.name, info.settings, info.defaults
+            cls.setting_defaults, cls.family_defaults = info.setting_defaults, info.family_defaults
 
     def __init__(self, task: Task, hp: dict[str, Any], device: torch.device) -> None:
         self.task, self.hp, self.device = task, hp, device

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from torch import Tensor, nn
 
 from dabench.adaptation.bsp import BatchSpectralPenalizationLoss
-from dabench.methods.base import Batch, budget_relative
+from dabench.catalog import methods as catalog
+from dabench.methods.base import Batch
 from dabench.methods.cdan import CDAN
 from dabench.methods.dann import DANN
 from dabench.methods.pretraining import (
-    PRETRAIN_DEFAULTS,
     PRETRAIN_RANGES,
-    PRETRAIN_REFERENCE_STEPS,
-    SCRATCH_PRETRAINING,
     SourcePretraining,
 )
 from dabench.methods.registry import register_method
 
 
 @register_method
-class BSP(SourcePretraining, CDAN):
+class BSP(SourcePretraining, CDAN, info=catalog.BSP):
     r"""After source pre-training (as ADDA's, spec §2.4), the adversarial step of ``adversary``
     (``"dann"``, the reference example, or ``"cdan"``) plus the penalty on the largest singular
     value of each domain's feature batch:
@@ -34,27 +32,12 @@ class BSP(SourcePretraining, CDAN):
     23,000 steps (as ADDA's); the CDAN options apply when ``adversary="cdan"``.
     """
 
-    name = "bsp"
-    settings = ("closed",)
-    defaults: ClassVar[dict[str, Any]] = {
-        **CDAN.defaults,
-        **PRETRAIN_DEFAULTS,
-        "adversary": "dann",
-        "trade_off_bsp": 2e-4,
-        "lr": 0.003,
-        **budget_relative(PRETRAIN_REFERENCE_STEPS, lr_gamma=0.001, grl_max_iters=1000),
-    }
     ranges: ClassVar[dict[str, tuple[float | None, float | None, str]]] = {
         **CDAN.ranges,
         **PRETRAIN_RANGES,
         "trade_off_bsp": (0.0, None, "[)"),
     }
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"adversary": ("dann", "cdan")}
-    family_defaults: ClassVar[dict[str, dict[str, Any]]] = {
-        "scratch": {**SCRATCH_PRETRAINING, "trade_off_bsp": 1e-4},
-    }
-    """The reference's digit recipe's penalty (1e-4, its .sh files) and ADDA's from-scratch
-    pre-training; lr 0.01 as every scratch recipe (``reports/recipes.md``)."""
 
     def build(self) -> None:
         super().build()

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from torch import Tensor, nn
 
 from dabench.adaptation.cdan import ConditionalDomainAdversarialLoss
+from dabench.catalog import methods as catalog
 from dabench.methods.base import Recipe
 from dabench.methods.dann import DANN, warm_start_grl
 from dabench.methods.registry import register_method
 from dabench.modules.domain_discriminator import DomainDiscriminator
 
-CDAN_DEFAULTS: dict[str, Any] = {
-    "randomized": False,
-    "randomized_dim": 1024,
-    "entropy_conditioning": False,
-}
-
 
 @register_method
-class CDAN(DANN):
+class CDAN(DANN, info=catalog.CDAN):
     r"""DANN's step with the conditional adversarial loss on logits and features:
 
     .. math::
@@ -34,12 +29,6 @@ class CDAN(DANN):
     DANN.
     """
 
-    name = "cdan"
-    settings = ("closed",)
-    defaults: ClassVar[dict[str, Any]] = {
-        **{key: value for key, value in DANN.defaults.items() if key != "threshold"},
-        **CDAN_DEFAULTS,
-    }
     ranges: ClassVar[dict[str, tuple[float | None, float | None, str]]] = {
         "randomized_dim": (1, None, "[)"),
     }

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from dabench.adaptation.dann import DomainAdversarialLoss
-from dabench.methods.base import REFERENCE_STEPS, Batch, Recipe, budget_relative
+from dabench.catalog import methods as catalog
+from dabench.methods.base import Batch, Recipe
 from dabench.methods.registry import register_method
 from dabench.methods.source_only import threshold_unknown
 from dabench.modules.domain_discriminator import DomainDiscriminator
 from dabench.modules.grl import WarmStartGradientReverseLayer
-
-GRL_DEFAULTS: dict[str, Any] = {
-    "grl_alpha": 1.0,
-    "grl_lo": 0.0,
-    "grl_hi": 1.0,
-    **budget_relative(REFERENCE_STEPS, grl_max_iters=1000),
-}
-"""The reference's warm-start schedule (spec §1.2, ``max_iters`` 1000 of its 20,000 steps); the
-coefficient rises from ``grl_lo`` towards ``grl_hi`` over about ``grl_warmup`` of the trial's
-steps."""
 
 
 def warm_start_grl(hp: dict[str, Any]) -> WarmStartGradientReverseLayer:
@@ -35,7 +26,7 @@ def warm_start_grl(hp: dict[str, Any]) -> WarmStartGradientReverseLayer:
 
 
 @register_method
-class DANN(Recipe):
+class DANN(Recipe, info=catalog.DANN):
     r"""One joint forward of ``cat(x_s, x_t)`` (BatchNorm statistics over both domains), then
 
     .. math::
@@ -51,19 +42,6 @@ class DANN(Recipe):
 
     Subclasses change the adversary through :meth:`build_adversary` and :meth:`transfer_loss`.
     """
-
-    name = "dann"
-    settings = ("closed", "open_set", "partial")
-    defaults: ClassVar[dict[str, Any]] = {
-        "trade_off": 1.0,
-        **GRL_DEFAULTS,
-        "disc_hidden": 1024,
-        "threshold": 0.8,
-    }
-    setting_defaults: ClassVar[dict[str, dict[str, Any]]] = {
-        "open_set": {"lr": 0.002},
-        "partial": {"lr": 0.002, "batch_size": 36},
-    }
 
     def build(self) -> None:
         self.domain_adv = self.build_adversary().to(self.device)

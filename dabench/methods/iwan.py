@@ -9,15 +9,16 @@ from torch import Tensor, nn
 
 from dabench.adaptation.dann import DomainAdversarialLoss
 from dabench.adaptation.iwan import ImportanceWeightModule
+from dabench.catalog import methods as catalog
 from dabench.methods.base import Batch, Recipe
-from dabench.methods.dann import GRL_DEFAULTS, warm_start_grl
+from dabench.methods.dann import warm_start_grl
 from dabench.methods.registry import register_method
 from dabench.modules.domain_discriminator import DomainDiscriminator
 from dabench.modules.entropy import entropy
 
 
 @register_method
-class IWAN(Recipe):
+class IWAN(Recipe, info=catalog.IWAN):
     r"""Two dropout discriminators (no BatchNorm), each in its own DANN loss and GRL (spec §2.7):
     :math:`D` learns to tell the domains apart on detached features and gives the source samples
     importance weights :math:`w = 1 - D(f_s)` (normalised to mean 1); :math:`D_0` is the
@@ -33,16 +34,6 @@ class IWAN(Recipe):
     reference's ``gamma``), batch 36, lr 0.001.
     """
 
-    name = "iwan"
-    settings = ("partial",)
-    defaults: ClassVar[dict[str, Any]] = {
-        "trade_off": 3.0,
-        "trade_off_entropy": 0.1,
-        **GRL_DEFAULTS,
-        "disc_hidden": 1024,
-        "batch_size": 36,
-        "lr": 0.001,
-    }
     ranges: ClassVar[dict[str, tuple[float | None, float | None, str]]] = {
         "trade_off_entropy": (0.0, None, "[)"),
     }

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from torch import Tensor, nn
 
 from dabench.adaptation import osbp
-from dabench.methods.base import REFERENCE_STEPS, Batch, Recipe, budget_relative, build_model
+from dabench.catalog import methods as catalog
+from dabench.methods.base import Batch, Recipe, build_model
 from dabench.methods.registry import register_method
 
 
 @register_method
-class OSBP(Recipe):
+class OSBP(Recipe, info=catalog.OSBP):
     r"""A classifier with :math:`C + 1` outputs (the last one "unknown") whose two-layer
     bottleneck feeds the head through a gradient reversal layer for target batches:
 
@@ -29,15 +30,6 @@ class OSBP(Recipe):
     ``weight_decay`` 5e-4; the reference fixes ``trade_off`` at 1.
     """
 
-    name = "osbp"
-    settings = ("open_set",)
-    defaults: ClassVar[dict[str, Any]] = {
-        "osbp_t": 0.5,
-        "trade_off": 1.0,
-        "lr": 0.001,
-        **budget_relative(REFERENCE_STEPS, lr_gamma=0.0003),
-        "weight_decay": 5e-4,
-    }
     ranges: ClassVar[dict[str, tuple[float | None, float | None, str]]] = {
         "osbp_t": (0.0, 1.0, "()"),
     }

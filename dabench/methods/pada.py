@@ -9,14 +9,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dabench.adaptation.pada import AutomaticUpdateClassWeightModule
+from dabench.catalog import methods as catalog
 from dabench.data.loading import EvalBatches
-from dabench.methods.base import REFERENCE_STEPS, Batch, budget_relative
+from dabench.methods.base import Batch
 from dabench.methods.dann import DANN
 from dabench.methods.registry import register_method
 
 
 @register_method
-class PADA(DANN):
+class PADA(DANN, info=catalog.PADA):
     r"""DANN's joint step with class weights :math:`\gamma` (spec §2.6):
 
     .. math::
@@ -33,22 +34,6 @@ class PADA(DANN):
     diagnostic; the task knows them, training does not read them).
     """
 
-    name = "pada"
-    settings = ("partial",)
-    defaults: ClassVar[dict[str, Any]] = {
-        **{key: value for key, value in DANN.defaults.items() if key != "threshold"},
-        "temperature": 0.1,
-        **budget_relative(REFERENCE_STEPS, class_weight_update_steps=500),
-        "batch_size": 36,
-        "lr": 0.002,
-    }
-    family_defaults: ClassVar[dict[str, dict[str, Any]]] = {
-        "scratch": {"class_weight_updates": 3.0}
-    }
-    """A network from scratch predicts the target at random early on: weights recomputed 40 times
-    (from step 38 of 1,500) fix on that noise and starve most source classes (source-val 52 %,
-    target 30 % on ``digits-partial/synth2blend``); 3 updates, the first after a third of the run,
-    let the classifier learn first (``reports/recipes.md``)."""
     ranges: ClassVar[dict[str, tuple[float | None, float | None, str]]] = {
         "temperature": (0.0, None, "()"),
         "class_weight_updates": (0.0, None, "()"),

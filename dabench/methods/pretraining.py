@@ -8,19 +8,6 @@ from torch import Tensor
 
 from dabench.methods.base import Batch, Stage, logits_of, sgd
 
-PRETRAIN_REFERENCE_STEPS = (3 + 20) * 1000
-"""Steps of the reference's ADDA and BSP runs: 3 epochs of source pre-training, then 20
-adversarial epochs, of 1,000 iterations each (spec §2.3, §2.4)."""
-
-PRETRAIN_DEFAULTS: dict[str, Any] = {"pretrain_fraction": 3 / 23, "pretrain_lr": 0.001}
-"""The reference pre-trains 3 epochs on the source before 20 adversarial epochs (so 3/23 of the
-steps) with SGD at lr 0.001 and the script's schedule (spec §2.3, §2.4)."""
-
-SCRATCH_PRETRAINING: dict[str, Any] = {"pretrain_fraction": 0.3, "pretrain_lr": 0.01}
-"""Pre-training of a small network from scratch: long and fast enough to learn the source
-(``reports/recipes.md``: on ``digits/synth2hand`` at 1,500 steps the reference's 0.001 for 3/23 of
-the steps ends at 35 % source-val accuracy, 0.01 for 30 % at 97 %)."""
-
 PRETRAIN_RANGES: dict[str, tuple[float | None, float | None, str]] = {
     "pretrain_fraction": (0.0, 1.0, "[)"),
     "pretrain_lr": (0.0, None, "()"),

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 from torch import Tensor
 
-from dabench.methods.base import REFERENCE_STEPS, Batch, Recipe, budget_relative, logits_of
+from dabench.catalog import methods as catalog
+from dabench.methods.base import Batch, Recipe, logits_of
 from dabench.methods.registry import register_method
-
-ERM_DEFAULTS: dict[str, Any] = {
-    "lr": 0.001,
-    **budget_relative(REFERENCE_STEPS, lr_gamma=0.0003),
-    "weight_decay": 5e-4,
-}
-"""The optimiser of the reference's open-set and partial ``erm.py`` (spec §2.5, §4.3)."""
 
 
 @register_method
-class SourceOnly(Recipe):
+class SourceOnly(Recipe, info=catalog.SOURCE_ONLY):
     r""":math:`\min \mathbb{E}_{(x, y) \sim S}\, \mathrm{CE}(h(x), y)`. Target data are not used.
 
     Open-set: the model has :math:`C + 1` outputs; a target sample is "unknown" when its largest
@@ -29,13 +21,6 @@ class SourceOnly(Recipe):
     ``lr_gamma`` 0.0003 (``lr_anneal`` 6) and weight decay 5e-4 (partial: batch 36).
     """
 
-    name = "source_only"
-    settings = ("closed", "open_set", "partial", "segmentation")
-    defaults: ClassVar[dict[str, Any]] = {"threshold": 0.8}
-    setting_defaults: ClassVar[dict[str, dict[str, Any]]] = {
-        "open_set": ERM_DEFAULTS,
-        "partial": {**ERM_DEFAULTS, "batch_size": 36},
-    }
     needs_target = False
 
     def loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:

@@ -8,21 +8,18 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from dabench.catalog import methods as catalog
 from dabench.methods.base import Batch, Recipe, logits_of
 from dabench.methods.registry import register_method
-from dabench.methods.source_only import SourceOnly
 
 
 @register_method
-class TargetOracle(Recipe):
+class TargetOracle(Recipe, info=catalog.TARGET_ORACLE):
     r""":math:`\min \mathbb{E}_{(x, y) \sim T_{adapt}}\, \mathrm{CE}(h(x), y)` with target labels
     (open-set: the unknown class is a trained class, predicted by plain argmax). Same optimiser
     defaults as source-only, per setting."""
 
-    name = "target_oracle"
-    settings = ("closed", "open_set", "partial", "segmentation")
     uses_target_labels = True
-    setting_defaults = SourceOnly.setting_defaults
 
     def loss(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         assert batch.x_t is not None and batch.y_t is not None

@@ -34,11 +34,17 @@ from typing import Any
 from torch import nn
 
 from dabench._checks import check_positive_int
+from dabench.catalog.models import (
+    BACKBONES,
+    FAMILIES,
+    RESNETS,
+    SCRATCH_BACKBONES,
+    SEGMENTERS,
+    check_name,
+    family,
+)
 from dabench.models.digits import DTN, AdaptiveFlatten, LeNet
 from dabench.models.mlp import MLP
-
-RESNETS: tuple[str, ...] = ("resnet18", "resnet34", "resnet50", "resnet101")
-"""Names accepted by :func:`~dabench.models.resnet.build_resnet` (torchvision's ResNets)."""
 
 _TORCHVISION_NAMES = {
     "resnet": ("ResNetBackbone", "build_resnet", *RESNETS),
@@ -70,6 +76,7 @@ __all__ = [
     "FAMILIES",
     "MLP",
     "RESNETS",
+    "SCRATCH_BACKBONES",
     "SEGMENTERS",
     "AdaptiveFlatten",
     "DeepLabV2",
@@ -93,39 +100,11 @@ _SCRATCH_BACKBONES: dict[str, Callable[[int | None], nn.Module]] = {
     "lenet": lambda c: LeNet() if c is None else LeNet(in_channels=c),
     "dtn": lambda c: DTN() if c is None else DTN(in_channels=c),
 }
-
-BACKBONES: tuple[str, ...] = (*_SCRATCH_BACKBONES, *RESNETS)
-"""Names accepted by :func:`build_backbone`."""
-
-SEGMENTERS: tuple[str, ...] = ("small_fcn", "deeplabv2_resnet50", "deeplabv2_resnet101")
-"""Names accepted by :func:`build_segmenter`."""
+"""A builder for each of :data:`~dabench.catalog.models.SCRATCH_BACKBONES` (the names, the
+families and :func:`~dabench.catalog.models.family` are declared in :mod:`dabench.catalog.models`)."""
+assert tuple(_SCRATCH_BACKBONES) == SCRATCH_BACKBONES, "the catalog names the backbones built here"
 
 _PRETRAINABLE = ", ".join(repr(n) for n in RESNETS)
-
-FAMILIES = ("finetune", "scratch")
-"""How a model is trained, which decides the defaults of its trials (see
-:data:`dabench.methods.base.FAMILY_DEFAULTS`): ``finetune`` — an ImageNet backbone fine-tuned, as
-in every reference recipe on Office-31, Office-Home, VisDA, DomainNet and GTA5→Cityscapes;
-``scratch`` — a small network trained from random initialisation, as in the reference's digit
-recipes (LeNet, DTN) and every bundled task."""
-
-
-def family(name: str) -> str:
-    """The :data:`FAMILIES` member of backbone or segmenter ``name``: ``finetune`` for the
-    ResNets and DeepLabs (they have ImageNet weights), ``scratch`` for the others.
-
-    Example::
-
-        >>> family("lenet"), family("resnet50"), family("deeplabv2_resnet101")
-        ('scratch', 'finetune', 'finetune')
-    """
-    _check_name("model", name, (*BACKBONES, *SEGMENTERS))
-    return "scratch" if name in _SCRATCH_BACKBONES or name == "small_fcn" else "finetune"
-
-
-def _check_name(kind: str, name: object, known: tuple[str, ...]) -> None:
-    if name not in known:
-        raise ValueError(f"unknown {kind} {name!r}; known: {', '.join(known)}")
 
 
 def build_backbone(
@@ -134,7 +113,7 @@ def build_backbone(
     """A feature extractor by name; it has an int ``out_features`` (see the module table).
 
     Args:
-        name: one of :data:`BACKBONES`.
+        name: one of :data:`~dabench.catalog.models.BACKBONES`.
         in_channels: image channels (``mlp``: the input dimension); ``None`` takes the backbone's
             default (``mlp`` 2, ``lenet`` 1, ``dtn`` and the ResNets 3).
         pretrained: load ImageNet weights (ResNets only) from the torch hub cache.
@@ -154,7 +133,7 @@ def build_backbone(
         ...
         ValueError: unknown backbone 'vgg16'; known: mlp, lenet, dtn, resnet18, resnet34, ...
     """
-    _check_name("backbone", name, BACKBONES)
+    check_name("backbone", name, BACKBONES)
     if in_channels is not None:
         check_positive_int("in_channels", in_channels)
     if name in _SCRATCH_BACKBONES:
@@ -175,7 +154,7 @@ def build_segmenter(
     """A segmenter by name: logits ``(N, num_classes, H, W)`` and a ``get_parameters`` method.
 
     Args:
-        name: one of :data:`SEGMENTERS`.
+        name: one of :data:`~dabench.catalog.models.SEGMENTERS`.
         num_classes: number of classes.
         in_channels: image channels.
         pretrained: load ImageNet weights into the backbone (DeepLab only) from the torch hub cache.
@@ -191,7 +170,7 @@ def build_segmenter(
         >>> net(torch.randn(2, 3, 64, 64)).shape
         torch.Size([2, 3, 64, 64])
     """
-    _check_name("segmenter", name, SEGMENTERS)
+    check_name("segmenter", name, SEGMENTERS)
     check_positive_int("num_classes", num_classes)
     check_positive_int("in_channels", in_channels)
     segmentation = _torchvision_module("segmentation")

@@ -46,7 +46,7 @@ _SPECS: dict[str, tuple[_Block, list[int], WeightsEnum]] = {
     "resnet101": (tv_resnet.Bottleneck, [3, 4, 23, 3], tv_resnet.ResNet101_Weights.IMAGENET1K_V1),
 }
 
-assert tuple(_SPECS) == RESNETS, "dabench.models.RESNETS names the ResNets built here"
+assert tuple(_SPECS) == RESNETS, "dabench.catalog.models.RESNETS names the ResNets built here"
 
 
 class ResNetBackbone(tv_resnet.ResNet):
@@ -168,7 +168,7 @@ def build_resnet(
     """A :class:`ResNetBackbone` by name (``resnet18``, ``resnet34``, ``resnet50``, ``resnet101``).
 
     Args:
-        name: one of :data:`~dabench.models.RESNETS`.
+        name: one of :data:`~dabench.catalog.models.RESNETS`.
         in_channels: image channels; other than 3, ``conv1`` is new and not pretrained.
         pretrained: load torchvision's ``IMAGENET1K_V1`` weights from the torch hub cache
             (see :func:`load_imagenet_state_dict`); ``False``: random initialisation.
