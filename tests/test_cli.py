@@ -23,6 +23,8 @@ def test_demo_command_prints_both_accuracies_and_gives_the_thread_count_back(cap
     out = capsys.readouterr().out
     assert "source-only" in out and "DANN" in out and f"{before + 1} threads" in out
     assert torch.get_num_threads() == before
+    assert main(["demo", "--steps", "20"]) == 0  # one thread unless told: a sweep trial's count
+    assert "seed 0, 1 thread\n" in capsys.readouterr().out
 
 
 def test_bad_steps_is_a_clear_error(capsys):

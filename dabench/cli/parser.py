@@ -319,9 +319,10 @@ def add_ui_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def add_threads(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--threads", type=flag_type(at_least(1)), help="torch threads for "
-                        "training (default: torch's, one per core; one can be several times "
-                        "faster for these small models on a busy machine)")  # fmt: skip
+    parser.add_argument("--threads", type=flag_type(at_least(1)), default=1, help="torch "
+                        "threads for training, as a sweep's trial has one per CPU it is given "
+                        "(one is several times faster on a busy machine, two at most 1.5× on a "
+                        "quiet one; results depend on the count: docs/performance.md)")  # fmt: skip
 
 
 def add_train_parser(commands: argparse._SubParsersAction) -> None:

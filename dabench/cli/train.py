@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -119,9 +118,8 @@ def metrics_table(metrics: dict[str, Any], config: dict[str, Any]) -> Table:
 
 def run_demo(args: argparse.Namespace) -> None:
     """``dabench demo``: source-only and DANN on two moons → moons rotated 40°."""
-    threads = args.threads or torch.get_num_threads()
-    print(f"two moons → moons rotated 40°, {args.steps} steps, seed {args.seed}, {threads} "
-          f"thread{'s' if threads > 1 else ''}")  # fmt: skip
+    print(f"two moons → moons rotated 40°, {args.steps} steps, seed {args.seed}, {args.threads} "
+          f"thread{'s' if args.threads > 1 else ''}")  # fmt: skip
     result = demo.run(steps=args.steps, seed=args.seed, threads=args.threads)
     print(f"target accuracy  source-only: {result.source_only:5.1f} %")
     print(f"target accuracy  DANN:        {result.dann:5.1f} %")
