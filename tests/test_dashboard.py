@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -76,6 +77,8 @@ def test_the_sweep_console_shows_only_dabench_lines_and_progress(tiny_sweep):
                     "Token authentication", "INFO", "WARNING"):  # fmt: skip
         assert foreign not in console
     assert "sweep tiny: 0 running, " in console and "of 2 · best bnm " in console
+    # the best so far is named with its step: a running trial's may match no printed line
+    assert re.search(r"of 2 · best bnm [\d.]+ \(oracle [\d.]+\) trial-[12] step \d+ · ", console)
 
 
 def start_ui(uri: str, folder: Path) -> tuple[subprocess.Popen, int, str]:

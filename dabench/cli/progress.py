@@ -290,15 +290,17 @@ class SweepProgress(Display):
         self, monitor: Any, trials: list, now: float, ending: tuple[Any, bool] | None = None
     ) -> str:
         """``title: 2 running, 3 completed, 1 pruned, 0 failed of 8 · best bnm 0.0627 (oracle
-        84.75) · 0:01:10 elapsed, ≤ 0:02:00 left``."""
+        84.75) trial-3 step 750 · 0:01:10 elapsed, ≤ 0:02:00 left``."""
         objective, oracle = monitor.objective, monitor.oracle
         counts = trial_counts(trials, monitor.steps, ending)
         best = best_trial(trials, objective)
         shown = "best: –"
-        if best is not None:
-            shown = f"best {objective.name} {best[objective.key]:.4g}"
-            if oracle.key != objective.key and oracle.key in best:
-                shown += f" (oracle {best[oracle.key]:.4g})"
+        if best is not None:  # named, with its step: a running trial's may be no printed line's
+            trial, result = best
+            shown = f"best {objective.name} {result[objective.key]:.4g}"
+            if oracle.key != objective.key and oracle.key in result:
+                shown += f" (oracle {result[oracle.key]:.4g})"
+            shown += f" {trial} step {result.get('step', '?')}"
         trained = sum((t.last_result or {}).get("step", 0) for t in trials)
         if self.first_steps is None and trained > 0:
             self.first_steps, self.first_time = trained, now
@@ -340,13 +342,14 @@ def trial_counts(
     return counts
 
 
-def best_trial(trials: list, objective: Any) -> dict[str, Any] | None:
-    """The latest result of the trial with the best latest value of ``objective`` (a
-    :class:`~dabench.records.criteria.Criterion`: its key, in its direction)."""
+def best_trial(trials: list, objective: Any) -> tuple[Any, dict[str, Any]] | None:
+    """The trial with the best latest value of ``objective`` (a
+    :class:`~dabench.records.criteria.Criterion`: its key, in its direction) and that latest
+    result — a running trial's included, at the step it has reached."""
     key = objective.key
-    results = [t.last_result for t in trials if t.last_result
-               and math.isfinite(t.last_result.get(key, math.nan))]  # fmt: skip
-    return max(results, key=lambda r: objective.sign * r[key]) if results else None
+    scored = [(t, t.last_result) for t in trials if t.last_result
+              and math.isfinite(t.last_result.get(key, math.nan))]  # fmt: skip
+    return max(scored, key=lambda tr: objective.sign * tr[1][key]) if scored else None
 
 
 def steps_left(
