@@ -1,6 +1,6 @@
 """A newcomer's first hour, for real: README's commands in README's order, in a fresh folder, each
-timed, with everything it printed — the run that README and docs/getting-started.md quote (a test
-checks that every console line they show is in this report).
+timed, with everything it printed — the run that README, docs/getting-started.md and
+docs/dashboard.md quote (a test checks that every console line they show is in this report).
 
 Run:  python benchmarks/first_hour.py [--out reports/first_hour.md] [--work /tmp/first-hour]
                                       [--screenshot docs/_static/dashboard-runs.png]
@@ -114,8 +114,8 @@ def main() -> None:
         "# A newcomer's first hour\n\n"
         f"README's commands in README's order, in the empty folder `{folder}`, on an 80-column "
         f"console. Made {made.generated:%Y-%m-%d %H:%M} UTC by `{command}` with dabench "
-        f"{made.version} ({made.commit[:12]}) on {machine()}. README and docs/getting-started.md "
-        "quote these lines (`tests/test_first_hour.py` checks it); the screenshot in "
+        f"{made.version} ({made.commit[:12]}) on {machine()}. README, docs/getting-started.md and "
+        "docs/dashboard.md quote these lines (`tests/test_first_hour.py` checks it); the screenshot in "
         f"docs/dashboard.md is the `dabench ui` page.\n\n" + "\n".join(sections)
     )
     shutil.copyfile(picture, args.screenshot)

@@ -73,7 +73,7 @@ def test_the_quick_start_then_every_store_command_in_one_process(ray_local, tmp_
 
 
 ROOT = Path(__file__).resolve().parents[1]
-QUOTING = ("README.md", "docs/getting-started.md")  # pages that show console output
+QUOTING = ("README.md", "docs/getting-started.md", "docs/dashboard.md")  # pages showing output
 
 
 def console_lines(page: Path) -> list[str]:
