@@ -11,6 +11,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,12 @@ CHOICES: dict[str, tuple[str, ...]] = {"lr_schedule": ("inverse", "poly"), "prec
 
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite: the trial stops instead of reporting garbage."""
+
+
+def callers_rng_kept(device: torch.device) -> AbstractContextManager[None]:
+    """A context in which torch's random generators (CPU, and ``device``'s if it is a GPU) may
+    be reseeded and drawn from, given back to the caller as they were when it ends."""
+    return torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
 
 
 def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -176,14 +183,13 @@ def run_trial(
     """
     cfg = resolve_config(config)
     device = resolve_device(cfg["device"])
-    cuda = [device] if device.type == "cuda" else []
     previous = torch.get_num_threads()
     if threads is not None:
         if threads < 1:
             raise ValueError(f"threads must be an integer >= 1; got {threads}")
         torch.set_num_threads(threads)
     try:
-        with torch.random.fork_rng(devices=cuda):  # seeded below: the caller's state is kept
+        with callers_rng_kept(device):  # seeded below
             return _train(cfg, device, report, checkpoint_dir, resume_from, on_step)
     finally:
         torch.set_num_threads(previous)
@@ -451,7 +457,7 @@ def restore(state: dict[str, Any], **runtime: Any) -> tuple[Recipe, Task]:
         raise ValueError(f"only {', '.join(RUNTIME_KEYS)} may change on restore; got {unknown}")
     cfg = resolve_config({**state["config"], **runtime})
     device = resolve_device(cfg["device"])
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with callers_rng_kept(device):
         task = get_task(cfg["task"], cfg["root"], seed=cfg["data_seed"])
         recipe: Recipe = get_method(cfg["method"])(task, cfg, device)
     recipe.begin_stage(next(s for s in recipe.stages(cfg["steps"]) if s.name == state["stage"]))

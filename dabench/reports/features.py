@@ -288,20 +288,17 @@ def stored_checkpoint(sweep_run: Any, trial_id: str, step: int,
     sweep_folder = storage.join(storage.resolve(root), name)
     try:
         fs, path = storage.filesystem(sweep_folder)
-        folders = fs.get_file_info(pyarrow.fs.FileSelector(path, allow_not_found=True))
-        own = naming.folder_of([i.base_name for i in folders
-                                if i.type == pyarrow.fs.FileType.Directory], trial_id)  # fmt: skip
+        own = naming.folder_of(subfolders(fs, path), trial_id)
         if own is None:
             return None
-        folder = storage.join(sweep_folder, own)
-        fs, path = storage.filesystem(folder)
-        infos = fs.get_file_info(pyarrow.fs.FileSelector(path, allow_not_found=True))
+        checkpoints = subfolders(fs, f"{path}/{own}")
     except (ValueError, OSError):
         return None
-    for info in sorted(infos, key=lambda i: i.path, reverse=True):
-        if info.type != pyarrow.fs.FileType.Directory or "checkpoint_" not in info.base_name:
+    folder = storage.join(sweep_folder, own)
+    for checkpoint in sorted(checkpoints, reverse=True):
+        if "checkpoint_" not in checkpoint:
             continue
-        location = storage.join(folder, info.base_name, CHECKPOINT_FILE)
+        location = storage.join(folder, checkpoint, CHECKPOINT_FILE)
         with tempfile.TemporaryDirectory() as work:
             local = Path(work) / CHECKPOINT_FILE
             if storage.download(location, local):
@@ -309,6 +306,13 @@ def stored_checkpoint(sweep_run: Any, trial_id: str, step: int,
                 if state["step"] == step:
                     return state, location
     return None
+
+
+def subfolders(fs: Any, path: str) -> list[str]:
+    """The names of the folders directly in ``path`` of the ``pyarrow.fs`` filesystem ``fs``
+    (none when it does not exist)."""
+    infos = fs.get_file_info(pyarrow.fs.FileSelector(path, allow_not_found=True))
+    return [i.base_name for i in infos if i.type == pyarrow.fs.FileType.Directory]
 
 
 class _StopTrainingError(Exception):
