@@ -30,7 +30,7 @@ exclude_patterns = ["_build", "_generated", "reports/*/**"]  # report sub-folder
 nitpicky = True
 EXTERNAL = (
     "torch|torchvision|nn|np|numpy|pandas|pd|pathlib|collections|abc|typing|optuna|ray|mlflow"
-    "|os|PIL|Image|datetime|yaml|importlib"
+    "|os|PIL|Image|datetime|yaml|importlib|contextlib"
 )
 nitpick_ignore_regex = [
     (r"py:.*", rf"({EXTERNAL})\..*"),
