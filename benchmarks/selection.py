@@ -64,6 +64,7 @@ def sweep_command(study: Study, method: str, trials: int, work: Path,
         "dabench", "sweep", "--method", method, "--task", study.task,
         "--num-samples", str(trials), "--steps", str(study.steps),
         "--eval-every", str(study.eval_every), "--searcher", "random", "--scheduler", "none",
+        "--set", "costly_validators=every",  # every validator at every checkpoint
         "--tracking-uri", f"sqlite:///{work}/mlflow.db", "--storage", f"{work}/ray_results",
         "--experiment", "selection", "--resume" if resume else "--name", name,
     ]  # fmt: skip

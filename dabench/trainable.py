@@ -60,7 +60,11 @@ RANGES: dict[str, tuple[float | None, float | None, str]] = {
 }
 """Accepted ranges of the loop's and the common keys (recipes add theirs in ``Recipe.ranges``)."""
 
-CHOICES: dict[str, tuple[str, ...]] = {"lr_schedule": ("inverse", "poly"), "precision": PRECISIONS}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "lr_schedule": ("inverse", "poly"),
+    "precision": PRECISIONS,
+    "costly_validators": ("last", "every"),
+}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -315,8 +319,9 @@ def _evaluation(
     if coefficient is not None:
         metrics["grl_coeff"] = coefficient
     start = time.perf_counter()
+    costly = cfg["costly_validators"] == "every" or step == cfg["steps"]
     metrics.update(evaluate(recipe, task, cfg["eval_batch_size"], device, cfg["num_workers"],
-                            a_distance=cfg["a_distance"]))  # fmt: skip
+                            a_distance=cfg["a_distance"], costly=costly))  # fmt: skip
     recipe.train(True)
     clock["eval_s"] += time.perf_counter() - start
     metrics["time_s"] = clock["train_s"] + clock["eval_s"]
@@ -325,7 +330,8 @@ def _evaluation(
 
 
 CHECKPOINT_FILE = "trial.pt"
-RUNTIME_KEYS = ("device", "num_workers", "eval_batch_size", "root", "a_distance")
+RUNTIME_KEYS = ("device", "num_workers", "eval_batch_size", "root", "a_distance",
+                "costly_validators")  # fmt: skip
 """Config keys a resumed trial may change: they do not alter what is trained."""
 
 
@@ -486,6 +492,7 @@ def evaluate(
     device: torch.device,
     workers: int = 0,
     a_distance: bool = False,
+    costly: bool = True,
 ) -> dict[str, float]:
     """Source-val accuracy (mIoU), the setting's metrics on target-val and target-test (labels:
     reported, never used to train or select unless asked for) and every label-free validator of
@@ -497,6 +504,7 @@ def evaluate(
     an error would prefer models that never reject (measured: ``reports/selection.md``). How much
     a model rejects is judged by the ``h_proxy`` validator.
 
+    Without ``costly``, the :data:`~dabench.validators.COSTLY` validators are left out.
     With ``a_distance``, also ``a_distance``: the proxy A-distance between the features of those
     same source-val and target-val rows (:func:`dabench.analysis.a_distance`, seed 0)."""
     recipe.train(False)
@@ -515,7 +523,7 @@ def evaluate(
             results[f"{split}_acc"] = float((pred == target).float().mean() * 100)
     source, target_inputs = rows["source_val"], rows["target_val"]
     assert source is not None and target_inputs is not None
-    results.update(validators.score(task.setting, source, target_inputs))
+    results.update(validators.score(task.setting, source, target_inputs, costly=costly))
     if a_distance and source.features is not None and target_inputs.features is not None:
         results["a_distance"] = analysis.a_distance(source.features, target_inputs.features)
     return results

@@ -372,13 +372,23 @@ segmentation), reported as ``source_val_acc`` / ``source_val_miou``, is the one 
 criterion of every setting."""
 
 
+COSTLY = ("snd", "class_ami", "dev")
+"""The validators that cost seconds per evaluation, where the others cost milliseconds: SND (an
+``N × N`` similarity matrix), ClassAMI (k-means) and DEV (cross-validated domain classifiers). On
+2,000 rows of 10 classes and 256 features, one torch thread: SND 0.5 s, ClassAMI 0.9 s, DEV 2.2 s
+against ≤ 1 ms for entropy, IM and BNM (``reports/profile.md``). A trial scores them at its last
+evaluation only unless asked for more (the loop key ``costly_validators``)."""
+
+
 def validators_for(setting: str) -> list[Validator]:
     """The validators that apply to ``setting``, in :data:`VALIDATORS` order."""
     return [v for v in VALIDATORS.values() if setting in v.settings]
 
 
-def score(setting: str, source: Outputs, target: Outputs, seed: int = 0) -> dict[str, float]:
-    """Every validator of ``setting`` as ``{"validator_<name>": value}`` with its diagnostics
+def score(setting: str, source: Outputs, target: Outputs, seed: int = 0,
+          costly: bool = True) -> dict[str, float]:  # fmt: skip
+    """Every validator of ``setting`` (without the :data:`COSTLY` ones unless ``costly``) as
+    ``{"validator_<name>": value}`` with its diagnostics
     (DEV's ``dev_ess``), plus, for classification, ``predicted_top_class_pct`` (the share of
     target inputs in the most predicted class: near 100 when predictions collapse) and, for
     open-set, ``predicted_unknown_pct`` (the share of target inputs rejected as unknown: an
@@ -388,6 +398,8 @@ def score(setting: str, source: Outputs, target: Outputs, seed: int = 0) -> dict
         raise ValueError("source outputs need labels (source-val accuracy and DEV read them)")
     scores: dict[str, float] = {}
     for validator in validators_for(setting):
+        if validator.name in COSTLY and not costly:
+            continue
         value = validator.compute(source, target, seed)
         if isinstance(value, tuple):
             value, diagnostics = value

@@ -14,7 +14,7 @@ from scipy.stats import spearmanr
 from dabench.data.registry import task_spec
 from dabench.records import criteria, readers, selection, writers
 from dabench.records.store import experiment_id
-from dabench.reports.quality import quality_report
+from dabench.reports.quality import quality_markdown, quality_report
 
 
 def test_weighted_spearman_on_known_rankings():
@@ -89,6 +89,17 @@ def test_a_validator_with_nothing_to_judge_ranks_last():
     frame.loc[frame["validator_im"] == 0.9, "validator_im"] = np.nan  # -inf is not logged
     table = selection.validator_quality(frame, "closed").set_index("criterion")
     assert table.loc["im", "top1_test"] == 86  # b@3 (0.8) is now first
+    assert table.loc["im", "scored"] == 5 and table.loc["source_val", "scored"] == 6
+
+
+def test_a_validator_scored_at_the_last_evaluations_only_is_judged_on_those():
+    frame = sweep_frame()
+    frame["validator_snd"] = np.where(frame["last"], [0.0, 0.0, 2.0, 0.0, 0.0, 1.0], np.nan)
+    table = selection.validator_quality(frame, "closed").set_index("criterion")
+    assert table.loc["snd", "scored"] == 2 and table.loc["oracle (target-val labels)", "scored"] == 6
+    assert table.loc["snd", "top1_checkpoint"] == "a @ 3"
+    quality = quality_markdown(frame, "moons/rot40", "dann", "s", None)
+    assert "Scored at fewer checkpoints (`scored`): snd" in quality
 
 
 def log_sweep(client: MlflowClient, experiment: str, name: str, method: str, task: str,

@@ -203,3 +203,14 @@ def test_a_tune_run_sets_its_settings_and_sigterm_and_gives_all_back_exactly(mon
     with pytest.raises(KeyboardInterrupt), tune_run():  # an interrupted run gives back too
         raise KeyboardInterrupt
     assert dict(os.environ) == before and signal.getsignal(signal.SIGTERM) is handler
+
+
+def test_a_costly_objective_is_scored_at_every_evaluation():
+    """ASHA and the checkpoint pick read the objective at every evaluation: a costly validator
+    (SND, ClassAMI, DEV) as objective makes the sweep's trials score the costly ones each time."""
+    assert "costly_validators" not in validate(SweepOptions(method="dann", task="moons/rot40")).base
+    checked = validate(SweepOptions(method="dann", task="moons/rot40", metric="dev"))
+    assert checked.base["costly_validators"] == "every"
+    with pytest.raises(ValueError, match="--metric snd is scored at every evaluation"):
+        validate(SweepOptions(method="dann", task="moons/rot40", metric="snd",
+                              overrides={"costly_validators": "last"}))  # fmt: skip

@@ -7,7 +7,7 @@ from dabench.data import bundled, registry
 from dabench.data.registry import task_spec
 from dabench.data.task import InMemoryDataset, Task
 from dabench.trainable import NonFiniteLossError, resolve_config, run_trial
-from dabench.validators import validators_for
+from dabench.validators import COSTLY, validators_for
 
 MOONS = {"task": "moons/rot40", "steps": 40, "eval_every": 20, "batch_size": 16}
 
@@ -28,8 +28,18 @@ def test_each_method_reports_at_every_evaluation(method):
         assert key in final
     if method == "dann":
         assert 0 <= final["disc_acc"] <= 100 and 0 < final["grl_coeff"] < 1
-    for report in reports:  # every validator of the setting, at every evaluation
-        assert {v.key for v in validators_for("closed")} <= set(report)
+    every = {v.key for v in validators_for("closed")}
+    costly = {f"validator_{name}" for name in COSTLY}
+    assert every - costly <= set(reports[0]) and not costly & set(reports[0])
+    assert every <= set(final)  # the costly ones at the last evaluation only, by default
+
+
+def test_costly_validators_every_scores_them_at_every_evaluation():
+    reports = []
+    run_trial({**MOONS, "method": "dann", "costly_validators": "every"}, reports.append)
+    assert all({v.key for v in validators_for("closed")} <= set(r) for r in reports)
+    with pytest.raises(ValueError, match="costly_validators"):
+        run_trial({**MOONS, "method": "dann", "costly_validators": "sometimes"})
 
 
 @pytest.mark.parametrize(

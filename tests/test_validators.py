@@ -225,6 +225,10 @@ def test_score_computes_every_validator_of_the_setting(setting):
     assert set(scores) == expected and all(not math.isnan(x) for x in scores.values())
     assert {"entropy", "im", "bnm", "snd", "class_ami", "dev"} <= set(v.VALIDATORS)
     assert all(val.key == f"validator_{val.name}" for val in v.VALIDATORS.values())
+    cheap = v.score(setting, source, target, costly=False)
+    costly = {f"validator_{name}" for name in v.COSTLY} | {"dev_ess"}
+    assert set(cheap) == expected - costly
+    assert all(cheap[key] == scores[key] for key in cheap)
 
 
 def test_score_needs_source_labels_and_features_where_a_validator_reads_them():

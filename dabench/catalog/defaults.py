@@ -24,12 +24,17 @@ LOOP_DEFAULTS: dict[str, Any] = {
     "precision": "fp32",
     "channels_last": False,
     "a_distance": False,
+    "costly_validators": "last",
 }
 """Keys every trial accepts besides the method's hyperparameters. ``seed`` drives initialisation
 and batch order; ``data_seed`` the generated data and the splits (fixed across seeds by default);
 ``precision`` and ``channels_last``: see :mod:`dabench.precision`; ``a_distance``: also report the
 proxy A-distance between the source-val and target-val features at every evaluation
-(:func:`dabench.analysis.a_distance`; classification only; its cost: ``reports/analysis.md``)."""
+(:func:`dabench.analysis.a_distance`; classification only; its cost: ``reports/analysis.md``);
+``costly_validators``: ``last`` scores SND, ClassAMI and DEV
+(:data:`dabench.validators.COSTLY`, seconds each) at the trial's last evaluation only — where a
+trial-level pick reads them —, ``every`` at every evaluation (for checkpoint-level analysis; a
+sweep whose objective is one of them asks for it)."""
 
 REFERENCE_STEPS = 20 * 1000
 """Steps of the reference's default run (its adversarial scripts train 20 epochs of 1,000

@@ -50,6 +50,7 @@ from dabench.records.criteria import Criterion
 from dabench.reports.dashboard import log_summary, publish_view
 from dabench.spaces import SearchSpace, load_space, space_path
 from dabench.trainable import resolve_config
+from dabench.validators import COSTLY
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,11 @@ def validate(options: SweepOptions) -> Checked:
         objective = criteria.criterion(options.metric, setting)
     except ValueError as error:
         raise ValueError(f"--metric {error}") from None
+    if objective.name in COSTLY:  # ASHA and the checkpoint pick read it at every evaluation
+        if base.get("costly_validators", "every") != "every":
+            raise ValueError(f"--metric {objective.name} is scored at every evaluation; "
+                             "drop --set costly_validators=last")  # fmt: skip
+        base["costly_validators"] = "every"
     return Checked(space, base, objective)
 
 

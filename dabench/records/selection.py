@@ -97,7 +97,9 @@ def validator_quality(frame: pd.DataFrame, setting: str, level: str = "checkpoin
     """One row per label-free criterion of ``setting``: correlations with the oracle and the
     target-test metric of its picks (see the module doc), plus the oracle's pick and the best
     target-test checkpoint. ``level`` is ``checkpoint`` (every evaluation point) or ``trial``
-    (last ones only)."""
+    (last ones only). ``scored``: the points a criterion has a value at (a trial scores the
+    :data:`~dabench.validators.COSTLY` validators at its last evaluation only unless run with
+    ``costly_validators=every``)."""
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}; got {level!r}")
     oracle = criteria.oracle(setting)
@@ -116,19 +118,20 @@ def validator_quality(frame: pd.DataFrame, setting: str, level: str = "checkpoin
         )
         weighted = weighted_spearman(scores[finite], truth[finite])
         rows.append(_quality_row(criterion.name, spearman, weighted, picks(points, criterion),
-                                 test, setting))  # fmt: skip
+                                 test, setting, int(points[criterion.key].notna().sum())))  # fmt: skip
     rows.append(_quality_row("oracle (target-val labels)", 1.0, 1.0, picks(points, oracle), test,
-                             setting))  # fmt: skip
+                             setting, len(points)))  # fmt: skip
     best = _ranked(points, test, 1, 5)  # reported, never a selection: it reads the test labels
     rows.append(_quality_row("best target-test (unattainable)", math.nan, math.nan, best, test,
-                             setting))  # fmt: skip
+                             setting, len(points)))  # fmt: skip
     return pd.DataFrame(rows)
 
 
 def _quality_row(name: str, spearman: float, weighted: float, top: pd.DataFrame, test: str,
-                 setting: str) -> dict:  # fmt: skip
+                 setting: str, scored: int) -> dict:  # fmt: skip
     return {
         "criterion": name,
+        "scored": scored,
         "spearman": spearman,
         "weighted_spearman": weighted,
         "top1_test": top[test].iloc[0],

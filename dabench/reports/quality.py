@@ -78,6 +78,15 @@ def quality_markdown(frame: pd.DataFrame, task: str, method: str, sweep: str,
             ]
         lines += ["", f"{level.capitalize()}-level selection:", "",
                   table.to_markdown(index=False, floatfmt=".2f")]  # fmt: skip
+    oracle_points = int(frame[f"target_val_{metric}"].notna().sum())
+    fewer = [c.name for c in criteria.label_free(setting)
+             if c.key in frame and frame[c.key].notna().sum() < oracle_points]  # fmt: skip
+    if fewer:
+        lines += ["", f"Scored at fewer checkpoints (`scored`): {', '.join(fewer)} — the trials "
+                  "ran with `costly_validators=last` (the default: the costly validators at the "
+                  "last evaluation only), so their checkpoint-level rows and early agreement read "
+                  "those points alone; `--set costly_validators=every` scores them at every "
+                  "evaluation."]  # fmt: skip
     early = early_agreement(frame, setting)
     lines += ["", "Early agreement (what ASHA prunes on): Spearman correlation over trials of each "
               "criterion at an evaluation step (columns) with the trial's final oracle value:", "",
