@@ -96,7 +96,9 @@ def test_a_validator_scored_at_the_last_evaluations_only_is_judged_on_those():
     frame = sweep_frame()
     frame["validator_snd"] = np.where(frame["last"], [0.0, 0.0, 2.0, 0.0, 0.0, 1.0], np.nan)
     table = selection.validator_quality(frame, "closed").set_index("criterion")
-    assert table.loc["snd", "scored"] == 2 and table.loc["oracle (target-val labels)", "scored"] == 6
+    assert (
+        table.loc["snd", "scored"] == 2 and table.loc["oracle (target-val labels)", "scored"] == 6
+    )
     assert table.loc["snd", "top1_checkpoint"] == "a @ 3"
     quality = quality_markdown(frame, "moons/rot40", "dann", "s", None)
     assert "Scored at fewer checkpoints (`scored`): snd" in quality
