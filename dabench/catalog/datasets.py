@@ -206,6 +206,25 @@ def input_kind(dataset: str, source: str, target: str) -> str:
     return "rgb32" if "SVHN" in (source, target) else "grey28"
 
 
+IMAGE_SIZE = 224
+"""The crop of a ResNet task's images (after a resize to 256×256, the reference's pipeline)."""
+MIN_IMAGE_SIZE = 32
+"""The smallest ``image_size`` accepted: a ResNet divides its input by 32."""
+
+
+def resize_of(image_size: int) -> int:
+    """The square resize before the crop: 256 for the reference's 224, in the same proportion for
+    another ``image_size`` (e.g. 37 for 32)."""
+    return round(image_size * 256 / IMAGE_SIZE)
+
+
+def resizable(task: str) -> bool:
+    """Whether ``task`` is a real-data task of ResNet inputs, whose ``image_size`` a trial may set
+    (the digit tasks keep their 28×28 and 32×32)."""
+    real = REAL_TASKS.get(task)
+    return real is not None and input_kind(real.dataset, real.source, real.target) == "resnet"
+
+
 def describe(dataset: str, source: str, target: str, setting: str) -> str:
     """One line for ``dabench tasks``, e.g. ``Office-31 amazon → dslr (31 classes, ResNet-50)``."""
     spec = DATASETS[dataset]
