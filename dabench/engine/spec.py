@@ -19,7 +19,9 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+from dabench import models
 from dabench.data import list_tasks
+from dabench.data.check import check_data
 from dabench.data.registry import task_spec
 from dabench.engine.options import (
     NAME_CHECK,
@@ -33,6 +35,7 @@ from dabench.engine.sweep import validate
 from dabench.methods import METHODS, methods_for
 from dabench.records import criteria
 from dabench.spaces import read_yaml
+from dabench.trainable import resolve_config
 
 SPECS_DIR: Traversable = resources.files("dabench") / "benchmark_specs"
 """The shipped specs (``tiny``, ``leaderboard``), read as package resources."""
@@ -154,7 +157,9 @@ def sweep_name(method: str, task: str) -> str:
 def make_plan(spec: BenchmarkSpec, name: str, tracking_uri: str, storage_path: str,
               address: str | None) -> Plan:  # fmt: skip
     """Every sweep of ``spec``, each checked as ``dabench sweep`` checks it (task, method,
-    space, values, objective), before anything runs; raises ``ValueError`` naming what is
+    space, values, objective), and what they read — every list and image of the real-data
+    tasks (:func:`~dabench.data.check.check_data`) and the pretrained weights the trials load
+    (:func:`fetch_weights`) — before anything runs; raises ``ValueError`` naming what is
     wrong."""
     if not NAME_CHECK.test(name):
         raise ValueError(f"--name {NAME_CHECK.refusal(name)}")
@@ -188,7 +193,8 @@ def make_plan(spec: BenchmarkSpec, name: str, tracking_uri: str, storage_path: s
             except ValueError as error:
                 raise ValueError(f"select: {error} (task {task})") from None
     shared = {key: spec.value(key) for key in spec_keys().values()}
-    sweeps = []
+    check_data([t for t in tasks if task_spec(t).needs_root], shared["root"])
+    sweeps, weights = [], set()
     for task, method in pairs:
         budget = {"steps": shared["steps"], "eval_every": shared["eval_every"],
                   **spec.budgets.get(task, {})}  # fmt: skip
@@ -201,11 +207,25 @@ def make_plan(spec: BenchmarkSpec, name: str, tracking_uri: str, storage_path: s
             "storage": storage_path, "name": sweep_name(method, task),
         })  # fmt: skip
         try:
-            validate(options)
+            config = resolve_config(validate(options).base)
         except ValueError as error:
             raise ValueError(f"sweep {options.name}: {error}") from None
+        if config["pretrained"]:
+            weights.add(models.imagenet_resnet(config["backbone"] or task_spec(task).model))
         sweeps.append(options)
+    fetch_weights(weights - {None})
     return Plan(name, spec, sweeps)
+
+
+def fetch_weights(names: set[str]) -> None:
+    """Make sure the ImageNet weights of the ResNets ``names`` are in the torch hub cache —
+    downloaded by torchvision where there is a network — before anything runs; ``ValueError``
+    naming the file and the cache folder where they cannot be had."""
+    for name in sorted(names):
+        try:
+            models.fetch_weights(name)
+        except RuntimeError as error:
+            raise ValueError(f"pretrained: {error}") from None
 
 
 def sweep_argv(options: SweepOptions, seeds: int) -> list[str]:
