@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, replace
-from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
@@ -25,20 +24,21 @@ from dabench.data.check import check_data
 from dabench.data.registry import task_spec
 from dabench.engine.options import (
     NAME_CHECK,
+    SPECS_DIR,
     BenchmarkSpec,
     SweepOptions,
     declarations,
     default_of,
+    shipped_specs,
     spec_keys,
 )
 from dabench.engine.sweep import validate
 from dabench.methods import METHODS, methods_for
 from dabench.records import criteria
-from dabench.spaces import read_yaml
+from dabench.reports import published
+from dabench.reports.published import Published
+from dabench.spaces import SPACES_DIR, read_yaml
 from dabench.trainable import resolve_config
-
-SPECS_DIR: Traversable = resources.files("dabench") / "benchmark_specs"
-"""The shipped specs (``tiny``, ``leaderboard``), read as package resources."""
 
 
 def keys() -> dict[str, tuple[str, Any]]:
@@ -57,7 +57,8 @@ def accepts(declared: Any) -> str:
 
 
 def spec_path(name: str) -> Path | Traversable:
-    """A spec file: a path, or the name of a shipped one (:data:`SPECS_DIR`)."""
+    """A spec file: a path, or the name of a shipped one
+    (:data:`~dabench.engine.options.SPECS_DIR`)."""
     path = Path(name).expanduser()
     if path.is_file() or path.suffix in (".yaml", ".yml"):
         return path
@@ -68,12 +69,6 @@ def spec_name(name: str) -> str:
     """The benchmark's default name for spec ``name``: the file's stem (``tiny`` for ``tiny``
     and for ``specs/tiny.yaml``)."""
     return Path(name).stem
-
-
-def shipped_specs() -> list[str]:
-    """The names of the shipped specs."""
-    return sorted(p.name.removesuffix(".yaml") for p in SPECS_DIR.iterdir()
-                  if p.name.endswith(".yaml"))  # fmt: skip
 
 
 def load_spec(name: str) -> BenchmarkSpec:
@@ -120,16 +115,22 @@ def chunk_of(spec: BenchmarkSpec, chunk: str) -> BenchmarkSpec:
 def with_flags(spec: BenchmarkSpec, flags: dict[str, Any]) -> BenchmarkSpec:
     """``spec`` with the values given on the command line (spec keys; ``None``: not given),
     checked as a spec file's are. ``steps``/``eval_every``/``trials`` from flags apply to every
-    task."""
+    task; ``set``'s values join the spec's and win over its ``set`` and ``set_by_method``."""
     flags = {k: v for k, v in flags.items() if v is not None}
     given = from_mapping(flags, "command line")
+    by_method = spec.set_by_method
+    if "overrides" in given.sweep:
+        fixed = given.sweep["overrides"]
+        given.sweep["overrides"] = {**spec.sweep.get("overrides", {}), **fixed}
+        by_method = {m: {k: v for k, v in values.items() if k not in fixed}
+                     for m, values in by_method.items()}  # fmt: skip
     budgets = spec.budgets
     if {"steps", "eval_every"} & set(given.sweep):  # a step budget and its cadence go together
         budgets = {t: {k: v for k, v in b.items() if k == "trials"} for t, b in budgets.items()}
     if "num_samples" in given.sweep:
         budgets = {t: {k: v for k, v in b.items() if k != "trials"} for t, b in budgets.items()}
     own = {f: getattr(given, f) for f in ("tasks", "methods", "seeds", "select") if f in flags}
-    return replace(spec, sweep={**spec.sweep, **given.sweep}, **own,
+    return replace(spec, sweep={**spec.sweep, **given.sweep}, **own, set_by_method=by_method,
                    budgets={t: b for t, b in budgets.items() if b})  # fmt: skip
 
 
@@ -176,10 +177,12 @@ def make_plan(spec: BenchmarkSpec, name: str, tracking_uri: str, storage_path: s
         if not any(m == method for _, m in pairs):
             raise ValueError(f"methods: {method!r} applies to none of the tasks {tasks}")
     # (entries for methods or tasks a flag left out of this run are fine: they are not used)
-    unknown = sorted(set(spec.trials_by_method) - set(METHODS))
-    if unknown:
-        raise ValueError(f"trials_by_method: unknown method(s) {unknown}; known: "
-                         f"{', '.join(METHODS)}")  # fmt: skip
+    for key in ("trials_by_method", "set_by_method", "spaces"):
+        unknown = sorted(set(getattr(spec, key)) - set(METHODS))
+        if unknown:
+            raise ValueError(f"{key}: unknown method(s) {unknown}; known: {', '.join(METHODS)}")
+    space_files = {method: space_file(name) for method, name in spec.spaces.items()}
+    published_numbers(spec)
     for task in spec.budgets:
         try:
             task_spec(task)
@@ -202,7 +205,8 @@ def make_plan(spec: BenchmarkSpec, name: str, tracking_uri: str, storage_path: s
                                                                           shared["num_samples"])  # fmt: skip
         options = SweepOptions(**{
             **shared, **budget, "method": method, "task": task, "num_samples": trials,
-            "overrides": dict(shared["overrides"]), "address": address,
+            "overrides": {**shared["overrides"], **spec.set_by_method.get(method, {})},
+            "space": space_files.get(method), "address": address,
             "tracking_uri": tracking_uri, "experiment": spec.sweep.get("experiment") or name,
             "storage": storage_path, "name": sweep_name(method, task),
         })  # fmt: skip
@@ -215,6 +219,34 @@ def make_plan(spec: BenchmarkSpec, name: str, tracking_uri: str, storage_path: s
         sweeps.append(options)
     fetch_weights(weights - {None})
     return Plan(name, spec, sweeps)
+
+
+def space_file(name: str) -> str:
+    """A spec's search space for a method: a YAML file, or the name of a shipped one relative
+    to ``dabench/search_spaces`` (``digits/dann``); ``ValueError`` when there is none."""
+    path = Path(name).expanduser()
+    if path.suffix not in (".yaml", ".yml"):
+        shipped = SPACES_DIR / f"{name}.yaml"
+        if shipped.is_file():
+            return str(shipped)
+    if not path.is_file():
+        raise ValueError(f"spaces: no search-space file {name!r} (a YAML file, or the name of a "
+                         "shipped one such as digits/dann)")  # fmt: skip
+    return str(path)
+
+
+def published_numbers(spec: BenchmarkSpec) -> Published | None:
+    """The spec's ``published:`` block, its tasks and methods checked (``None``: it has
+    none)."""
+    if not spec.published:
+        return None
+    block = published.from_mapping(spec.published)
+    for task in block.tasks:
+        try:
+            task_spec(task)
+        except ValueError as error:
+            raise ValueError(f"published: {error}") from None
+    return block
 
 
 def fetch_weights(names: set[str]) -> None:
