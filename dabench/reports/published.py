@@ -13,7 +13,8 @@ cells) and, where the source reports one, its average over those tasks (``averag
         office31/A2W: {source_only: 75.8, dann: 91.4}
       average: {source_only: 79.5, dann: 86.1}
 
-The table has a row per task of the block that the leaderboard has, and one for the average;
+The table has a row per task of the block that the leaderboard has, and one for the average
+(where the block has several tasks);
 a column per method of the block; each cell is dabench's main-table cell (label-free pick,
 mean ± CI over fresh seeds; :func:`~dabench.reports.tables.format_cell`) / the published
 number. dabench's average is the mean of its cell means over the block's tasks, shown only when
@@ -84,6 +85,8 @@ def table(board: Leaderboard, published: Published) -> pd.DataFrame:
             row[label(method)] = f"{mine} / {MISSING if theirs is None else f'{theirs:.1f}'}"
         rows.append(row)
     every = list(published.tasks)
+    if len(every) == 1:
+        return pd.DataFrame(rows)
     average = {"task": f"average ({len(every)} tasks)"}
     for method in published.methods:
         means = [main.loc[(t, method), "mean"] for t in every if (t, method) in main.index]
