@@ -154,3 +154,23 @@ def test_pretrained_weights_missing_offline_are_named_with_the_cache_before_comp
     spec.write_text("tasks: [office31/D2W]\nmethods: [dann]\nset: {pretrained: false}\n")
     assert main(["benchmark", *argv, "--plan", "--tracking-uri",
                  f"sqlite:///{tmp_path / 'mlflow.db'}", "--storage", str(tmp_path / "ray")]) == 0  # fmt: skip
+
+
+def test_the_shipped_office31_spec_refuses_a_root_without_amazon_before_compute(
+    office31_dw, tmp_path, capsys, monkeypatch
+):
+    err = refused_by_benchmark(tmp_path, capsys, monkeypatch,
+                               ["--spec", "office31", "--root", str(office31_dw)])  # fmt: skip
+    assert (
+        "Office-31 (tasks office31/A2W, office31/D2W, office31/W2D, office31/A2D and 2 more)"
+        in (err)
+    )
+    assert "- image_list/amazon.txt: not found" in err and "dslr.txt" not in err
+    # the tasks it has data for pass the check (and the next one: ImageNet weights, offline)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+    monkeypatch.setenv(OFFLINE_ENV, "1")
+    err = refused_by_benchmark(tmp_path, capsys, monkeypatch, [
+        "--spec", "office31", "--root", str(office31_dw), "--tasks", "office31/D2W"])  # fmt: skip
+    assert "pretrained weights ResNet50_Weights.IMAGENET1K_V1 are not cached" in err
+    assert str(tmp_path / "torch" / "hub" / "checkpoints" / "resnet50-0676ba61.pth") in err

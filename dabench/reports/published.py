@@ -14,11 +14,10 @@ cells) and, where the source reports one, its average over those tasks (``averag
       average: {source_only: 79.5, dann: 86.1}
 
 The table has a row per task of the block that the leaderboard has, and one for the average
-(where the block has several tasks);
-a column per method of the block; each cell is dabench's main-table cell (label-free pick,
-mean ± CI over fresh seeds; :func:`~dabench.reports.tables.format_cell`) / the published
-number. dabench's average is the mean of its cell means over the block's tasks, shown only when
-it has them all.
+(where the block has several tasks); a column per method of the block that the leaderboard has;
+each cell is dabench's main-table cell (label-free pick, mean ± CI over fresh seeds;
+:func:`~dabench.reports.tables.format_cell`) / the published number. dabench's average is the
+mean of its cell means over the block's tasks, shown only when it has them all.
 """
 
 from __future__ import annotations
@@ -68,16 +67,17 @@ def from_mapping(data: dict[str, Any]) -> Published:
 
 
 def table(board: Leaderboard, published: Published) -> pd.DataFrame:
-    """The block's tasks that ``board`` has, and the average: dabench / published per method
-    (see the module doc). Empty when the board has none of the tasks."""
+    """The block's tasks and methods that ``board`` has, and the average: dabench / published
+    per method (see the module doc). Empty when the board has none of the tasks."""
     main = board.cells[board.cells["primary"]].set_index(["task", "method"])
     tasks = [t for t in published.tasks if t in set(main.index.get_level_values("task"))]
     if not tasks:
         return pd.DataFrame()
+    methods = [m for m in published.methods if m in set(main.index.get_level_values("method"))]
     rows = []
     for task in tasks:
         row = {"task": task}
-        for method in published.methods:
+        for method in methods:
             mine = (
                 format_cell(main.loc[(task, method)]) if (task, method) in main.index else MISSING
             )
@@ -88,7 +88,7 @@ def table(board: Leaderboard, published: Published) -> pd.DataFrame:
     if len(every) == 1:
         return pd.DataFrame(rows)
     average = {"task": f"average ({len(every)} tasks)"}
-    for method in published.methods:
+    for method in methods:
         means = [main.loc[(t, method), "mean"] for t in every if (t, method) in main.index]
         done = [m for m in means if not math.isnan(m)]
         mine = (f"{sum(done) / len(done):.1f}" if len(done) == len(every)
