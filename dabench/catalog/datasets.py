@@ -112,7 +112,8 @@ class Domain:
         name: its full name in descriptions, e.g. ``"amazon"``.
         lists: its list files relative to the root: ``(all,)`` or ``(train, test)``.
         sizes: the number of images each list holds in the reference's lists (``None``: not
-            known here, so only the listed images are checked; see :data:`LIST_SIZES`).
+            known here, so only the listed images are checked; see
+            :data:`~dabench.catalog.datasets.LIST_SIZES`).
     """
 
     key: str
@@ -158,7 +159,7 @@ LIST_SIZES: dict[str, int | None] = {
 Office-31's 4,110 images (amazon 2,817, dslr 498, webcam 795), Office-Home's 15,588, VisDA-2017's
 152,397 synthetic (train) and 55,388 real (validation) images, MNIST's 60,000/10,000 and USPS's
 7,291/2,007 train/test images (as torchvision's copies hold them, which
-:func:`dabench.data.real.download_digits` writes). ``None``: the size varies — the reference's
+``dabench.data.real.download_digits`` writes). ``None``: the size varies — the reference's
 ``svhn_balanced.txt`` is a class-balanced subset of SVHN's train split, ``download_digits``
 writes the whole split (73,257) under that name — and DomainNet's lists are not listed: their
 images are checked, not counted."""
