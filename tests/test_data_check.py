@@ -174,3 +174,24 @@ def test_the_shipped_office31_spec_refuses_a_root_without_amazon_before_compute(
         "--spec", "office31", "--root", str(office31_dw), "--tasks", "office31/D2W"])  # fmt: skip
     assert "pretrained weights ResNet50_Weights.IMAGENET1K_V1 are not cached" in err
     assert str(tmp_path / "torch" / "hub" / "checkpoints" / "resnet50-0676ba61.pth") in err
+
+
+@pytest.mark.parametrize(
+    ("spec", "title", "source"),
+    [
+        ("office31", "Office-31", "faculty.cc.gatech.edu"),
+        ("officehome", "Office-Home", "hemanthdv.org"),
+        ("visda2017", "VisDA-2017", "ai.bu.edu/visda-2017"),
+        ("digits", "Digits", "download_digits(root)"),
+        ("office31-partial", "Office-31", "faculty.cc.gatech.edu"),
+        ("office31-openset", "Office-31", "faculty.cc.gatech.edu"),
+    ],
+)
+def test_every_real_data_spec_refuses_a_missing_root_naming_its_dataset(
+    spec, title, source, tmp_path, capsys, monkeypatch
+):
+    missing = tmp_path / "nowhere"
+    err = refused_by_benchmark(tmp_path, capsys, monkeypatch,
+                               ["--spec", spec, "--root", str(missing)])  # fmt: skip
+    assert f"dataset root {missing} does not exist or is not a folder" in err
+    assert f"{title} (tasks " in err and source in err

@@ -53,3 +53,11 @@ def test_the_office31_spec_runs_end_to_end_in_miniature(ray_local, tmp_path, cap
     assert re.search(r"\| office31/D2W +\| [^|]+ / 95\.5 +\| [^|]+ / 97\.9 +\|\n", text)
     average = next(line for line in text.splitlines() if line.startswith("| average (6 tasks)"))
     assert "– (1 of 6 tasks) / 79.5" in average and "– (1 of 6 tasks) / 86.1" in average
+
+    # rebuilt later from the store, the leaderboard prints the spec's numbers beside dabench's
+    again = tmp_path / "again.md"
+    assert main(["leaderboard", "--tracking-uri", uri, "--spec", "office31", "--out",
+                 str(again)]) == 0  # fmt: skip
+    assert "## Published numbers" in again.read_text() and "/ 97.9" in again.read_text()
+    assert main(["leaderboard", "--tracking-uri", uri, "--out", str(again)]) == 0
+    assert "## Published numbers" not in again.read_text()  # no spec, no published numbers

@@ -176,25 +176,7 @@ def make_plan(spec: BenchmarkSpec, name: str, tracking_uri: str, storage_path: s
     for method in spec.methods or []:
         if not any(m == method for _, m in pairs):
             raise ValueError(f"methods: {method!r} applies to none of the tasks {tasks}")
-    # (entries for methods or tasks a flag left out of this run are fine: they are not used)
-    for key in ("trials_by_method", "set_by_method", "spaces"):
-        unknown = sorted(set(getattr(spec, key)) - set(METHODS))
-        if unknown:
-            raise ValueError(f"{key}: unknown method(s) {unknown}; known: {', '.join(METHODS)}")
-    space_files = {method: space_file(name) for method, name in spec.spaces.items()}
-    published_numbers(spec)
-    for task in spec.budgets:
-        try:
-            task_spec(task)
-        except ValueError as error:
-            raise ValueError(f"budgets: {error}") from None
-    for task in tasks:
-        setting = task_spec(task).setting
-        for name_ in spec.select:
-            try:
-                criteria.criterion(name_, setting)
-            except ValueError as error:
-                raise ValueError(f"select: {error} (task {task})") from None
+    space_files = check_keys(spec, tasks)
     shared = {key: spec.value(key) for key in spec_keys().values()}
     check_data([t for t in tasks if task_spec(t).needs_root], shared["root"])
     sweeps, weights = [], set()
@@ -219,6 +201,31 @@ def make_plan(spec: BenchmarkSpec, name: str, tracking_uri: str, storage_path: s
         sweeps.append(options)
     fetch_weights(weights - {None})
     return Plan(name, spec, sweeps)
+
+
+def check_keys(spec: BenchmarkSpec, tasks: list[str]) -> dict[str, str]:
+    """The spec's keys by method and by task, each naming known methods and tasks, its
+    published numbers and its ``select`` criteria (for the ``tasks``' settings) checked;
+    returns the per-method search-space files. (Entries for methods or tasks a flag left out of
+    this run are fine: they are not used.)"""
+    for key in ("trials_by_method", "set_by_method", "spaces"):
+        unknown = sorted(set(getattr(spec, key)) - set(METHODS))
+        if unknown:
+            raise ValueError(f"{key}: unknown method(s) {unknown}; known: {', '.join(METHODS)}")
+    published_numbers(spec)
+    for task in spec.budgets:
+        try:
+            task_spec(task)
+        except ValueError as error:
+            raise ValueError(f"budgets: {error}") from None
+    for task in tasks:
+        setting = task_spec(task).setting
+        for name in spec.select:
+            try:
+                criteria.criterion(name, setting)
+            except ValueError as error:
+                raise ValueError(f"select: {error} (task {task})") from None
+    return {method: space_file(name) for method, name in spec.spaces.items()}
 
 
 def space_file(name: str) -> str:
