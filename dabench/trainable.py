@@ -23,7 +23,9 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from dabench import analysis, validators
 from dabench import metrics as m
+from dabench.catalog.datasets import IMAGE_SIZE, MIN_IMAGE_SIZE, resizable
 from dabench.catalog.defaults import config_defaults
+from dabench.catalog.models import RESNETS
 from dabench.data import get_task
 from dabench.data.loading import InfiniteBatches, eval_batches
 from dabench.data.registry import task_spec
@@ -121,7 +123,29 @@ def resolve_config(config: dict[str, Any]) -> dict[str, Any]:
     if resolved["a_distance"] and task_spec(resolved["task"]).setting == "segmentation":
         raise ValueError("config key 'a_distance' needs a feature vector per sample; a "
                          "segmentation model has none (closed, partial and open-set tasks do)")  # fmt: skip
+    check_inputs(resolved)
     return resolved
+
+
+def check_inputs(config: dict[str, Any]) -> None:
+    """The model and input keys of a resolved config: ``backbone`` replaces a ResNet task's
+    ResNet with another ResNet; ``image_size`` (≥ :data:`~dabench.catalog.datasets.MIN_IMAGE_SIZE`)
+    crops a real-data ResNet task's images. ``ValueError`` naming the key and what it accepts."""
+    task, model = config["task"], task_spec(config["task"]).model
+    backbone, size = config["backbone"], config["image_size"]
+    if backbone is not None and (backbone not in RESNETS or model not in RESNETS):
+        raise ValueError(f"config key 'backbone' replaces a ResNet task's ResNet with one of "
+                         f"{', '.join(RESNETS)}; got {backbone!r} for task {task!r} (model "
+                         f"{model})")  # fmt: skip
+    if size is None:
+        return
+    if not isinstance(size, int) or isinstance(size, bool) or size < MIN_IMAGE_SIZE:
+        raise ValueError(f"config key 'image_size' must be an integer ≥ {MIN_IMAGE_SIZE} (the "
+                         f"crop in pixels; default {IMAGE_SIZE}); got {size!r}")  # fmt: skip
+    if not resizable(task):
+        raise ValueError(f"config key 'image_size' applies to the real-data ResNet tasks "
+                         f"(Office-31, Office-Home, VisDA-2017, DomainNet); task {task!r} has "
+                         "fixed inputs")  # fmt: skip
 
 
 def default_config(method: str, task: str) -> dict[str, Any]:
@@ -209,7 +233,7 @@ def _train(
 ) -> dict[str, Any]:
     """:func:`run_trial`'s training, on the resolved config and device."""
     saved = load_checkpoint(resume_from, cfg) if resume_from is not None else None
-    task = get_task(cfg["task"], cfg["root"], seed=cfg["data_seed"])
+    task = get_task(cfg["task"], cfg["root"], seed=cfg["data_seed"], image_size=cfg["image_size"])
     torch.manual_seed(cfg["seed"])
     recipe: Recipe = get_method(cfg["method"])(task, cfg, device)
     scaler = prepare_precision(recipe, device, cfg)
@@ -464,7 +488,7 @@ def restore(state: dict[str, Any], **runtime: Any) -> tuple[Recipe, Task]:
     cfg = resolve_config({**state["config"], **runtime})
     device = resolve_device(cfg["device"])
     with callers_rng_kept(device):
-        task = get_task(cfg["task"], cfg["root"], seed=cfg["data_seed"])
+        task = get_task(cfg["task"], cfg["root"], cfg["data_seed"], cfg["image_size"])
         recipe: Recipe = get_method(cfg["method"])(task, cfg, device)
     recipe.begin_stage(next(s for s in recipe.stages(cfg["steps"]) if s.name == state["stage"]))
     for name, module in recipe.modules().items():

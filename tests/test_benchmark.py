@@ -487,3 +487,42 @@ def test_a_task_a_later_chunk_re_ran_is_read_from_the_newest_runs_file_only(tmp_
     records = runs_files.RunsFiles([a, b, unrecorded]).records().set_index("benchmark")
     assert records.loc["a", "tasks"] == ["partial"] and records.loc["a", "superseded"] == ["open"]
     assert records.loc["b", "tasks"] == ["open"] and "c" not in records.index
+
+
+def test_per_method_fixed_values_and_search_spaces_of_a_spec_and_the_flags_over_them(tmp_path):
+    space = tmp_path / "dann-wide.yaml"
+    space.write_text(
+        "method: dann\nparameters:\n  lr: {type: loguniform, low: 1.0e-3, high: 0.3}\n"
+    )
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        "tasks: [moons/rot40]\nmethods: [dann, adda, source_only]\nset: {lr_anneal: 30.0}\n"
+        "set_by_method: {adda: {lr_anneal: 9.9, source_dropout: false}}\n"
+        f"spaces: {{dann: {space}, adda: adda}}\n"
+    )
+    spec = benchmark.load_spec(str(path))
+    plan = benchmark.make_plan(spec, "x", "sqlite:///x.db", str(tmp_path), None)
+    by = {o.method: o for o in plan.sweeps}
+    assert by["dann"].overrides == {"lr_anneal": 30.0} and by["dann"].space == str(space)
+    assert by["adda"].overrides == {"lr_anneal": 9.9, "source_dropout": False}
+    assert by["adda"].space.endswith("search_spaces/adda.yaml")  # a shipped one, by name
+    assert by["source_only"].space is None  # the method's own
+    assert "--space" in benchmark.sweep_argv(by["dann"], 3)
+    # --set joins the spec's and wins over set and set_by_method alike
+    flagged = benchmark.with_flags(spec, {"set": {"lr_anneal": 5.0}})
+    plan = benchmark.make_plan(flagged, "x", "sqlite:///x.db", str(tmp_path), None)
+    assert {o.method: o.overrides for o in plan.sweeps} == {
+        "source_only": {"lr_anneal": 5.0}, "dann": {"lr_anneal": 5.0},
+        "adda": {"lr_anneal": 5.0, "source_dropout": False},
+    }  # fmt: skip
+    for text, message in (
+        ("set_by_method: {dan: {lr_anneal: 1.0}}", r"set_by_method: unknown method\(s\) \['dan'\]"),
+        ("spaces: {dann: digits/none}", "spaces: no search-space file 'digits/none'"),
+        ("set_by_method: {dann: {lr: 0.1}}", r"--set \['lr'\] fixes searched parameter"),
+        (f"spaces: {{adda: {space}}}", "the file is for 'dann', but the sweep is for 'adda'"),
+        ("set_by_method: {dann: 3}", "set_by_method must be a mapping method → {key: value}"),
+    ):
+        path.write_text(f"tasks: [moons/rot40]\nmethods: [dann, adda]\n{text}\n")
+        with pytest.raises(ValueError, match=message):
+            benchmark.make_plan(benchmark.load_spec(str(path)), "x", "sqlite:///x.db",
+                                str(tmp_path), None)  # fmt: skip

@@ -202,6 +202,23 @@ def test_splits_depend_on_the_seed_only(office31):
     assert any(a.splits[s].indices != c.splits[s].indices for s in ("source_train", "target_adapt"))
 
 
+def test_image_size_crops_a_resnet_tasks_images_and_scales_the_resize(office31, tmp_path):
+    task = get_task("office31/A2W", root=office31, image_size=32)
+    assert task.input_shape == (3, 32, 32)
+    for split in ("source_train", "source_val", "target_adapt", "target_test"):
+        x = task.split(split)[0]
+        assert (x if split == "target_adapt" else x[0]).shape == (3, 32, 32)
+    resize = task.splits["source_val"].dataset.transform.transforms[0]
+    assert tuple(resize.size) == (37, 37)  # 256 · 32 / 224, as 256 is to 224
+    default = get_task("office31/A2W", root=office31)
+    assert task.splits["target_test"].indices == default.splits["target_test"].indices
+    with pytest.raises(ValueError, match="image_size applies to the real-data ResNet tasks"):
+        get_task("moons/rot40", image_size=32)
+    with pytest.raises(ValueError, match="'digits/MNIST2USPS' has fixed digit inputs"):
+        real.build_task("digits/MNIST2USPS", "digits", "MNIST", "USPS", tmp_path, 0,
+                        image_size=32)  # fmt: skip
+
+
 def test_train_and_eval_transforms_differ_by_split(office31):
     task = get_task("office31/A2W", root=office31)
     train_tf = task.splits["source_train"].dataset.transform
@@ -418,3 +435,17 @@ def test_unlabelled_target_of_a_disk_task_goes_through_the_loader(office31):
         task.split("target_adapt"), 4, torch.Generator().manual_seed(0), torch.device("cpu")
     )
     assert next(batches).shape == (4, 3, 224, 224)
+
+
+def test_a_trial_trains_on_a_real_data_task_with_another_resnet_and_small_images(office31):
+    from dabench.methods import get_method
+    from dabench.trainable import resolve_config, run_trial
+
+    config = {"method": "dann", "task": "office31/A2W", "root": str(office31), "steps": 2,
+              "eval_every": 2, "batch_size": 4, "backbone": "resnet18", "image_size": 32}  # fmt: skip
+    cfg = resolve_config(config)
+    task = get_task("office31/A2W", office31, image_size=32)
+    recipe = get_method("dann")(task, cfg, torch.device("cpu"))
+    assert recipe.model.backbone.out_features == 512  # ResNet-18's, not the task's ResNet-50
+    metrics = run_trial(config)
+    assert metrics["step"] == 2 and 0 <= metrics["target_test_acc"] <= 100

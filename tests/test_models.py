@@ -376,3 +376,25 @@ def test_construction_is_deterministic(build):
     torch.manual_seed(124)
     third = build().state_dict()
     assert any(not torch.equal(first[k], third[k]) for k in first if first[k].is_floating_point())
+
+
+def test_fetch_weights_finds_the_cached_file_or_has_torchvision_download_it(hub_dir, monkeypatch):
+    from dabench.models.resnet import fetch_weights
+
+    path = hub_dir / "checkpoints" / "resnet18-f37072fd.pth"
+    with pytest.raises(RuntimeError, match="could not be downloaded") as info:
+        fetch_weights("resnet18")
+    assert str(path) in str(info.value)
+    calls = []
+
+    def download(url, **kwargs):  # torchvision's download into the cache, as it does it
+        calls.append((url, kwargs["check_hash"]))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({}, path)
+        return {}
+
+    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", download)
+    assert fetch_weights("resnet18") == str(path) and calls == [(R18_WEIGHTS.url, True)]
+    assert fetch_weights("resnet18") == str(path) and len(calls) == 1  # cached: not again
+    with pytest.raises(ValueError, match="unknown ResNet 'vgg16'"):
+        fetch_weights("vgg16")

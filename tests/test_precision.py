@@ -124,3 +124,7 @@ def test_the_gpu_benchmark_runs_dry_on_cpu(ray_local, tmp_path):
     assert gpu.main(["--dry-run", "--out", str(out), "--work", str(tmp_path / "ray")]) == 0
     text = out.read_text()
     assert "**Dry run**" in text and "| 2 | " in text and "bf16+channels_last" in text
+    # the real-data-shaped trial: office31/D2W through the real loaders, on a synthetic tree
+    assert "## One real-data-shaped trial" in text and "`office31/D2W`" in text
+    assert "then one evaluation of 368 images" in text  # 10 % of dslr, 2 × 20 % of webcam
+    assert (tmp_path / "ray" / "office31-8px" / "image_list" / "webcam.txt").is_file()

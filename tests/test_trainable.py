@@ -170,6 +170,24 @@ def test_divergence_inside_a_loss_is_reported_as_non_finite():
             "advent, bsp, cdan",
         ),
         ({"task": "moons/rot40"}, "config needs 'method'"),
+        (
+            {"method": "dann", "task": "office31/A2W", "backbone": "vgg16"},
+            "config key 'backbone' replaces a ResNet task's ResNet with one of resnet18, "
+            "resnet34, resnet50, resnet101; got 'vgg16' for task 'office31/A2W'",
+        ),
+        (
+            {"method": "dann", "task": "digits/synth2hand", "backbone": "resnet18"},
+            r"got 'resnet18' for task 'digits/synth2hand' \(model lenet\)",
+        ),
+        (
+            {"method": "dann", "task": "office31/A2W", "image_size": 16},
+            "config key 'image_size' must be an integer ≥ 32 .* got 16",
+        ),
+        (
+            {"method": "dann", "task": "digits/MNIST2USPS", "image_size": 32},
+            "'image_size' applies to the real-data ResNet tasks .* task 'digits/MNIST2USPS' has "
+            "fixed inputs",
+        ),
     ],
 )
 def test_bad_configs_are_rejected_before_training(config, message):

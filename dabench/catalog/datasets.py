@@ -7,6 +7,7 @@ reads them from disk (the layout, the splits and the inputs are described there)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 # --- class lists (the reference's, in label order) ----------------------------------------------
 
@@ -110,11 +111,15 @@ class Domain:
         key: its short name in task names, e.g. ``"A"``.
         name: its full name in descriptions, e.g. ``"amazon"``.
         lists: its list files relative to the root: ``(all,)`` or ``(train, test)``.
+        sizes: the number of images each list holds in the reference's lists (``None``: not
+            known here, so only the listed images are checked; see
+            :data:`~dabench.catalog.datasets.LIST_SIZES`).
     """
 
     key: str
     name: str
     lists: tuple[str, ...]
+    sizes: tuple[int | None, ...]
 
 
 @dataclass(frozen=True)
@@ -141,10 +146,34 @@ _TLLIB_LISTS = (
     "(https://github.com/thuml/Transfer-Learning-Library, DATASETS.md)."
 )
 
+LIST_SIZES: dict[str, int | None] = {
+    "office31/amazon": 2817, "office31/dslr": 498, "office31/webcam": 795,
+    "officehome/Art": 2427, "officehome/Clipart": 4365, "officehome/Product": 4439,
+    "officehome/Real_World": 4357,
+    "visda2017/train": 152397, "visda2017/validation": 55388,
+    "digits/mnist_train": 60000, "digits/mnist_test": 10000,
+    "digits/usps_train": 7291, "digits/usps_test": 2007,
+    "digits/svhn_balanced": None,
+}  # fmt: skip
+"""Images per list file (``<dataset>/<list name>``) in the lists the reference's loaders read:
+Office-31's 4,110 images (amazon 2,817, dslr 498, webcam 795), Office-Home's 15,588, VisDA-2017's
+152,397 synthetic (train) and 55,388 real (validation) images, MNIST's 60,000/10,000 and USPS's
+7,291/2,007 train/test images (as torchvision's copies hold them, which
+``dabench.data.real.download_digits`` writes). ``None``: the size varies — the reference's
+``svhn_balanced.txt`` is a class-balanced subset of SVHN's train split, ``download_digits``
+writes the whole split (73,257) under that name — and DomainNet's lists are not listed: their
+images are checked, not counted."""
+
+
+def _domain(dataset: str, key: str, name: str, lists: tuple[str, ...]) -> Domain:
+    sizes = tuple(LIST_SIZES.get(f"{dataset}/{PurePosixPath(f).stem}") for f in lists)
+    return Domain(key, name, lists, sizes)
+
+
 DATASETS: dict[str, DatasetSpec] = {
     "office31": DatasetSpec(
         "office31", "Office-31", OFFICE31_CLASSES,
-        tuple(Domain(k, n, (f"image_list/{n}.txt",))
+        tuple(_domain("office31", k, n, (f"image_list/{n}.txt",))
               for k, n in (("A", "amazon"), ("D", "dslr"), ("W", "webcam"))),
         "root/image_list/{amazon,dslr,webcam}.txt and root/amazon/images/<class>/*.jpg "
         "(likewise dslr, webcam)",
@@ -152,7 +181,7 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
     "officehome": DatasetSpec(
         "officehome", "Office-Home", OFFICEHOME_CLASSES,
-        tuple(Domain(k, n, (f"image_list/{n}.txt",))
+        tuple(_domain("officehome", k, n, (f"image_list/{n}.txt",))
               for k, n in (("Ar", "Art"), ("Cl", "Clipart"), ("Pr", "Product"),
                            ("Rw", "Real_World"))),
         "root/image_list/{Art,Clipart,Product,Real_World}.txt and root/Art/<Class>/*.jpg "
@@ -161,8 +190,8 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
     "visda2017": DatasetSpec(
         "visda2017", "VisDA-2017", VISDA2017_CLASSES,
-        (Domain("Synthetic", "synthetic", ("image_list/train.txt",)),
-         Domain("Real", "real", ("image_list/validation.txt",))),
+        (_domain("visda2017", "Synthetic", "synthetic", ("image_list/train.txt",)),
+         _domain("visda2017", "Real", "real", ("image_list/validation.txt",))),
         "root/image_list/train.txt (Synthetic), root/image_list/validation.txt (Real), "
         "root/train/<class>/*.png and root/validation/<class>/*.jpg",
         "Get VisDA-2017 (classification track: train and validation) from "
@@ -170,7 +199,8 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
     "domainnet": DatasetSpec(
         "domainnet", "DomainNet", DOMAINNET_CLASSES,
-        tuple(Domain(n[0], n, (f"image_list/{n}_train.txt", f"image_list/{n}_test.txt"))
+        tuple(_domain("domainnet", n[0], n, (f"image_list/{n}_train.txt",
+                                             f"image_list/{n}_test.txt"))
               for n in ("clipart", "infograph", "painting", "quickdraw", "real", "sketch")),
         "root/image_list/<domain>_train.txt and <domain>_test.txt for domain in clipart, "
         "infograph, painting, quickdraw, real, sketch, and root/<domain>/<class>/*.jpg",
@@ -179,9 +209,11 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
     "digits": DatasetSpec(
         "digits", "Digits", DIGIT_CLASSES,
-        (Domain("MNIST", "MNIST", ("image_list/mnist_train.txt", "image_list/mnist_test.txt")),
-         Domain("USPS", "USPS", ("image_list/usps_train.txt", "image_list/usps_test.txt")),
-         Domain("SVHN", "SVHN", ("image_list/svhn_balanced.txt",))),
+        (_domain("digits", "MNIST", "MNIST", ("image_list/mnist_train.txt",
+                                              "image_list/mnist_test.txt")),
+         _domain("digits", "USPS", "USPS", ("image_list/usps_train.txt",
+                                            "image_list/usps_test.txt")),
+         _domain("digits", "SVHN", "SVHN", ("image_list/svhn_balanced.txt",))),
         "root/image_list/{mnist,usps}_{train,test}.txt and svhn_balanced.txt, images under "
         "root/mnist_train_image/, root/usps_train_image/, root/svhn_image/ ...",
         "MNIST, USPS and SVHN can be fetched from torchvision's public mirrors into this layout "
@@ -204,6 +236,25 @@ def input_kind(dataset: str, source: str, target: str) -> str:
     if dataset != "digits":
         return "resnet"
     return "rgb32" if "SVHN" in (source, target) else "grey28"
+
+
+IMAGE_SIZE = 224
+"""The crop of a ResNet task's images (after a resize to 256×256, the reference's pipeline)."""
+MIN_IMAGE_SIZE = 32
+"""The smallest ``image_size`` accepted: a ResNet divides its input by 32."""
+
+
+def resize_of(image_size: int) -> int:
+    """The square resize before the crop: 256 for the reference's 224, in the same proportion for
+    another ``image_size`` (e.g. 37 for 32)."""
+    return round(image_size * 256 / IMAGE_SIZE)
+
+
+def resizable(task: str) -> bool:
+    """Whether ``task`` is a real-data task of ResNet inputs, whose ``image_size`` a trial may set
+    (the digit tasks keep their 28×28 and 32×32)."""
+    real = REAL_TASKS.get(task)
+    return real is not None and input_kind(real.dataset, real.source, real.target) == "resnet"
 
 
 def describe(dataset: str, source: str, target: str, setting: str) -> str:

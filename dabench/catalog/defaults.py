@@ -21,6 +21,8 @@ LOOP_DEFAULTS: dict[str, Any] = {
     "device": "auto",
     "num_workers": 0,
     "pretrained": False,
+    "backbone": None,
+    "image_size": None,
     "precision": "fp32",
     "channels_last": False,
     "a_distance": False,
@@ -28,13 +30,17 @@ LOOP_DEFAULTS: dict[str, Any] = {
 }
 """Keys every trial accepts besides the method's hyperparameters. ``seed`` drives initialisation
 and batch order; ``data_seed`` the generated data and the splits (fixed across seeds by default);
-``precision`` and ``channels_last``: see :mod:`dabench.precision`; ``a_distance``: also report the
-proxy A-distance between the source-val and target-val features at every evaluation
-(:func:`dabench.analysis.a_distance`; classification only; its cost: ``reports/analysis.md``);
-``costly_validators``: ``last`` scores SND, ClassAMI and DEV
-(:data:`dabench.validators.COSTLY`, seconds each) at the trial's last evaluation only — where a
-trial-level pick reads them —, ``every`` at every evaluation (for checkpoint-level analysis; a
-sweep whose objective is one of them asks for it)."""
+``pretrained``: start the backbone from ImageNet weights (ResNets); ``backbone``: another ResNet
+than the task's (``None``: the task's model; e.g. ``resnet101``, the reference's VisDA-2017
+backbone) and ``image_size``: the crop a real-data ResNet task's images are cut to (``None``:
+224, after a resize to 256; a smaller size scales the resize alike), both for ResNet tasks only
+(:func:`dabench.catalog.datasets.resizable`); ``precision`` and ``channels_last``: see
+:mod:`dabench.precision`; ``a_distance``: also report the proxy A-distance between the
+source-val and target-val features at every evaluation (:func:`dabench.analysis.a_distance`;
+classification only; its cost: ``reports/analysis.md``); ``costly_validators``: ``last`` scores
+SND, ClassAMI and DEV (:data:`dabench.validators.COSTLY`, seconds each) at the trial's last
+evaluation only — where a trial-level pick reads them —, ``every`` at every evaluation (for
+checkpoint-level analysis; a sweep whose objective is one of them asks for it)."""
 
 REFERENCE_STEPS = 20 * 1000
 """Steps of the reference's default run (its adversarial scripts train 20 epochs of 1,000

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
             name = args.name or f"{name}-{args.chunk}"
         flags = spec_flags(args)
         if args.set:
-            flags["set"] = {**spec.sweep.get("overrides", {}), **parse_assignments(args.set)}
+            flags["set"] = parse_assignments(args.set)
         spec = specs.with_flags(spec, flags)
         plan = specs.make_plan(spec, name, uri, args.storage, args.address)
         if args.plan:

@@ -24,6 +24,7 @@ from dabench.engine.options import (
     at_least,
     declarations,
     default_of,
+    shipped_specs,
 )
 from dabench.task_settings import SETTINGS
 
@@ -190,10 +191,11 @@ def add_benchmark_parser(commands: argparse._SubParsersAction) -> None:
                     "each, as `dabench sweep`), re-train each sweep's picks with fresh seeds (as "
                     "`dabench rerun`) and write the leaderboard — all in one Ray Tune run that "
                     "keeps the cluster's CPUs and GPUs busy until the last trial. From a spec "
-                    "(a YAML file, or a shipped one: tiny, leaderboard) and/or flags (flags "
-                    "win). Run the same command again to continue an interrupted benchmark.")  # fmt: skip
+                    f"(a YAML file, or a shipped one: {', '.join(shipped_specs())}) and/or "
+                    "flags (flags win). Run the same command again to continue an interrupted "
+                    "benchmark.")  # fmt: skip
     bench.add_argument("--spec", help="a spec file, or the name of a shipped one "
-                       "(leaderboard, tiny)")  # fmt: skip
+                       f"({', '.join(shipped_specs())})")  # fmt: skip
     bench.add_argument("--chunk", help="run only this chunk of the spec (its `chunks:`), as a "
                        "benchmark of its own named <spec>-<chunk>")  # fmt: skip
     add_declared(bench, BenchmarkSpec, given_only=True)
@@ -284,6 +286,9 @@ def add_leaderboard_parser(commands: argparse._SubParsersAction) -> None:
                        "metric, oracle, or all: every label-free criterion beside the oracle")  # fmt: skip
     board.add_argument("--format", choices=("md", "csv", "latex"), default="md",
                        help="markdown, CSV or LaTeX")  # fmt: skip
+    board.add_argument("--spec", help="a benchmark spec (a file, or a shipped one: "
+                       f"{', '.join(shipped_specs())}) whose published numbers are printed beside dabench's "
+                       "(markdown)")  # fmt: skip
     board.add_argument("--out", type=Path, help="write here (default: print)")
     board.add_argument("--plots", type=Path, help="folder for the PNG plots (markdown; default: "
                        "next to --out, named after it)")  # fmt: skip

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dabench.cli import console
+from dabench.engine import spec as specs
 from dabench.engine.provenance import stamp
 from dabench.records import readers, runs_files, store
 from dabench.reports import document
@@ -41,8 +42,10 @@ def run_leaderboard(args: argparse.Namespace) -> int:
             board = boards.build(readers.load_runs(client, store.experiment_ids(client,
                                                                                 experiments)),
                                  args.select)  # fmt: skip
+        numbers = specs.published_numbers(specs.load_spec(args.spec)) if args.spec else None
         command = shlex.join(["dabench", *args.argv])
-        text = document.render(board, args.format, source, command, stamp(), args.out, plots)
+        text = document.render(board, args.format, source, command, stamp(), args.out, plots,
+                               numbers)  # fmt: skip
     except ValueError as error:
         console.error("leaderboard", error)
         return 2

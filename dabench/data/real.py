@@ -34,7 +34,8 @@ the bundled tasks):
 Inputs: the ResNet tasks (``resnet50``, 3×224×224) use the reference's ``default`` training
 pipeline (resize to 256×256, random resized crop 224, horizontal flip; VisDA-2017 its ``cen.crop``:
 centre crop 224 then flip) for ``source_train`` and ``target_adapt`` and resize 256 + centre crop 224
-for the evaluated splits, with ImageNet normalisation. Digits use resize + ``Normalize(0.5, 0.5)``
+for the evaluated splits, with ImageNet normalisation (a trial's ``image_size`` replaces 224, and
+256 in proportion: a small, fast run of the same pipeline). Digits use resize + ``Normalize(0.5, 0.5)``
 for every split: 28×28 grey with ``lenet`` for MNIST↔USPS, 32×32 RGB with ``dtn`` whenever SVHN is
 one of the domains (both domains then load as RGB, the reference's ``SVHNRGB → MNISTRGB``).
 
@@ -67,6 +68,7 @@ from dabench.catalog.datasets import (
     DATASETS,
     DIGIT_CLASSES,
     DOMAINNET_CLASSES,
+    IMAGE_SIZE,
     INPUT_MODELS,
     INPUT_TITLES,
     OFFICE31_CLASSES,
@@ -80,6 +82,7 @@ from dabench.catalog.datasets import (
     RealTask,
     describe,
     input_kind,
+    resize_of,
 )
 from dabench.data.image_list import ImageList
 from dabench.data.registry import register_builtin
@@ -217,14 +220,19 @@ def _resize(size: int) -> T.Resize:
     return tv.Resize((size, size), interpolation=tv.InterpolationMode.BICUBIC)
 
 
-def resnet_transforms(center_crop: bool = False) -> tuple[T.Compose, T.Compose]:
-    """``(train, val)`` pipelines for 224×224 ImageNet-normalised inputs (spec: ``default``
-    training pipeline, or ``cen.crop`` with ``center_crop=True``)."""
+def resnet_transforms(
+    center_crop: bool = False, image_size: int = IMAGE_SIZE
+) -> tuple[T.Compose, T.Compose]:
+    """``(train, val)`` pipelines for ``image_size``×``image_size`` ImageNet-normalised inputs
+    (spec: ``default`` training pipeline, or ``cen.crop`` with ``center_crop=True``): resize to
+    256 (:func:`~dabench.catalog.datasets.resize_of`: in proportion for another size), then the
+    crop."""
     tv = _transforms()
-    crop = tv.CenterCrop(224) if center_crop else tv.RandomResizedCrop(224)  # scale (0.08, 1)
+    size, resize = image_size, _resize(resize_of(image_size))
+    crop = tv.CenterCrop(size) if center_crop else tv.RandomResizedCrop(size)  # scale (0.08, 1)
     normalize = [tv.ToTensor(), tv.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
-    train = tv.Compose([_resize(256), crop, tv.RandomHorizontalFlip(), *normalize])
-    val = tv.Compose([_resize(256), tv.CenterCrop(224), *normalize])
+    train = tv.Compose([resize, crop, tv.RandomHorizontalFlip(), *normalize])
+    val = tv.Compose([resize, tv.CenterCrop(size), *normalize])
     return train, val
 
 
@@ -253,7 +261,7 @@ class _Inputs:
     val: Callable[[Image.Image], Any]
 
 
-def _inputs(dataset: str, source: str, target: str) -> _Inputs:
+def _inputs(dataset: str, source: str, target: str, image_size: int | None = None) -> _Inputs:
     kind = input_kind(dataset, source, target)
     title, model = INPUT_TITLES[kind], INPUT_MODELS[kind]
     if kind == "rgb32":
@@ -262,8 +270,9 @@ def _inputs(dataset: str, source: str, target: str) -> _Inputs:
     if kind == "grey28":
         tf = digit_transform(28, 1)
         return _Inputs("L", (1, 28, 28), model, title, tf, tf)
-    train, val = resnet_transforms(center_crop=dataset == "visda2017")
-    return _Inputs("RGB", (3, 224, 224), model, title, train, val)
+    size = IMAGE_SIZE if image_size is None else image_size
+    train, val = resnet_transforms(center_crop=dataset == "visda2017", image_size=size)
+    return _Inputs("RGB", (3, size, size), model, title, train, val)
 
 
 def build_task(
@@ -275,13 +284,18 @@ def build_task(
     seed: int,
     setting: str = "closed",
     description: str = "",
+    image_size: int | None = None,
 ) -> Task:
     """Build the ``dataset`` task ``source → target`` in ``setting`` (``closed``, ``open_set`` or
-    ``partial``; see the module docstring for splits and inputs)."""
+    ``partial``; see the module docstring for splits and inputs); ``image_size``: the crop of a
+    ResNet task's images (``None``: 224)."""
     spec = DATASETS[dataset]
     if root is None:
         raise ValueError(f"task {name!r} reads {spec.title} from disk: give its root folder")
-    inputs = _inputs(dataset, source, target)
+    if image_size is not None and input_kind(dataset, source, target) != "resnet":
+        raise ValueError(f"task {name!r} has fixed digit inputs: image_size applies to the "
+                         "ResNet tasks only")  # fmt: skip
+    inputs = _inputs(dataset, source, target, image_size)
     src = load_domain(spec, root, source, "train", inputs.train, inputs.mode)
     tgt_lists = [
         load_domain(spec, root, target, split, inputs.train, inputs.mode)
@@ -326,9 +340,9 @@ def build_task(
 
 def _register(task: RealTask) -> None:
     @register_builtin(task.name)
-    def factory(root: Path | None, seed: int) -> Task:
+    def factory(root: Path | None, seed: int, image_size: int | None = None) -> Task:
         return build_task(task.name, task.dataset, task.source, task.target, root, seed,
-                          task.setting, task.description)  # fmt: skip
+                          task.setting, task.description, image_size)  # fmt: skip
 
 
 for _task in REAL_TASKS.values():

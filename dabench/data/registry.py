@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dabench.catalog.datasets import resizable
 from dabench.catalog.tasks import TASKS, ordered, unknown_task
 from dabench.data.task import Task
 
@@ -74,13 +75,22 @@ def task_spec(name: str) -> TaskSpec:
     return spec
 
 
-def get_task(name: str, root: str | Path | None = None, seed: int = 0) -> Task:
+def get_task(name: str, root: str | Path | None = None, seed: int = 0,
+             image_size: int | None = None) -> Task:  # fmt: skip
     """Build the task ``name`` (its splits fixed by ``seed``); ``root`` is the dataset folder of a
-    real-data task. Unknown names and missing roots raise ``ValueError`` listing what is accepted."""
+    real-data task; ``image_size`` the crop of a real-data ResNet task's images (``None``: its
+    224; :func:`~dabench.catalog.datasets.resizable` tasks only). Unknown names, missing roots
+    and an ``image_size`` for another task raise ``ValueError`` saying what is accepted."""
     spec = task_spec(name)
     if spec.needs_root and root is None:
         raise ValueError(f"task {name!r} reads a dataset from disk: give its root folder (--root)")
-    return spec.factory(None if root is None else Path(root).expanduser().resolve(), seed)
+    folder = None if root is None else Path(root).expanduser().resolve()
+    if image_size is None:
+        return spec.factory(folder, seed)
+    if not resizable(name):
+        raise ValueError(f"image_size applies to the real-data ResNet tasks (Office-31, "
+                         f"Office-Home, VisDA-2017, DomainNet); task {name!r} has fixed inputs")  # fmt: skip
+    return spec.factory(folder, seed, image_size)
 
 
 def _load_builtin_tasks() -> None:

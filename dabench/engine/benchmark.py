@@ -47,7 +47,7 @@ from dabench.engine.cluster import (
 from dabench.engine.multiplex import MultiSweepSearcher, PerSweepScheduler, SweepJob
 from dabench.engine.provenance import machine, stamp
 from dabench.engine.rerun import picks
-from dabench.engine.spec import Plan
+from dabench.engine.spec import Plan, published_numbers
 from dabench.engine.sweep import validate
 from dabench.engine.trial import TrialName, trial_dirname, tune_trial
 from dabench.records import readers, runs_files, store, writers
@@ -200,7 +200,8 @@ def write_results(plan: Plan, outcome: Outcome, runs_dir: Path | None, out: Path
                              board_select)  # fmt: skip
         source = f"MLflow {uri}, experiment {experiment}"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(document.render(board, "md", source, command, stamp(), out, plots))
+    numbers = published_numbers(plan.spec)
+    out.write_text(document.render(board, "md", source, command, stamp(), out, plots, numbers))
     outcome.leaderboard, outcome.board = out, board
 
 

@@ -14,6 +14,8 @@ import ast
 import math
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from dabench.names import NAME, slug
@@ -216,6 +218,31 @@ TRIALS_BY_METHOD = Check("a mapping method → trials (an integer ≥ 1)", lambd
 LEADERBOARD = Check(f"a mapping with any of {', '.join(LEADERBOARD_KEYS)} (strings)",
                     lambda v: isinstance(v, dict) and not set(v) - set(LEADERBOARD_KEYS)
                     and all(isinstance(x, str) for x in v.values()))  # fmt: skip
+
+
+def _scores(value: Any) -> bool:
+    """A mapping name → a number in [0, 100] (a metric in %)."""
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and _number(v) and 0 <= v <= 100 for k, v in value.items()
+    )
+
+
+PUBLISHED = Check(
+    "a mapping with source and protocol (text), tasks (task → method → a number in [0, 100]) "
+    "and optionally average (method → number)",
+    lambda v: isinstance(v, dict) and not set(v) - {"source", "protocol", "tasks", "average"}
+    and all(isinstance(v.get(k), str) and v[k] for k in ("source", "protocol"))
+    and isinstance(v.get("tasks"), dict) and bool(v["tasks"])
+    and all(isinstance(t, str) and _scores(n) for t, n in v["tasks"].items())
+    and _scores(v.get("average", {})),
+)  # fmt: skip
+"""The shape of a spec's ``published:`` block (:mod:`dabench.reports.published`)."""
+SET_BY_METHOD = Check("a mapping method → {key: value} (fixed in that method's trials)",
+                      lambda v: isinstance(v, dict) and all(
+                          isinstance(k, str) and MAPPING.test(x) for k, x in v.items()))  # fmt: skip
+SPACES = Check("a mapping method → a search-space file, or the name of a shipped one (e.g. "
+               "digits/dann)", lambda v: isinstance(v, dict) and all(
+                   isinstance(k, str) and TEXT.test(x) for k, x in v.items()))  # fmt: skip
 CHUNKS = Check("a mapping chunk name → a list of task names", lambda v: isinstance(v, dict)
                and all(isinstance(k, str) and NAMES.test(x) and x for k, x in v.items()))  # fmt: skip
 
@@ -242,12 +269,29 @@ class BenchmarkSpec:
                                          LEADERBOARD, flag=False)  # fmt: skip
     chunks: dict[str, list[str]] = option({}, "parts of the spec that run as benchmarks of "
                                           "their own", CHUNKS, flag=False)  # fmt: skip
+    set_by_method: dict[str, dict[str, Any]] = option({}, "per-method fixed values, over the "
+                                                      "spec's set", SET_BY_METHOD, flag=False)  # fmt: skip
+    spaces: dict[str, str] = option({}, "per-method search spaces (default: the method's shipped "
+                                    "one)", SPACES, flag=False)  # fmt: skip
+    published: dict[str, Any] = option({}, "the published numbers the leaderboard prints beside "
+                                       "dabench's", PUBLISHED, flag=False)  # fmt: skip
 
     def value(self, key: str) -> Any:
         """The value of sweep option ``key`` (a field name) for every sweep of the benchmark."""
         if key in self.sweep:
             return self.sweep[key]
         return BENCHMARK_DEFAULTS.get(key, default_of(declarations(SweepOptions)[key]))
+
+
+SPECS_DIR: Traversable = resources.files("dabench") / "benchmark_specs"
+"""The shipped benchmark specs (``tiny``, ``leaderboard``, the real-data ones), read as package
+resources."""
+
+
+def shipped_specs() -> list[str]:
+    """The names of the shipped benchmark specs."""
+    return sorted(p.name.removesuffix(".yaml") for p in SPECS_DIR.iterdir()
+                  if p.name.endswith(".yaml"))  # fmt: skip
 
 
 def check(options: Any) -> None:

@@ -14,28 +14,31 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, replace
-from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+from dabench import models
 from dabench.data import list_tasks
+from dabench.data.check import check_data
 from dabench.data.registry import task_spec
 from dabench.engine.options import (
     NAME_CHECK,
+    SPECS_DIR,
     BenchmarkSpec,
     SweepOptions,
     declarations,
     default_of,
+    shipped_specs,
     spec_keys,
 )
 from dabench.engine.sweep import validate
 from dabench.methods import METHODS, methods_for
 from dabench.records import criteria
-from dabench.spaces import read_yaml
-
-SPECS_DIR: Traversable = resources.files("dabench") / "benchmark_specs"
-"""The shipped specs (``tiny``, ``leaderboard``), read as package resources."""
+from dabench.reports import published
+from dabench.reports.published import Published
+from dabench.spaces import SPACES_DIR, read_yaml
+from dabench.trainable import resolve_config
 
 
 def keys() -> dict[str, tuple[str, Any]]:
@@ -54,7 +57,8 @@ def accepts(declared: Any) -> str:
 
 
 def spec_path(name: str) -> Path | Traversable:
-    """A spec file: a path, or the name of a shipped one (:data:`SPECS_DIR`)."""
+    """A spec file: a path, or the name of a shipped one
+    (:data:`~dabench.engine.options.SPECS_DIR`)."""
     path = Path(name).expanduser()
     if path.is_file() or path.suffix in (".yaml", ".yml"):
         return path
@@ -65,12 +69,6 @@ def spec_name(name: str) -> str:
     """The benchmark's default name for spec ``name``: the file's stem (``tiny`` for ``tiny``
     and for ``specs/tiny.yaml``)."""
     return Path(name).stem
-
-
-def shipped_specs() -> list[str]:
-    """The names of the shipped specs."""
-    return sorted(p.name.removesuffix(".yaml") for p in SPECS_DIR.iterdir()
-                  if p.name.endswith(".yaml"))  # fmt: skip
 
 
 def load_spec(name: str) -> BenchmarkSpec:
@@ -117,16 +115,22 @@ def chunk_of(spec: BenchmarkSpec, chunk: str) -> BenchmarkSpec:
 def with_flags(spec: BenchmarkSpec, flags: dict[str, Any]) -> BenchmarkSpec:
     """``spec`` with the values given on the command line (spec keys; ``None``: not given),
     checked as a spec file's are. ``steps``/``eval_every``/``trials`` from flags apply to every
-    task."""
+    task; ``set``'s values join the spec's and win over its ``set`` and ``set_by_method``."""
     flags = {k: v for k, v in flags.items() if v is not None}
     given = from_mapping(flags, "command line")
+    by_method = spec.set_by_method
+    if "overrides" in given.sweep:
+        fixed = given.sweep["overrides"]
+        given.sweep["overrides"] = {**spec.sweep.get("overrides", {}), **fixed}
+        by_method = {m: {k: v for k, v in values.items() if k not in fixed}
+                     for m, values in by_method.items()}  # fmt: skip
     budgets = spec.budgets
     if {"steps", "eval_every"} & set(given.sweep):  # a step budget and its cadence go together
         budgets = {t: {k: v for k, v in b.items() if k == "trials"} for t, b in budgets.items()}
     if "num_samples" in given.sweep:
         budgets = {t: {k: v for k, v in b.items() if k != "trials"} for t, b in budgets.items()}
     own = {f: getattr(given, f) for f in ("tasks", "methods", "seeds", "select") if f in flags}
-    return replace(spec, sweep={**spec.sweep, **given.sweep}, **own,
+    return replace(spec, sweep={**spec.sweep, **given.sweep}, **own, set_by_method=by_method,
                    budgets={t: b for t, b in budgets.items() if b})  # fmt: skip
 
 
@@ -154,7 +158,9 @@ def sweep_name(method: str, task: str) -> str:
 def make_plan(spec: BenchmarkSpec, name: str, tracking_uri: str, storage_path: str,
               address: str | None) -> Plan:  # fmt: skip
     """Every sweep of ``spec``, each checked as ``dabench sweep`` checks it (task, method,
-    space, values, objective), before anything runs; raises ``ValueError`` naming what is
+    space, values, objective), and what they read — every list and image of the real-data
+    tasks (:func:`~dabench.data.check.check_data`) and the pretrained weights the trials load
+    (:func:`fetch_weights`) — before anything runs; raises ``ValueError`` naming what is
     wrong."""
     if not NAME_CHECK.test(name):
         raise ValueError(f"--name {NAME_CHECK.refusal(name)}")
@@ -170,25 +176,10 @@ def make_plan(spec: BenchmarkSpec, name: str, tracking_uri: str, storage_path: s
     for method in spec.methods or []:
         if not any(m == method for _, m in pairs):
             raise ValueError(f"methods: {method!r} applies to none of the tasks {tasks}")
-    # (entries for methods or tasks a flag left out of this run are fine: they are not used)
-    unknown = sorted(set(spec.trials_by_method) - set(METHODS))
-    if unknown:
-        raise ValueError(f"trials_by_method: unknown method(s) {unknown}; known: "
-                         f"{', '.join(METHODS)}")  # fmt: skip
-    for task in spec.budgets:
-        try:
-            task_spec(task)
-        except ValueError as error:
-            raise ValueError(f"budgets: {error}") from None
-    for task in tasks:
-        setting = task_spec(task).setting
-        for name_ in spec.select:
-            try:
-                criteria.criterion(name_, setting)
-            except ValueError as error:
-                raise ValueError(f"select: {error} (task {task})") from None
+    space_files = check_keys(spec, tasks)
     shared = {key: spec.value(key) for key in spec_keys().values()}
-    sweeps = []
+    check_data([t for t in tasks if task_spec(t).needs_root], shared["root"])
+    sweeps, weights = [], set()
     for task, method in pairs:
         budget = {"steps": shared["steps"], "eval_every": shared["eval_every"],
                   **spec.budgets.get(task, {})}  # fmt: skip
@@ -196,16 +187,84 @@ def make_plan(spec: BenchmarkSpec, name: str, tracking_uri: str, storage_path: s
                                                                           shared["num_samples"])  # fmt: skip
         options = SweepOptions(**{
             **shared, **budget, "method": method, "task": task, "num_samples": trials,
-            "overrides": dict(shared["overrides"]), "address": address,
+            "overrides": {**shared["overrides"], **spec.set_by_method.get(method, {})},
+            "space": space_files.get(method), "address": address,
             "tracking_uri": tracking_uri, "experiment": spec.sweep.get("experiment") or name,
             "storage": storage_path, "name": sweep_name(method, task),
         })  # fmt: skip
         try:
-            validate(options)
+            config = resolve_config(validate(options).base)
         except ValueError as error:
             raise ValueError(f"sweep {options.name}: {error}") from None
+        if config["pretrained"]:
+            weights.add(models.imagenet_resnet(config["backbone"] or task_spec(task).model))
         sweeps.append(options)
+    fetch_weights(weights - {None})
     return Plan(name, spec, sweeps)
+
+
+def check_keys(spec: BenchmarkSpec, tasks: list[str]) -> dict[str, str]:
+    """The spec's keys by method and by task, each naming known methods and tasks, its
+    published numbers and its ``select`` criteria (for the ``tasks``' settings) checked;
+    returns the per-method search-space files. (Entries for methods or tasks a flag left out of
+    this run are fine: they are not used.)"""
+    for key in ("trials_by_method", "set_by_method", "spaces"):
+        unknown = sorted(set(getattr(spec, key)) - set(METHODS))
+        if unknown:
+            raise ValueError(f"{key}: unknown method(s) {unknown}; known: {', '.join(METHODS)}")
+    published_numbers(spec)
+    for task in spec.budgets:
+        try:
+            task_spec(task)
+        except ValueError as error:
+            raise ValueError(f"budgets: {error}") from None
+    for task in tasks:
+        setting = task_spec(task).setting
+        for name in spec.select:
+            try:
+                criteria.criterion(name, setting)
+            except ValueError as error:
+                raise ValueError(f"select: {error} (task {task})") from None
+    return {method: space_file(name) for method, name in spec.spaces.items()}
+
+
+def space_file(name: str) -> str:
+    """A spec's search space for a method: a YAML file, or the name of a shipped one relative
+    to ``dabench/search_spaces`` (``digits/dann``); ``ValueError`` when there is none."""
+    path = Path(name).expanduser()
+    if path.suffix not in (".yaml", ".yml"):
+        shipped = SPACES_DIR / f"{name}.yaml"
+        if shipped.is_file():
+            return str(shipped)
+    if not path.is_file():
+        raise ValueError(f"spaces: no search-space file {name!r} (a YAML file, or the name of a "
+                         "shipped one such as digits/dann)")  # fmt: skip
+    return str(path)
+
+
+def published_numbers(spec: BenchmarkSpec) -> Published | None:
+    """The spec's ``published:`` block, its tasks and methods checked (``None``: it has
+    none)."""
+    if not spec.published:
+        return None
+    block = published.from_mapping(spec.published)
+    for task in block.tasks:
+        try:
+            task_spec(task)
+        except ValueError as error:
+            raise ValueError(f"published: {error}") from None
+    return block
+
+
+def fetch_weights(names: set[str]) -> None:
+    """Make sure the ImageNet weights of the ResNets ``names`` are in the torch hub cache —
+    downloaded by torchvision where there is a network — before anything runs; ``ValueError``
+    naming the file and the cache folder where they cannot be had."""
+    for name in sorted(names):
+        try:
+            models.fetch_weights(name)
+        except RuntimeError as error:
+            raise ValueError(f"pretrained: {error}") from None
 
 
 def sweep_argv(options: SweepOptions, seeds: int) -> list[str]:

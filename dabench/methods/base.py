@@ -213,12 +213,14 @@ def build_model(
     task: Task, hp: dict[str, Any], classifier: type[ImageClassifier] = ImageClassifier
 ) -> nn.Module:
     """The task's model family: a segmenter for segmentation, otherwise a ``classifier`` (an
-    :class:`~dabench.modules.classifier.ImageClassifier` or a subclass) on the task's backbone."""
+    :class:`~dabench.modules.classifier.ImageClassifier` or a subclass) on the task's backbone,
+    or on the config's ``backbone`` where it names one."""
     pretrained = bool(hp.get("pretrained", False))
     if task.setting == "segmentation":
         return models.build_segmenter(
             task.model, task.num_classes, in_channels=task.input_shape[0], pretrained=pretrained
         )
     in_channels = task.input_shape[0] if len(task.input_shape) == 3 else None
-    backbone = models.build_backbone(task.model, in_channels=in_channels, pretrained=pretrained)
+    name = hp.get("backbone") or task.model
+    backbone = models.build_backbone(name, in_channels=in_channels, pretrained=pretrained)
     return classifier(backbone, task.num_classes, hp["bottleneck_dim"], finetune=pretrained)

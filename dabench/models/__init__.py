@@ -47,7 +47,7 @@ from dabench.models.digits import DTN, AdaptiveFlatten, LeNet
 from dabench.models.mlp import MLP
 
 _TORCHVISION_NAMES = {
-    "resnet": ("ResNetBackbone", "build_resnet", *RESNETS),
+    "resnet": ("ResNetBackbone", "build_resnet", "fetch_weights", *RESNETS),
     "segmentation": ("ASPPV2", "DeepLabV2", "SmallFCN", "deeplabv2_resnet50",
                      "deeplabv2_resnet101"),
 }  # fmt: skip
@@ -89,6 +89,8 @@ __all__ = [
     "deeplabv2_resnet50",
     "deeplabv2_resnet101",
     "family",
+    "fetch_weights",
+    "imagenet_resnet",
     "resnet18",
     "resnet34",
     "resnet50",
@@ -183,3 +185,18 @@ def build_segmenter(
         return segmentation.SmallFCN(num_classes, in_channels=in_channels)
     builder = getattr(segmentation, name)
     return builder(num_classes, in_channels=in_channels, pretrained=pretrained)
+
+
+def imagenet_resnet(model: str) -> str | None:
+    """The ResNet whose ImageNet weights backbone or segmenter ``model`` loads with
+    ``pretrained=True`` (the ResNet itself, or a DeepLab's backbone); ``None`` for the small
+    models, which have none.
+
+    Example::
+
+        >>> imagenet_resnet("resnet50"), imagenet_resnet("deeplabv2_resnet101"), imagenet_resnet("lenet")
+        ('resnet50', 'resnet101', None)
+    """
+    check_name("model", model, (*BACKBONES, *SEGMENTERS))
+    name = model.removeprefix("deeplabv2_")
+    return name if name in RESNETS else None

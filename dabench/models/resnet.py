@@ -25,6 +25,7 @@ __all__ = [
     "OFFLINE_ENV",
     "ResNetBackbone",
     "build_resnet",
+    "fetch_weights",
     "load_imagenet_state_dict",
     "resnet18",
     "resnet34",
@@ -142,6 +143,31 @@ def load_imagenet_state_dict(weights: WeightsEnum) -> dict[str, Tensor]:
     path = weights_path(weights)
     if os.path.isfile(path):
         return torch.load(path, map_location="cpu", weights_only=True)
+    return _download(weights)
+
+
+def fetch_weights(name: str) -> str:
+    """The path of ResNet ``name``'s ImageNet weights in the torch hub cache, downloaded there by
+    torchvision first when missing (hash-checked), as :func:`load_imagenet_state_dict` would: a
+    check that a trial with ``pretrained=True`` will find them, made before it runs.
+
+    Raises:
+        ValueError: ``name`` is not a ResNet.
+        RuntimeError: as :func:`load_imagenet_state_dict`, naming the file and the cache folder.
+    """
+    if name not in _SPECS:
+        raise ValueError(f"unknown ResNet {name!r}; known: {', '.join(RESNETS)}")
+    weights = _SPECS[name][2]
+    path = weights_path(weights)
+    if not os.path.isfile(path):
+        _download(weights)
+    return path
+
+
+def _download(weights: WeightsEnum) -> dict[str, Tensor]:
+    """``weights`` downloaded into the torch hub cache by torchvision and loaded, or the
+    ``RuntimeError`` that says which file to put where."""
+    path = weights_path(weights)
     where = (
         f"place torchvision's checkpoint {weights.url} at {path} (the torch hub cache, "
         "torch.hub.get_dir()/checkpoints; set TORCH_HOME to use another cache)"

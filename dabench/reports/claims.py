@@ -67,15 +67,6 @@ CLAIMS: tuple[Claim, ...] = (
 )
 """The orderings the reference's papers report, as the leaderboard can test them."""
 
-PUBLISHED_DIGITS: dict[str, dict[str, float]] = {
-    # Tzeng et al. 2017, ADDA, Table 2 (LeNet; 2,000 MNIST and 1,800 USPS training images);
-    # "gradient reversal" is DANN.
-    "digits/mnist2uci": {"source_only": 75.2, "dann": 77.1, "adda": 89.4},
-    "digits/uci2mnist": {"source_only": 57.1, "dann": 73.0, "adda": 90.1},
-}
-"""Published accuracy (%) on the tasks the bundled MNIST tasks stand in for (MNIST→USPS,
-USPS→MNIST)."""
-
 
 def paired_test(better: list[float], worse: list[float]) -> dict[str, float | str | int]:
     """The per-task test of the module doc on two seed-ordered value lists of equal length."""
@@ -157,19 +148,3 @@ def check_claims(cells: pd.DataFrame, claims: tuple[Claim, ...] = CLAIMS
 
 def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else math.nan
-
-
-def published_table(cells: pd.DataFrame) -> pd.DataFrame:
-    """dabench's main-table means beside :data:`PUBLISHED_DIGITS`, on the bundled MNIST tasks
-    present in ``cells``."""
-    main = cells[cells["primary"]]
-    rows = []
-    for task, published in PUBLISHED_DIGITS.items():
-        mine = main[main["task"] == task].set_index("method")["mean"]
-        if mine.empty:
-            continue
-        for method in [m for m in mine.index if m != "target_oracle"]:
-            rows.append({"task": task, "method": method, "dabench": f"{mine[method]:.1f}",
-                         "published": f"{published[method]:.1f}" if method in published
-                         else "–"})  # fmt: skip
-    return pd.DataFrame(rows)

@@ -1,8 +1,9 @@
 """The leaderboard as one markdown document (or CSV or LaTeX, :mod:`.tables`): provenance, the
-chunks it was built from, the claims, per setting the main table, realistic vs oracle and the
-plots, then cost, the picked hyperparameters, the commands that made the runs and what was left
-out. Rendering is a pure function of the board and what is passed in (the :class:`Stamp` says
-who made it, when), so a leaderboard rebuilt from committed runs files differs only there.
+chunks it was built from, the claims, the published numbers beside dabench's, per setting the
+main table, realistic vs oracle and the plots, then cost, the picked hyperparameters, the
+commands that made the runs and what was left out. Rendering is a pure function of the board and
+what is passed in (the :class:`Stamp` says who made it, when), so a leaderboard rebuilt from
+committed runs files differs only there.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 from dabench.reports import claims
 from dabench.reports.leaderboard import CONFIDENCE, DECISIONS, Leaderboard, tasks_of
 from dabench.reports.plots import write_plots
+from dabench.reports.published import Published, section
 from dabench.reports.tables import (
     MISSING,
     NEGATIVE,
@@ -46,11 +48,12 @@ class Stamp:
 
 
 def markdown(board: Leaderboard, source: str, command: str, stamp: Stamp, plots: dict[str, list[Path]],
-             relative_to: Path | None = None, reading: str = "") -> str:  # fmt: skip
-    """The whole leaderboard as one markdown document: provenance, per setting the main table,
-    realistic vs oracle and the plots, then cost, best hyperparameters, the commands that made
-    the runs, what was left out and ``reading`` (a hand-written section kept across
-    regenerations)."""
+             relative_to: Path | None = None, reading: str = "",
+             published: Published | None = None) -> str:  # fmt: skip
+    """The whole leaderboard as one markdown document: provenance, the claims, the
+    ``published`` numbers beside dabench's, per setting the main table, realistic vs oracle and
+    the plots, then cost, best hyperparameters, the commands that made the runs, what was left
+    out and ``reading`` (a hand-written section kept across regenerations)."""
 
     def table(frame: pd.DataFrame, index: bool = False) -> str:
         return frame.to_markdown(index=index, disable_numparse=True)
@@ -96,6 +99,7 @@ def markdown(board: Leaderboard, source: str, command: str, stamp: Stamp, plots:
     if reading:  # after every generated line above: it runs up to the next "## " heading
         lines += [reading.rstrip(), ""]
     lines += claims_section(board)
+    lines += section(board, published)
     for setting in settings_of(board):
         lines += [f"## {SETTING_TITLES[setting]}", "", selection_line(board, setting), "",
                   table(main_table(board, setting), index=True), "",
@@ -122,8 +126,8 @@ def markdown(board: Leaderboard, source: str, command: str, stamp: Stamp, plots:
 
 
 def claims_section(board: Leaderboard) -> list[str]:
-    """The "## Claims" section: :data:`dabench.reports.claims.CLAIMS` tested on the main tables, the
-    per-task tests, and the published digits numbers beside dabench's."""
+    """The "## Claims" section: :data:`dabench.reports.claims.CLAIMS` tested on the main tables and
+    the per-task tests."""
     per_task, summary = claims.check_claims(board.cells)
     if per_task.empty:
         return []
@@ -161,17 +165,6 @@ def claims_section(board: Leaderboard) -> list[str]:
             "most predicted class). Where the oracle pick does no better, the ordering fails in "
             "training, not in selection.", "",
             diagnosis_table(board, failed).to_markdown(index=False, disable_numparse=True), "",
-        ]  # fmt: skip
-    published = claims.published_table(board.cells)
-    if not published.empty:
-        lines += [
-            "Beside the published numbers of the tasks the bundled MNIST tasks stand in for "
-            "(Tzeng et al. 2017, ADDA, Table 2: MNIST→USPS and USPS→MNIST with LeNet, 2,000 "
-            "MNIST and 1,800 USPS training images; their \"gradient reversal\" row is DANN). "
-            "The data differ: UCI's digits are 8×8 with 17 grey levels, upscaled to 28×28, "
-            "where USPS's are 16×16; dabench's MNIST set is 5,000 images; the budgets differ "
-            "(see the header). Compare orderings and rough levels, not decimals.", "",
-            published.to_markdown(index=False, disable_numparse=True), "",
         ]  # fmt: skip
     return lines
 
@@ -281,9 +274,10 @@ def reading_section(previous: Path) -> str:
 
 
 def render(board: Leaderboard, fmt: str, source: str, command: str, stamp: Stamp,
-           out: Path | None = None,
-           plots_dir: Path | None = None) -> str:  # fmt: skip
-    """The leaderboard in ``fmt`` (md, csv, latex); plots written to ``plots_dir`` (markdown)."""
+           out: Path | None = None, plots_dir: Path | None = None,
+           published: Published | None = None) -> str:  # fmt: skip
+    """The leaderboard in ``fmt`` (md, csv, latex); plots written to ``plots_dir`` (markdown);
+    the ``published`` numbers of a benchmark spec beside dabench's (markdown)."""
     if fmt not in FORMATS:
         raise ValueError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
     if board.cells.empty:
@@ -295,4 +289,6 @@ def render(board: Leaderboard, fmt: str, source: str, command: str, stamp: Stamp
         return to_latex(board)
     plots = write_plots(board, plots_dir) if plots_dir else {}
     reading = reading_section(out) if out else ""
-    return markdown(board, source, command, stamp, plots, out.parent if out else None, reading)
+    return markdown(
+        board, source, command, stamp, plots, out.parent if out else None, reading, published
+    )
