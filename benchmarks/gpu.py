@@ -44,12 +44,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = {
-    "fp32": {},
-    "bf16": {"precision": "bf16"},
+VARIANTS = {  # each spelt out in full: the defaults may be any of them
+    "fp32": {"precision": "fp32", "channels_last": False},
+    "bf16": {"precision": "bf16", "channels_last": False},
     "bf16+channels_last": {"precision": "bf16", "channels_last": True},
-    "fp16": {"precision": "fp16"},
-    "fp32+channels_last": {"channels_last": True},
+    "fp16": {"precision": "fp16", "channels_last": False},
+    "fp32+channels_last": {"precision": "fp32", "channels_last": True},
 }
 
 

@@ -34,10 +34,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-VARIANTS = {
-    "fp32": {},
-    "channels_last": {"channels_last": True},
-    "bf16": {"precision": "bf16"},
+VARIANTS = {  # each spelt out in full: the defaults may be any of them
+    "fp32": {"precision": "fp32", "channels_last": False},
+    "channels_last": {"precision": "fp32", "channels_last": True},
+    "bf16": {"precision": "bf16", "channels_last": False},
     "bf16 + channels_last": {"precision": "bf16", "channels_last": True},
 }
 WORKLOADS = {
