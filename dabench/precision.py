@@ -14,10 +14,14 @@ optimiser steps whose gradients overflow; ``bf16`` has float32's range and needs
 channels-last gives a channels-last output, so the layout carries through the network without
 converting the inputs. cuDNN's tensor-core convolutions in fp16/bf16 and oneDNN's CPU
 convolutions are NHWC kernels, so this saves layout transposes around every convolution (the
-MLPs of the moons task have none). Both are off by default. ``benchmarks/gpu.py`` measures them:
-on this project's CPU (with AVX-512 BF16/AMX) the digits LeNet trained 1.50× faster with
-``channels_last``, 1.35× with ``bf16`` and 1.72× with both (``reports/gpu_cpu.md``, one round on
-a shared machine); the GPU measurement is ``reports/gpu.md``.
+MLPs of the moons task have none, and no other module changes).
+
+``channels_last`` is **on by default**: it changes only the order of floating-point sums, and on
+one torch thread of this project's CPU (a sweep's trial) it trained the leaderboard's LeNet
+1.2–1.4× and the segmentation FCN 1.1–1.2× faster (``reports/trial_speed.md``). ``precision``
+stays ``fp32``: on one thread ``bf16`` autocast trained the LeNet about 4× and the FCN about 10×
+*slower* (on two threads it was faster, ``reports/gpu_cpu.md``), and it changes the numbers a
+trial computes. On GPUs ``benchmarks/gpu.py`` measures both (``reports/gpu.md``).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ LOOP_DEFAULTS: dict[str, Any] = {
     "backbone": None,
     "image_size": None,
     "precision": "fp32",
-    "channels_last": False,
+    "channels_last": True,
     "a_distance": False,
     "costly_validators": "last",
 }
