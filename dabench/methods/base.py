@@ -172,12 +172,15 @@ def sgd(
 ) -> tuple[Optimizer, LRScheduler]:
     r"""SGD over ``groups`` (whose ``"lr"`` entries are multipliers) with the per-step schedule of
     ``hp["lr_schedule"]`` over a stage of ``steps`` steps (:func:`schedule`); ``lr`` overrides
-    the config's."""
+    the config's. torch's fused implementation: one pass over each parameter for the weight
+    decay, momentum and Nesterov terms, the same update up to rounding, several times faster than
+    its per-tensor loop on the CPU (the step of CDAN's 2,560-wide discriminator took 15–50 ms,
+    fused 5 ms: ``reports/profile.md``)."""
     lr = hp["lr"] if lr is None else lr
     momentum = hp["momentum"]
     optimizer = torch.optim.SGD(
         groups, lr, momentum=momentum, weight_decay=hp["weight_decay"],
-        nesterov=hp["nesterov"] and momentum > 0,
+        nesterov=hp["nesterov"] and momentum > 0, fused=True,
     )  # fmt: skip
     return optimizer, schedule(optimizer, hp, steps, lr)
 
