@@ -227,9 +227,22 @@ def write_report(args: argparse.Namespace, records: list[dict]) -> None:
     first = records[0]
     objective = first["objective"]
     repeats = sorted({r["repeat"] for r in records})
+    done = sorted({(r["strategy"], r["repeat"]) for r in records})
+    expected = [(s, k) for k in range(args.repeats) for s in args.strategies]
+    missing = [f"{s} {k}" for s, k in expected if (s, k) not in done]
     lines = [
         "# Search efficiency: random vs TPE vs TPE + ASHA at equal compute",
         "",
+        *(
+            [
+                f"**In progress**: {len(done)} of {len(expected)} sweeps ran; not yet: "
+                + ", ".join(missing)
+                + ". Each finished sweep's time is in the jsonl file.",
+                "",
+            ]
+            if missing
+            else []
+        ),
         f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `python {' '.join(sys.argv)}` "
         f"({os.cpu_count()} CPUs, {platform.machine()}); raw trials and their evaluation points: "
         "`search_efficiency.jsonl`. Method: the docstring of `benchmarks/search_efficiency.py`.",
@@ -345,7 +358,9 @@ def main() -> None:
                     file.write(json.dumps(record) + "\n")
                 print(f"{strategy} repeat {repeat}: {record['counts']} "
                       f"in {record['wall_s'] / 60:.1f} min", flush=True)  # fmt: skip
-    write_report(args, records)
+                write_report(args, records)  # after every sweep: a stopped run leaves its report
+    if records:
+        write_report(args, records)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import torch
 from dabench.data import get_task, registry
 from dabench.data.task import InMemoryDataset, Task
 from dabench.methods import METHODS, Batch, get_method
+from dabench.methods.base import sgd
 from dabench.trainable import CHECKPOINT_FILE, resolve_config, run_trial
 
 SUPPORT = {
@@ -282,3 +283,29 @@ def test_advent_gives_each_network_the_reference_gradients():
         for a, b in zip(ours[group], reference[group], strict=True):
             torch.testing.assert_close(a, b)
     assert any(g.abs().sum() > 0 for g in ours["disc"])
+
+
+def test_the_fused_optimiser_step_is_the_per_tensor_update_up_to_rounding():
+    """``sgd`` builds torch's fused SGD (one pass per parameter); over steps with the reference's
+    weight decay, momentum and Nesterov terms and per-group learning rates it moves the
+    parameters as the per-tensor loop does, up to float32 rounding."""
+    hp = resolve_config({"method": "dann", "task": "moons/rot40"})
+    runs = []
+    for fused in (True, False):
+        params = [torch.nn.Parameter(torch.zeros(s)) for s in [(64, 32), (64,), (1, 64)]]
+        groups = [{"params": params[:2], "lr": 0.1}, {"params": params[2:], "lr": 1.0}]
+        if fused:
+            optimizer, _ = sgd(groups, hp, steps=20)
+            assert optimizer.defaults["fused"] is True
+        else:  # the groups' "lr" are multipliers of the schedule's rate, at step 0 the base rate
+            groups = [{**g, "lr": g["lr"] * hp["lr"]} for g in groups]
+            optimizer = torch.optim.SGD(groups, hp["lr"], momentum=hp["momentum"], nesterov=True,
+                                        weight_decay=hp["weight_decay"], foreach=False)  # fmt: skip
+        for step in range(20):
+            for i, p in enumerate(params):
+                generator = torch.Generator().manual_seed(100 * step + i)
+                p.grad = torch.randn(p.shape, generator=generator)
+            optimizer.step()
+        runs.append(params)
+    for fused, loop in zip(*runs, strict=True):
+        assert torch.allclose(fused, loop, atol=1e-6) and fused.abs().max() > 0.01
