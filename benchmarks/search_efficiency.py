@@ -224,12 +224,24 @@ def write_report(args: argparse.Namespace, records: list[dict]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    first = records[0]
-    objective = first["objective"]
-    repeats = sorted({r["repeat"] for r in records})
     done = sorted({(r["strategy"], r["repeat"]) for r in records})
     expected = [(s, k) for k in range(args.repeats) for s in args.strategies]
     missing = [f"{s} {k}" for s, k in expected if (s, k) not in done]
+    if not records:  # started, nothing finished yet: say what runs and how
+        report = args.reports / "search_efficiency.md"
+        report.write_text(
+            "# Search efficiency: random vs TPE vs TPE + ASHA at equal compute\n\n"
+            f"**In progress**: 0 of {len(expected)} sweeps ran. Running since "
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC: `python {' '.join(sys.argv)}` — "
+            f"{args.method} on `{args.task}`, {args.steps:,} steps per trial, budgets of "
+            f"{', '.join(map(str, args.budgets))} full trials, {args.repeats} repeats; the "
+            "method is the docstring of `benchmarks/search_efficiency.py`. This page is rewritten "
+            "after every finished sweep.\n"
+        )
+        return
+    first = records[0]
+    objective = first["objective"]
+    repeats = sorted({r["repeat"] for r in records})
     lines = [
         "# Search efficiency: random vs TPE vs TPE + ASHA at equal compute",
         "",
@@ -348,6 +360,7 @@ def main() -> None:
     done = {(r["strategy"], r["repeat"]) for r in records}
     if not args.report_only:
         args.work.mkdir(parents=True, exist_ok=True)
+        write_report(args, records)  # what runs, before the first sweep ends
         for repeat in range(args.repeats):
             for strategy in args.strategies:
                 if (strategy, repeat) in done:
@@ -359,8 +372,7 @@ def main() -> None:
                 print(f"{strategy} repeat {repeat}: {record['counts']} "
                       f"in {record['wall_s'] / 60:.1f} min", flush=True)  # fmt: skip
                 write_report(args, records)  # after every sweep: a stopped run leaves its report
-    if records:
-        write_report(args, records)
+    write_report(args, records)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,11 @@ convolutions are NHWC kernels, so this saves layout transposes around every conv
 MLPs of the moons task have none, and no other module changes).
 
 ``channels_last`` is **on by default**: it changes only the order of floating-point sums, and on
-one torch thread of this project's CPU (a sweep's trial) it trained the leaderboard's LeNet
-1.2–1.4× and the segmentation FCN 1.1–1.2× faster (``reports/trial_speed.md``). ``precision``
-stays ``fp32``: on one thread ``bf16`` autocast trained the LeNet about 4× and the FCN about 10×
-*slower* (on two threads it was faster, ``reports/gpu_cpu.md``), and it changes the numbers a
-trial computes. On GPUs ``benchmarks/gpu.py`` measures both (``reports/gpu.md``).
+one torch thread of this project's CPU (a sweep's trial) it trained the leaderboard's LeNet 1.24×
+and the segmentation FCN 1.13× faster (``reports/trial_speed.md``, medians of 3 rounds).
+``precision`` stays ``fp32``: on one thread ``bf16`` autocast trained the LeNet about 4× and the
+FCN about 12× *slower* (on two threads it was faster, ``reports/gpu_cpu.md``), and it changes the
+numbers a trial computes. On GPUs ``benchmarks/gpu.py`` measures both (``reports/gpu.md``).
 """
 
 from __future__ import annotations
