@@ -231,8 +231,13 @@ def write_report(args: argparse.Namespace, records: list[dict]) -> None:
         report = args.reports / "search_efficiency.md"
         report.write_text(
             "# Search efficiency: random vs TPE vs TPE + ASHA at equal compute\n\n"
-            f"**In progress**: 0 of {len(expected)} sweeps ran. Running since "
-            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC: `python {' '.join(sys.argv)}` — "
+            f"**In progress**: 0 of {len(expected)} sweeps ran. "
+            + (
+                "Not started: "
+                if args.report_only
+                else f"Running since {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
+            )
+            + f"`python {' '.join(a for a in sys.argv if a != '--report-only')}` — "
             f"{args.method} on `{args.task}`, {args.steps:,} steps per trial, budgets of "
             f"{', '.join(map(str, args.budgets))} full trials, {args.repeats} repeats; the "
             "method is the docstring of `benchmarks/search_efficiency.py`. This page is rewritten "
