@@ -45,7 +45,9 @@ class ADVENT(Recipe, info=catalog.ADVENT):
 
     def optimizers(self, stage: Stage) -> list:
         adam = torch.optim.Adam(
-            self.domain_adv.discriminator.parameters(), self.hp["lr_d"], betas=(0.9, 0.99),
+            self.domain_adv.discriminator.parameters(),
+            self.hp["lr_d"],
+            betas=(0.9, 0.99),
             fused=True,  # one pass per parameter, as SGD (see sgd)
         )
         return [
