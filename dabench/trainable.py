@@ -65,7 +65,7 @@ RANGES: dict[str, tuple[float | None, float | None, str]] = {
 CHOICES: dict[str, tuple[str, ...]] = {
     "lr_schedule": ("inverse", "poly"),
     "precision": PRECISIONS,
-    "costly_validators": ("last", "every"),
+    "costly_validators": ("last", "every", "never"),
 }
 
 
@@ -343,7 +343,8 @@ def _evaluation(
     if coefficient is not None:
         metrics["grl_coeff"] = coefficient
     start = time.perf_counter()
-    costly = cfg["costly_validators"] == "every" or step == cfg["steps"]
+    when = cfg["costly_validators"]
+    costly = when == "every" or (when == "last" and step == cfg["steps"])
     metrics.update(evaluate(recipe, task, cfg["eval_batch_size"], device, cfg["num_workers"],
                             a_distance=cfg["a_distance"], costly=costly))  # fmt: skip
     recipe.train(True)

@@ -214,3 +214,6 @@ def test_a_costly_objective_is_scored_at_every_evaluation():
     with pytest.raises(ValueError, match="--metric snd is scored at every evaluation"):
         validate(SweepOptions(method="dann", task="moons/rot40", metric="snd",
                               overrides={"costly_validators": "last"}))  # fmt: skip
+    with pytest.raises(ValueError, match="drop --set costly_validators=never"):
+        validate(SweepOptions(method="dann", task="moons/rot40", metric="class_ami",
+                              overrides={"costly_validators": "never"}))  # fmt: skip

@@ -34,10 +34,15 @@ def test_each_method_reports_at_every_evaluation(method):
     assert every <= set(final)  # the costly ones at the last evaluation only, by default
 
 
-def test_costly_validators_every_scores_them_at_every_evaluation():
+def test_costly_validators_every_scores_them_at_every_evaluation_and_never_not_at_all():
     reports = []
     run_trial({**MOONS, "method": "dann", "costly_validators": "every"}, reports.append)
     assert all({v.key for v in validators_for("closed")} <= set(r) for r in reports)
+    reports.clear()
+    run_trial({**MOONS, "method": "dann", "costly_validators": "never"}, reports.append)
+    every = {v.key for v in validators_for("closed")}
+    costly = {f"validator_{name}" for name in COSTLY}
+    assert costly and all(every - costly <= set(r) and not costly & set(r) for r in reports)
     with pytest.raises(ValueError, match="costly_validators"):
         run_trial({**MOONS, "method": "dann", "costly_validators": "sometimes"})
 

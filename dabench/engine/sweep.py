@@ -97,9 +97,10 @@ def validate(options: SweepOptions) -> Checked:
     except ValueError as error:
         raise ValueError(f"--metric {error}") from None
     if objective.name in COSTLY:  # ASHA and the checkpoint pick read it at every evaluation
-        if base.get("costly_validators", "every") != "every":
+        when = base.get("costly_validators", "every")
+        if when != "every":
             raise ValueError(f"--metric {objective.name} is scored at every evaluation; "
-                             "drop --set costly_validators=last")  # fmt: skip
+                             f"drop --set costly_validators={when}")  # fmt: skip
         base["costly_validators"] = "every"
     return Checked(space, base, objective)
 
