@@ -148,7 +148,8 @@ def test_failing_trials_are_recorded_and_the_sweep_goes_on(ray_local, tmp_path):
     explode = space(tmp_path, "method: dann\nparameters:\n  lr: {type: categorical, "
                     "choices: [0.01, 1e30]}\n")  # fmt: skip
     summary = run_sweep(options(tmp_path, space=explode, scheduler="none", max_failures=1,
-                                steps=20, max_concurrent=2))  # fmt: skip
+                                steps=20, max_concurrent=2,
+                                overrides={"costly_validators": "never"}))  # fmt: skip
     # (two at a time: a failed trial's actor is not reused, so one at a time saves nothing)
     runs = children(options(tmp_path).tracking_uri)
     assert len(runs) == 4  # a retried trial keeps its one run
@@ -179,7 +180,7 @@ def test_a_sweep_stopped_twice_resumes_and_loses_and_repeats_nothing(ray_local, 
     trials = 5  # at most 2 + 2 finished when the second driver is killed: one left to run
     argv = ["--method", "dann", "--task", "moons/rot40", "--steps", "60", "--eval-every", "20",
             "--num-samples", str(trials), "--scheduler", "none", "--storage", str(tmp_path),
-            "--tracking-uri", uri, "--name", "s"]  # fmt: skip
+            "--tracking-uri", uri, "--name", "s", "--set", "costly_validators=never"]  # fmt: skip
 
     def finished() -> list:
         try:
