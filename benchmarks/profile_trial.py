@@ -3,6 +3,7 @@
 Run:  python benchmarks/profile_trial.py --label LABEL [--methods source_only dann cdan]
           [--task digits/mnist2uci] [--steps 1500] [--eval-every 250] [--threads 1]
           [--set KEY=VALUE ...] [--report-only]
+      (py-spy comes with the dev extra: ``pip install -e ".[dev]"``)
 
 Each method trains one trial of the leaderboard's protocol (``run_trial`` at the method's
 defaults, ``--steps`` steps with an evaluation every ``--eval-every``, a checkpoint written at
