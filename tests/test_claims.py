@@ -32,14 +32,45 @@ def test_the_paired_test_is_the_one_sided_t_test_on_seed_differences():
 
 
 def test_wilcoxon_across_tasks_decides_only_where_it_can():
-    p, verdict = claims.across_tasks([1.0, 2.0, 3.0, 4.0, 5.0])
-    assert p == pytest.approx(1 / 32) and verdict == claims.REPRODUCED  # all 5 positive: 2^-5
-    p, verdict = claims.across_tasks([-1.0, -2.0, -3.0, -4.0, -5.0])
-    assert p == pytest.approx(1.0) and verdict == claims.CONTRADICTED
-    p, verdict = claims.across_tasks([3.0, -1.0, 2.0, -4.0, 5.0])
-    assert 0.05 < p < 1 and verdict == claims.UNRESOLVED
-    p, verdict = claims.across_tasks([1.0, 2.0, 3.0, 4.0])
-    assert p == pytest.approx(1 / 16) and verdict == ""  # 4 tasks cannot reach 0.05
+    assert claims.across_tasks([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx((1 / 32, 1.0))
+    assert claims.across_tasks([-1.0, -2.0, -3.0, -4.0, -5.0]) == pytest.approx((1.0, 1 / 32))
+    assert [claims.wilcoxon_decides(k) for k in (1, 2, 3, 4, 5, 6)] == [False] * 4 + [True] * 2
+    assert claims.claim_test([paired(d) for d in (1.0, 2.0, 3.0, 4.0, 5.0)])["test"] == (
+        "Wilcoxon over 5 tasks"
+    )
+
+
+def paired(diff: float, spread: float = 1.0) -> dict:
+    """A task's paired test whose three seeds differ by ``diff`` ± ``spread``."""
+    return claims.paired_test([diff + spread, diff, diff - spread + 0.5], [0.0, 0.0, 0.0])
+
+
+def test_effect_sizes_come_with_their_t_intervals():
+    better, worse = [90.0, 92.0, 95.0], [80.0, 85.0, 84.0]
+    d = np.subtract(better, worse)
+    half = student_t.ppf(0.975, df=2) * d.std(ddof=1) / math.sqrt(3)
+    assert claims.paired_test(better, worse)["ci"] == pytest.approx((d.mean() - half,
+                                                                     d.mean() + half))  # fmt: skip
+    tasks = [paired(2.0), paired(6.0), paired(7.0)]  # a claim over three tasks
+    diffs = [r["diff"] for r in tasks]
+    half = student_t.ppf(0.975, df=2) * np.std(diffs, ddof=1) / math.sqrt(3)
+    result = claims.claim_test(tasks)
+    assert result["diff"] == pytest.approx(np.mean(diffs))
+    assert result["ci"] == pytest.approx((np.mean(diffs) - half, np.mean(diffs) + half))
+    assert claims.claim_test(tasks[:1])["ci"] == tasks[0]["ci"]  # one task: its own interval
+
+
+def test_below_five_tasks_a_claim_needs_every_task_and_holm_corrects_the_family():
+    """Below 5 tasks the claim's p is the largest per-task p (intersection–union); Holm's
+    step-down multiplies the smallest of m p-values by m, the next by m − 1, ... (monotone)."""
+    strong, weak = paired(10.0), paired(2.0, spread=2.0)
+    both = claims.claim_test([strong, weak])
+    assert both["test"] == "every task" and both["p"] == max(strong["p"], weak["p"])
+    assert math.isnan(claims.claim_test([strong, claims.paired_test([1.0], [0.0])])["p"])
+    p = [0.01, 0.04, math.nan, 0.03]
+    # sorted 0.01, 0.03, 0.04: × 3, × 2, × 1 = 0.03, 0.06, 0.04, the last raised to 0.06
+    assert claims.holm(p)[:2] == pytest.approx([0.03, 0.06]) and math.isnan(claims.holm(p)[2])
+    assert claims.holm(p)[3] == pytest.approx(0.06)
 
 
 def cells(rows: list[tuple[str, str, str, list[float]]]) -> pd.DataFrame:
