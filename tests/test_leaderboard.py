@@ -317,3 +317,29 @@ def test_a_tiny_real_sweep_rerun_with_fresh_seeds_makes_the_leaderboard(ray_loca
     assert sorted(configs, key=lambda c: c["seed"]) == [
         {**label_free["config"], "seed": seed} for seed in (1, 2)
     ]  # the picked config exactly
+
+
+def test_the_price_of_label_free_selection_is_the_oracle_minus_the_pick_per_criterion():
+    """Over the (method, task) pairs that have both cells: the mean and the worst of oracle −
+    criterion, named; the target oracle and a pick without an oracle cell are left out."""
+
+    def cell(setting, task, method, criterion, mean, primary=None):
+        return {"setting": setting, "task": task, "method": method, "criterion": criterion,
+                "primary": criterion != "oracle" if primary is None else primary, "mean": mean,
+                "values": [mean]}  # fmt: skip
+
+    board = leaderboard.Leaderboard(pd.DataFrame([
+        cell("closed", "a", "dann", "bnm", 90.0), cell("closed", "a", "dann", "oracle", 91.0),
+        cell("closed", "b", "dann", "bnm", 80.0), cell("closed", "b", "dann", "oracle", 84.0),
+        cell("closed", "a", "cdan", "bnm", 92.0), cell("closed", "a", "cdan", "oracle", 91.0),
+        cell("closed", "b", "cdan", "bnm", 70.0),  # no oracle cell: left out
+        cell("closed", "a", "dann", "snd", 85.0, primary=False),
+        cell("closed", "a", "target_oracle", "oracle", 99.0),
+        cell("closed", "a", "target_oracle", "bnm", 10.0),  # the target oracle: left out
+    ]), pd.DataFrame(), pd.DataFrame())  # fmt: skip
+    prices = tables.price_of_selection(board).set_index("criterion")
+    assert prices.loc["bnm", "cells"] == 3 and prices.loc["bnm", "default"] == "yes"
+    assert prices.loc["bnm", "mean price"] == "1.3"  # (1 + 4 − 1) / 3
+    assert prices.loc["bnm", "worst price"] == "4.0 (dann, b)"
+    assert prices.loc["snd", "default"] == "" and prices.loc["snd", "mean price"] == "6.0"
+    assert prices.loc["snd", "published mean (SKADA-Bench)"] == "15.8"

@@ -23,11 +23,13 @@ from dabench.reports.published import Published, section
 from dabench.reports.tables import (
     MISSING,
     NEGATIVE,
+    PRICE_GOAL,
     SETTING_TITLES,
     SINGLE,
     cost_table,
     hyperparameter_table,
     main_table,
+    price_of_selection,
     realistic_vs_oracle,
     selection_line,
     settings_of,
@@ -99,6 +101,7 @@ def markdown(board: Leaderboard, source: str, command: str, stamp: Stamp, plots:
     if reading:  # after every generated line above: it runs up to the next "## " heading
         lines += [reading.rstrip(), ""]
     lines += claims_section(board)
+    lines += price_section(board)
     lines += section(board, published)
     for setting in settings_of(board):
         lines += [f"## {SETTING_TITLES[setting]}", "", selection_line(board, setting), "",
@@ -187,6 +190,27 @@ def claims_section(board: Leaderboard) -> list[str]:
             diagnosis_table(board, failed).to_markdown(index=False, disable_numparse=True), "",
         ]  # fmt: skip
     return lines
+
+
+def price_section(board: Leaderboard) -> list[str]:
+    """The "## The price of label-free selection" section: :func:`price_of_selection`."""
+    prices = price_of_selection(board)
+    if prices.empty:
+        return []
+    mean, worst = PRICE_GOAL
+    return [
+        "## The price of label-free selection", "",
+        "Per setting and criterion, over every (method, task) whose label-free pick and oracle "
+        "pick were both re-trained with the fresh seeds: the oracle pick's mean target-test "
+        "score minus the label-free pick's, in points (what selecting without target labels "
+        "cost; negative: the label-free pick did better on fresh seeds). The goal for a "
+        f"setting's default criterion: at most {mean} points on average and {worst} at worst. "
+        "Beside it, the mean over SKADA-Bench's deep results (Lalou et al. 2024, published as "
+        "regrets against the supervised scorer; also importance weighting: 3.1) for the "
+        "criterion of the same kind: other methods, datasets and grids, so a yardstick, not a "
+        "comparison of numbers.", "",
+        prices.to_markdown(index=False, disable_numparse=True), "",
+    ]  # fmt: skip
 
 
 def diagnosis_table(board: Leaderboard, failed: list[tuple[str, tuple[str, str], str]]

@@ -125,6 +125,43 @@ def realistic_vs_oracle(board: Leaderboard, setting: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+PUBLISHED_PRICE = {"entropy": 2.8, "dev": 12.2, "snd": 15.8}
+"""Points of target accuracy lost by selecting with a label-free scorer instead of target labels,
+mean over SKADA-Bench's deep results (Lalou et al. 2024, arXiv 2407.11676; published as regrets
+−2.8 for prediction entropy, −3.1 for importance weighting, −12.2 for DEV, −15.8 for SND), by the
+name of the dabench criterion of the same kind."""
+PRICE_GOAL = (1.5, 5.0)
+"""What a setting's default criterion should cost at most: on average and at worst (points)."""
+
+
+def price_of_selection(board: Leaderboard) -> pd.DataFrame:
+    """Per setting and label-free criterion, over every (method, task) whose pick by it and whose
+    oracle pick were both re-trained with fresh seeds (the target oracle aside): the price of
+    selecting without target labels, ``oracle mean − criterion mean`` in points — its mean, its
+    worst and where the worst is — beside :data:`PUBLISHED_PRICE`."""
+    cells = board.cells[board.cells["method"] != "target_oracle"]
+    oracle = cells[cells["criterion"] == "oracle"].set_index(["task", "method"])["mean"]
+    rows = []
+    for (setting, criterion), mine in cells[cells["criterion"] != "oracle"].groupby(
+        ["setting", "criterion"], sort=False
+    ):
+        paired = mine.set_index(["task", "method"])["mean"]
+        paired = paired[paired.index.isin(oracle.index)]
+        if paired.empty:
+            continue
+        price = oracle[paired.index] - paired
+        worst = price.idxmax()
+        rows.append({
+            "setting": setting, "criterion": criterion,
+            "default": "yes" if bool(mine["primary"].all()) else "",
+            "cells": len(price), "mean price": f"{price.mean() + 0.0:.1f}",
+            "worst price": f"{price.max() + 0.0:.1f} ({label(worst[1])}, {worst[0]})",
+            "published mean (SKADA-Bench)": (f"{PUBLISHED_PRICE[criterion]:.1f}"
+                                             if criterion in PUBLISHED_PRICE else MISSING),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def cost_table(board: Leaderboard) -> pd.DataFrame:
     """Per (task, method): trials by status, seed runs, wall minutes, CPU and GPU seconds; a
     total."""
