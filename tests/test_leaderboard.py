@@ -66,6 +66,10 @@ def log_sweep(client, experiment: str, name: str, method: str, task: str,
     return ids
 
 
+RUNTIME = {"cpu": "Test CPU", "device": "cpu", "threads": "1", "torch": "2.0", "numpy": "2.0"}
+"""What the seed runs of :func:`log_seeds` ran on (the sweeps' trials record none: older runs)."""
+
+
 def log_seeds(client, experiment: str, trial_id: str, values: list[float],
               status: str = "FINISHED") -> None:  # fmt: skip
     """A ``dabench rerun`` group re-training trial ``trial_id``, written by the production
@@ -79,7 +83,8 @@ def log_seeds(client, experiment: str, trial_id: str, values: list[float],
     for seed, value in zip(seeds, values, strict=True):
         run = writers.open_trial(client, experiment, group, name, f"{group}-{seed}",
                                  f"seed{seed}", {"seed": seed},
-                                 {"method": "m", "task": "t", "seed": seed})  # fmt: skip
+                                 {"method": "m", "task": "t", "seed": seed},
+                                 runtime=RUNTIME)  # fmt: skip
         writers.log_metrics(client, run, {"target_test_acc": value, "cpu_s": 5.0}, step=100)
         writers.end_trial(client, run, "completed")
     writers.log_metrics(client, group, {"wall_s": 30.0}, step=0)
@@ -343,3 +348,24 @@ def test_the_price_of_label_free_selection_is_the_oracle_minus_the_pick_per_crit
     assert prices.loc["bnm", "worst price"] == "4.0 (dann, b)"
     assert prices.loc["snd", "default"] == "" and prices.loc["snd", "mean price"] == "6.0"
     assert prices.loc["snd", "published mean (SKADA-Bench)"] == "15.8"
+
+
+def test_the_runs_say_what_their_numbers_depend_on(store):
+    """Each trial and seed run records its runtime (``dabench.runtime``) at every start it made on
+    another; the leaderboard counts the runs per runtime, older runs as not recorded."""
+    board = leaderboard.build(runs_of(store, ["bench"]))
+    described = "Test CPU, 1 torch thread, cpu, torch 2.0, numpy 2.0"
+    # the chosen sweeps' 3 + 2 + 1 + 2 + 1 trials; the seeds groups' 3 + 3 + 3 + 2 runs
+    assert board.runtimes.to_dict() == {"not recorded": 9, described: 11}
+    client = MlflowClient(store)
+    run = client.get_run(client.search_runs(experiment_ids(client, ["bench"]),
+                                            f"tags.`{schema.KIND}` = 'trial'")[0].info.run_id)  # fmt: skip
+    gpu = {**RUNTIME, "device": "NVIDIA H100", "threads": "4"}
+    for facts in (RUNTIME, RUNTIME, gpu):  # resumed on the same machine, then on a GPU
+        writers.restart_trial(client, run, facts)
+        run = client.get_run(run.info.run_id)
+    assert json.loads(run.data.tags[schema.RUNTIME]) == [RUNTIME, gpu]
+    assert run.data.tags[schema.STARTS] == "4"
+    assert leaderboard.runtime_text(run.data.tags[schema.RUNTIME]) == (
+        f"{described} then Test CPU, 4 torch threads, NVIDIA H100, torch 2.0, numpy 2.0"
+    )

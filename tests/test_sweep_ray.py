@@ -38,6 +38,7 @@ from dabench.engine.sweep import run_sweep
 from dabench.records import naming, schema
 from dabench.reports import leaderboard
 from dabench.reports.quality import quality_report
+from dabench.runtime import cpu_model
 
 SMALL = {"task": "moons/rot40", "steps": 60, "eval_every": 20, "seed": 0}
 
@@ -88,6 +89,8 @@ parameters:
         assert [m.step for m in history] == ([20, 40, 60] if status == "completed" else [20, 40][
             : len(history)]) and history  # fmt: skip
         assert run.data.metrics["cpu_s"] > 0 and "target_test_acc" in run.data.metrics
+        (facts,) = json.loads(run.data.tags[schema.RUNTIME])  # what its numbers depend on
+        assert (facts["device"], facts["threads"], facts["cpu"]) == ("cpu", "1", cpu_model())
         chosen = searched(run)  # the conditional parameter only where its condition holds
         assert ("randomized_dim" in chosen) == chosen["randomized"]
         assert float(run.data.params["lr"]) == pytest.approx(chosen["lr"])

@@ -17,13 +17,15 @@ import torch
 from dabench import __version__
 from dabench.records.store import redact
 from dabench.reports.document import Stamp
+from dabench.runtime import cpu_model
 
 
 def machine() -> str:
-    """This machine in a few words: OS, architecture, CPU cores and GPUs."""
+    """This machine in a few words: OS, architecture, processor, CPU cores and GPUs."""
     gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     gpu_text = f"{len(gpus)}× {gpus[0]}" if gpus else "no GPU"
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, {gpu_text}"
+    return (f"{platform.system()} {platform.machine()}, {cpu_model()}, {os.cpu_count()} CPU "
+            f"cores, {gpu_text}")  # fmt: skip
 
 
 def git_commit() -> str | None:

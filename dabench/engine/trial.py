@@ -15,11 +15,11 @@ from typing import Any
 from mlflow.tracking import MlflowClient
 from ray import tune
 
-from dabench import storage
+from dabench import runtime, storage
 from dabench.records import naming, readers, writers
 from dabench.records import schema as s
 from dabench.records.criteria import Criterion
-from dabench.trainable import CHECKPOINT_FILE, resolve_config, run_trial
+from dabench.trainable import CHECKPOINT_FILE, resolve_config, resolve_device, run_trial
 
 INTERNAL = "_dabench"  # config key holding what a trial needs besides its hyperparameters
 
@@ -80,12 +80,16 @@ def tune_trial(config: dict[str, Any]) -> None:
     experiment, parent = internal["experiment_id"], internal["parent_run_id"]
     objective, sign = internal["objective"], 1 if internal["mode"] == "max" else -1
     run_id, logged = readers.find_child(client, experiment, parent, trial_id), 0
+    resolved = resolve_config(trial_config)
+    cpus, gpus = internal["cpus_per_trial"], internal["gpus_per_trial"]
+    threads = max(1, int(cpus))  # one torch thread per CPU the trial was given
+    facts = runtime.facts(resolve_device(resolved["device"]), threads)
     if run_id is None:
         label = internal.get("label") or tune.get_context().get_trial_name()  # see TrialName
         run_id = writers.open_trial(
             client, experiment, parent, internal["sweep"], trial_id,
             naming.run_name(label, internal["sweep"]), searched_of(config), trial_config,
-            resolve_config(trial_config),
+            resolved, facts,
         )  # fmt: skip
     else:
         run = client.get_run(run_id)
@@ -104,8 +108,7 @@ def tune_trial(config: dict[str, Any]) -> None:
         # Resumed after an interruption, or retried after a failure (--max-failures): steps up
         # to the last one logged are not logged again (a restored checkpoint may be older).
         logged = int(run.data.metrics.get("step", 0))
-        writers.restart_trial(client, run)
-    cpus, gpus = internal["cpus_per_trial"], internal["gpus_per_trial"]
+        writers.restart_trial(client, run, facts)
 
     own = own_checkpoint(internal, trial_id)
     with tempfile.TemporaryDirectory() as work:
@@ -141,7 +144,7 @@ def tune_trial(config: dict[str, Any]) -> None:
 
         try:
             final = run_trial(trial_config, report, checkpoint_dir=checkpoints,
-                              resume_from=resume, threads=max(1, int(cpus)))  # fmt: skip
+                              resume_from=resume, threads=threads)  # fmt: skip
             if not reported and final:  # resumed from its last checkpoint: nothing left to train
                 report(final, log=False)  # (logged before); Tune gets the final result again
         except Exception as error:

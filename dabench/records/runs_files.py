@@ -24,7 +24,7 @@ from dabench.records.store import redact
 EXPORTED = [
     "run_id", "experiment_id", "status", "start_time",
     *(tag(t) for t in (s.KIND, s.SWEEP, s.METHOD, s.TASK, s.OBJECTIVE, s.STATUS, s.PARENT,
-                       s.RUN_NAME, s.SEARCHED, s.SELECTED_TRIAL, s.BENCHMARK)),
+                       s.RUN_NAME, s.SEARCHED, s.SELECTED_TRIAL, s.BENCHMARK, s.RUNTIME)),
     *(f"params.{p}" for p in ("command", "git_commit", "space_file", "machine")),
 ]  # fmt: skip
 """The columns of a runs table the leaderboard reads (besides every ``metrics.*``)."""

@@ -21,6 +21,7 @@ BENCHMARK = "dabench.benchmark"  # of the sweeps and seeds groups a `dabench ben
 STATUS = "dabench.status"  # a child run's status: one of STATUSES
 STARTS = "dabench.starts"  # how often the trial started: 1 + resumes + retries
 CONFIG = "dabench.config"  # a trial's whole config as JSON, exact types (what a rerun trains)
+RUNTIME = "dabench.runtime"  # JSON list of the distinct dabench.runtime.facts a trial started with
 SEARCHED = "searched"  # a trial's searched hyperparameters as JSON
 METHOD, TASK = "method", "task"
 OBJECTIVE = "objective"  # a sweep's objective: its criterion's reported key

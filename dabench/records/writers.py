@@ -69,24 +69,33 @@ def open_sweep(client: MlflowClient, experiment: str, name: str, method: str, ta
 
 def open_trial(client: MlflowClient, experiment: str, parent: str, sweep: str, trial_id: str,
                name: str, searched: dict[str, Any], config: dict[str, Any] | None = None,
-               params: dict[str, Any] | None = None) -> str:  # fmt: skip
+               params: dict[str, Any] | None = None,
+               runtime: dict[str, str] | None = None) -> str:  # fmt: skip
     """The child run of trial ``trial_id`` of the sweep (or seeds group) ``sweep`` whose parent
     run is ``parent``: tagged with what the searcher chose (``searched``) and, for a trial that
-    starts training, its whole ``config`` and ``params`` (a trial that failed before it started
-    gets neither); status ``running``, started once. Its id."""
+    starts training, its whole ``config``, ``params`` and the ``runtime`` it starts on
+    (:func:`dabench.runtime.facts`; a trial that failed before it started gets none of them);
+    status ``running``, started once. Its id."""
     tags = {s.PARENT: parent, s.KIND: s.TRIAL_KIND, s.TRIAL_ID: trial_id, s.SWEEP: sweep,
             s.SEARCHED: json.dumps(searched, sort_keys=True)}  # fmt: skip
     if config is not None:
         tags |= {s.METHOD: config["method"], s.TASK: config["task"], s.STATUS: s.RUNNING,
                  s.STARTS: "1", s.CONFIG: json.dumps(config, sort_keys=True)}  # fmt: skip
+    if runtime is not None:
+        tags[s.RUNTIME] = json.dumps([runtime], sort_keys=True)
     return start_run(client, experiment, name, tags, params)
 
 
-def restart_trial(client: MlflowClient, run: Any) -> None:
+def restart_trial(client: MlflowClient, run: Any, runtime: dict[str, str] | None = None) -> None:
     """A trial resumed after an interruption, or retried after a failure: running again, one
-    start more."""
-    starts = int(run.data.tags.get(s.STARTS, "1")) + 1
-    set_tags(client, run.info.run_id, {s.STATUS: s.RUNNING, s.STARTS: starts})
+    start more; a ``runtime`` it did not run on before is added to its list."""
+    tags: dict[str, Any] = {s.STATUS: s.RUNNING,
+                            s.STARTS: int(run.data.tags.get(s.STARTS, "1")) + 1}  # fmt: skip
+    if runtime is not None:
+        seen = json.loads(run.data.tags.get(s.RUNTIME, "[]"))
+        if runtime not in seen:
+            tags[s.RUNTIME] = json.dumps([*seen, runtime], sort_keys=True)
+    set_tags(client, run.info.run_id, tags)
     client.update_run(run.info.run_id, status="RUNNING")
 
 

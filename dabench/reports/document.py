@@ -193,7 +193,8 @@ def claims_section(board: Leaderboard) -> list[str]:
 
 
 def price_section(board: Leaderboard) -> list[str]:
-    """The "## The price of label-free selection" section: :func:`price_of_selection`."""
+    """The "## The price of label-free selection" section
+    (:func:`~dabench.reports.tables.price_of_selection`)."""
     prices = price_of_selection(board)
     if prices.empty:
         return []
@@ -268,6 +269,11 @@ def provenance_lines(board: Leaderboard) -> list[str]:
         "all (each sweep's and group's own; a benchmark runs them side by side); made with "
         f"dabench commit(s) {made_with}{where}"
     ]
+    if len(board.runtimes):
+        lines += ["", "Trials and seed runs ran on (what their numbers depend on besides config and "
+                  "seed; `dabench.runtime`): " + "; ".join(
+                      f"{text} ({_count(int(n), 'run')})" for text, n in board.runtimes.items()
+                  ) + "."]  # fmt: skip
     benchmarks = sweeps["benchmark"].dropna()
     if len(benchmarks):
         lines += ["", "Made by `dabench benchmark` (a spec's chunk is the benchmark "

@@ -25,6 +25,7 @@ seconds (each run's ``time × resources``, summed).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from dabench.records import criteria, selection
 from dabench.records import schema as s
 from dabench.records.criteria import Criterion
 from dabench.records.readers import column, tag, trial_rows
+from dabench.runtime import describe
 
 CONFIDENCE = 0.95
 REFERENCE = ("source_only", "target_oracle")  # baseline and upper bound: rows, not contenders
@@ -93,6 +95,11 @@ class Leaderboard:
     left_out: list[str] = field(default_factory=list)
     chunks: pd.DataFrame = field(default_factory=pd.DataFrame)
     """The benchmarks whose runs files it was built from (their chunk records), if any."""
+    runtimes: pd.Series = field(default_factory=lambda: pd.Series(dtype=int))
+    """What the trials' and seed runs' numbers depend on besides config and seed
+    (:func:`dabench.runtime.describe` of each run's tag ``dabench.runtime``, its
+    starts' joined by ``then``; ``not recorded`` for runs made before dabench recorded it) → how
+    many runs."""
 
 
 CELL_COLUMNS = ["setting", "task", "method", "criterion", "primary", "sweep", "mean", "half", "n",
@@ -117,7 +124,7 @@ def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
         for _, row in sweeps[~sweeps["run_id"].isin(chosen["run_id"])].iterrows()
     ]  # fmt: skip
     groups = runs[kind == s.SEEDS_KIND]
-    cells, costs, used, trials_of = [], [], [], {}
+    cells, costs, used, trials_of, parents = [], [], [], {}, []
     for _, sweep in chosen.iterrows():
         name, method, task = (sweep[tag(k)] for k in (s.SWEEP, s.METHOD, s.TASK))
         setting = task_spec(task).setting
@@ -136,6 +143,7 @@ def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
                           "criterion": criterion, "primary": criterion == primary,
                           "sweep": name, **picked})  # fmt: skip
         costs.append(cost_row(setting, task, method, trials, seed_runs, sweep, its_groups))
+        parents += [sweep["run_id"], *its_groups["run_id"]]
         used.append({
             "sweep": name, "method": method, "task": task, "setting": setting,
             "objective": objective.key, "run_id": sweep["run_id"],
@@ -151,7 +159,17 @@ def build(runs: pd.DataFrame, select: str = "auto") -> Leaderboard:
         for task, name, method, mean in frame[["task", "criterion", "method", "mean"]].values
     ]
     frame["negative_transfer"] = pd.Series(below, index=frame.index, dtype=bool)
-    return Leaderboard(frame, pd.DataFrame(costs), pd.DataFrame(used), trials_of, left_out)
+    members = runs[parent_of.isin(parents) & (kind == s.TRIAL_KIND)]
+    runtimes = column(members, tag(s.RUNTIME)).map(runtime_text).value_counts()
+    return Leaderboard(frame, pd.DataFrame(costs), pd.DataFrame(used), trials_of, left_out,
+                       runtimes=runtimes)  # fmt: skip
+
+
+def runtime_text(value: Any) -> str:
+    """A run's tag ``dabench.runtime`` in words."""
+    if not isinstance(value, str) or not value:
+        return "not recorded"
+    return " then ".join(describe(facts) for facts in json.loads(value))
 
 
 def criteria_for(select: str, objective: Criterion, method: str = "") -> tuple[str, list[str]]:
