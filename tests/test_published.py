@@ -51,11 +51,11 @@ def test_the_table_puts_dabench_beside_the_published_number_per_task_and_on_aver
                                   ("office31/D2W", "dann", [96.0, 98.0])]), numbers)  # fmt: skip
     assert both["dann"].tolist() == ["81.0 ± 1.0 / 91.4", "97.0 ± 1.0 / 97.9", "89.0 / 94.7"]
     assert list(both.columns) == ["task", "dann"]  # source-only is not on this board
-    text = "\n".join(published.section(board([("office31/A2W", "dann", [80.0])]), numbers))
+    text = "\n".join(published.section(board([("office31/A2W", "dann", [80.0])]), [numbers]))
     assert text.startswith("## Published numbers")
     assert "Published: a README." in text and "**Protocol.** The reference picks its epoch" in text
-    assert published.section(board([("moons/rot40", "dann", [80.0])]), numbers) == []
-    assert published.section(board([("office31/A2W", "dann", [80.0])]), None) == []
+    assert published.section(board([("moons/rot40", "dann", [80.0])]), [numbers]) == []
+    assert published.section(board([("office31/A2W", "dann", [80.0])]), []) == []
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,15 @@ def test_a_bad_published_block_is_refused_with_the_spec(tmp_path, block, message
         specs.make_plan(spec, "x", "sqlite:///x.db", str(tmp_path), None)
 
 
-def test_the_leaderboard_spec_carries_the_adda_papers_digits_numbers():
-    numbers = specs.published_numbers(specs.load_spec("leaderboard"))
-    assert numbers.tasks["digits/mnist2uci"] == {"source_only": 75.2, "dann": 77.1, "adda": 89.4}
-    assert numbers.tasks["digits/uci2mnist"]["adda"] == 90.1 and numbers.average == {}
+def test_the_leaderboard_spec_carries_the_adda_papers_and_the_references_digits_numbers():
+    adda, reference = specs.published_numbers(specs.load_spec("leaderboard"))
+    assert adda.tasks["digits/mnist2uci"] == {"source_only": 75.2, "dann": 77.1, "adda": 89.4}
+    assert adda.tasks["digits/uci2mnist"]["adda"] == 90.1 and adda.average == {}
+    assert reference.tasks["digits/mnist2uci"] == {"source_only": 82.1, "dann": 91.7,
+                                                   "adda": 94.5, "cdan": 96.0, "bsp": 95.7}  # fmt: skip
+    assert reference.tasks["digits/uci2mnist"] == {"source_only": 74.6, "dann": 95.2,
+                                                   "adda": 98.3, "cdan": 97.7, "bsp": 97.8}  # fmt: skip
+    text = "\n".join(published.section(board([("digits/mnist2uci", "cdan", [93.0, 94.0])]),
+                                       [adda, reference]))  # fmt: skip
+    assert text.count("## Published numbers") == 1 and text.count("**Protocol.**") == 1  # no cdan
+    assert "93.5 ± 1.0 / 96.0" in text

@@ -74,7 +74,7 @@ def test_a_real_data_spec_plans_the_references_protocol(planned, name):
 @pytest.mark.parametrize("name", REAL_SPECS)
 def test_a_real_data_specs_published_numbers_are_its_tasks_and_average_to_its_averages(name):
     spec = specs.load_spec(name)
-    numbers = specs.published_numbers(spec)
+    (numbers,) = specs.published_numbers(spec)
     assert set(numbers.tasks) <= set(spec.tasks) and set(numbers.methods) <= set(spec.methods)
     assert "target test set" in numbers.protocol or "test list" in numbers.protocol
     for method, average in numbers.average.items():

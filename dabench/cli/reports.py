@@ -42,7 +42,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
             board = boards.build(readers.load_runs(client, store.experiment_ids(client,
                                                                                 experiments)),
                                  args.select)  # fmt: skip
-        numbers = specs.published_numbers(specs.load_spec(args.spec)) if args.spec else None
+        numbers = specs.published_numbers(specs.load_spec(args.spec)) if args.spec else []
         command = shlex.join(["dabench", *args.argv])
         text = document.render(board, args.format, source, command, stamp(), args.out, plots,
                                numbers)  # fmt: skip

@@ -227,16 +227,21 @@ def _scores(value: Any) -> bool:
     )
 
 
+def _published_block(v: Any) -> bool:
+    return (isinstance(v, dict) and not set(v) - {"source", "protocol", "tasks", "average"}
+            and all(isinstance(v.get(k), str) and v[k] for k in ("source", "protocol"))
+            and isinstance(v.get("tasks"), dict) and bool(v["tasks"])
+            and all(isinstance(t, str) and _scores(n) for t, n in v["tasks"].items())
+            and _scores(v.get("average", {})))  # fmt: skip
+
+
 PUBLISHED = Check(
     "a mapping with source and protocol (text), tasks (task → method → a number in [0, 100]) "
-    "and optionally average (method → number)",
-    lambda v: isinstance(v, dict) and not set(v) - {"source", "protocol", "tasks", "average"}
-    and all(isinstance(v.get(k), str) and v[k] for k in ("source", "protocol"))
-    and isinstance(v.get("tasks"), dict) and bool(v["tasks"])
-    and all(isinstance(t, str) and _scores(n) for t, n in v["tasks"].items())
-    and _scores(v.get("average", {})),
+    "and optionally average (method → number), or a list of such mappings (one per source)",
+    lambda v: _published_block(v) or (isinstance(v, list) and bool(v)
+                                      and all(_published_block(b) for b in v)),
 )  # fmt: skip
-"""The shape of a spec's ``published:`` block (:mod:`dabench.reports.published`)."""
+"""The shape of a spec's ``published:`` block, or list of blocks (:mod:`dabench.reports.published`)."""
 SET_BY_METHOD = Check("a mapping method → {key: value} (fixed in that method's trials)",
                       lambda v: isinstance(v, dict) and all(
                           isinstance(k, str) and MAPPING.test(x) for k, x in v.items()))  # fmt: skip
@@ -273,8 +278,9 @@ class BenchmarkSpec:
                                                       "spec's set", SET_BY_METHOD, flag=False)  # fmt: skip
     spaces: dict[str, str] = option({}, "per-method search spaces (default: the method's shipped "
                                     "one)", SPACES, flag=False)  # fmt: skip
-    published: dict[str, Any] = option({}, "the published numbers the leaderboard prints beside "
-                                       "dabench's", PUBLISHED, flag=False)  # fmt: skip
+    published: dict[str, Any] | list[dict[str, Any]] = option(
+        {}, "the published numbers the leaderboard prints beside dabench's (one block per source)",
+        PUBLISHED, flag=False)  # fmt: skip
 
     def value(self, key: str) -> Any:
         """The value of sweep option ``key`` (a field name) for every sweep of the benchmark."""

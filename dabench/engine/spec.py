@@ -242,18 +242,17 @@ def space_file(name: str) -> str:
     return str(path)
 
 
-def published_numbers(spec: BenchmarkSpec) -> Published | None:
-    """The spec's ``published:`` block, its tasks and methods checked (``None``: it has
-    none)."""
-    if not spec.published:
-        return None
-    block = published.from_mapping(spec.published)
-    for task in block.tasks:
+def published_numbers(spec: BenchmarkSpec) -> list[Published]:
+    """The spec's ``published:`` blocks (one per source), their tasks and methods checked."""
+    data = spec.published
+    blocks = [published.from_mapping(b) for b in (data if isinstance(data, list) else [data])
+              if b]  # fmt: skip
+    for task in (t for block in blocks for t in block.tasks):
         try:
             task_spec(task)
         except ValueError as error:
             raise ValueError(f"published: {error}") from None
-    return block
+    return blocks
 
 
 def fetch_weights(names: set[str]) -> None:

@@ -9,6 +9,7 @@ committed runs files differs only there.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -51,7 +52,7 @@ class Stamp:
 
 def markdown(board: Leaderboard, source: str, command: str, stamp: Stamp, plots: dict[str, list[Path]],
              relative_to: Path | None = None, reading: str = "",
-             published: Published | None = None) -> str:  # fmt: skip
+             published: Sequence[Published] = ()) -> str:  # fmt: skip
     """The whole leaderboard as one markdown document: provenance, the claims, the
     ``published`` numbers beside dabench's, per setting the main table, realistic vs oracle and
     the plots, then cost, best hyperparameters, the commands that made the runs, what was left
@@ -325,7 +326,7 @@ def reading_section(previous: Path) -> str:
 
 def render(board: Leaderboard, fmt: str, source: str, command: str, stamp: Stamp,
            out: Path | None = None, plots_dir: Path | None = None,
-           published: Published | None = None) -> str:  # fmt: skip
+           published: Sequence[Published] = ()) -> str:  # fmt: skip
     """The leaderboard in ``fmt`` (md, csv, latex); plots written to ``plots_dir`` (markdown);
     the ``published`` numbers of a benchmark spec beside dabench's (markdown)."""
     if fmt not in FORMATS:

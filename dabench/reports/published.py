@@ -23,6 +23,7 @@ mean of its cell means over the block's tasks, shown only when it has them all.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,12 +69,12 @@ def from_mapping(data: dict[str, Any]) -> Published:
 
 def table(board: Leaderboard, published: Published) -> pd.DataFrame:
     """The block's tasks and methods that ``board`` has, and the average: dabench / published
-    per method (see the module doc). Empty when the board has none of the tasks."""
+    per method (see the module doc). Empty when the board has none of the tasks or methods."""
     main = board.cells[board.cells["primary"]].set_index(["task", "method"])
     tasks = [t for t in published.tasks if t in set(main.index.get_level_values("task"))]
-    if not tasks:
-        return pd.DataFrame()
     methods = [m for m in published.methods if m in set(main.index.get_level_values("method"))]
+    if not tasks or not methods:
+        return pd.DataFrame()
     rows = []
     for task in tasks:
         row = {"task": task}
@@ -98,18 +99,19 @@ def table(board: Leaderboard, published: Published) -> pd.DataFrame:
     return pd.DataFrame([*rows, average])
 
 
-def section(board: Leaderboard, published: Published | None) -> list[str]:
-    """The leaderboard's "## Published numbers" section (markdown lines; none without a block
-    or without any of its tasks on the board)."""
-    if published is None:
-        return []
-    frame = table(board, published)
-    if frame.empty:
+def section(board: Leaderboard, blocks: Sequence[Published]) -> list[str]:
+    """The leaderboard's "## Published numbers" section: a table per block (source) that has
+    tasks on the board (markdown lines; none when no block has)."""
+    lines = []
+    for block in blocks:
+        frame = table(board, block)
+        if not frame.empty:
+            lines += [f"Published: {block.source}.", "", f"**Protocol.** {block.protocol}", "",
+                      frame.to_markdown(index=False, disable_numparse=True), ""]  # fmt: skip
+    if not lines:
         return []
     return [
         "## Published numbers", "",
-        f"dabench / published, per task and method. dabench: the main table's cell (label-free "
-        f"selection, never target labels). Published: {published.source}.", "",
-        f"**Protocol.** {published.protocol}", "",
-        frame.to_markdown(index=False, disable_numparse=True), "",
+        "dabench / published, per task and method. dabench: the main table's cell (label-free "
+        "selection, never target labels).", "", *lines,
     ]  # fmt: skip
