@@ -36,8 +36,10 @@ random sweeps' full learning curves (random proposals do not depend on results, 
 is exact up to the order of reports): :func:`replay_asha` and the report's second table.
 
 Every finished sweep is appended to ``<reports>/search_efficiency.jsonl`` at once with its wall
-time; a rerun skips the (strategy, repeat) pairs already there, so an interrupted run loses at
-most the sweep it was in. Sweeps run in ``--work`` (kept: its MLflow store and Ray folder).
+time; a rerun skips the (strategy, repeat) pairs already there and resumes the sweep that was
+stopped (its finished trials kept, its unfinished ones continued from their checkpoints, its wall
+time summed over the sessions), so an interrupted run loses nothing. Sweeps run in ``--work``
+(kept: its MLflow store and Ray folder).
 """
 
 from __future__ import annotations
@@ -79,9 +81,14 @@ def run_one(args: argparse.Namespace, strategy: str, repeat: int, work: Path) ->
         storage=str(work / "ray"), tracking_uri=f"sqlite:///{work / 'mlflow.db'}",
         experiment=name, name=name, **STRATEGIES[strategy],
     )  # fmt: skip
+    folder, spent = work / "ray" / name, work / f"{name}.wall_s"
     start = time.perf_counter()
-    summary = run_sweep(options)
-    wall = time.perf_counter() - start
+    # a sweep stopped before it finished (Ctrl-C, SIGTERM, a session's end) continues where it was
+    summary = run_sweep(resume=str(folder)) if folder.exists() else run_sweep(options)
+    wall = time.perf_counter() - start + (float(spent.read_text()) if spent.exists() else 0.0)
+    if summary.interrupted:  # not a finished sweep: nothing recorded, its time kept for the resume
+        spent.write_text(str(wall))
+        raise SystemExit(f"{name}: interrupted; run the same command again to continue it")
     client = MlflowClient(options.tracking_uri)
     parent = client.get_run(summary.parent_run_id)
     points = readers.checkpoints(client, parent)
