@@ -1,7 +1,7 @@
-"""Shared fixtures — a private Ray cluster per xdist worker, one wheel installed outside the
-checkout and one tiny sweep run from it, each made once, and only if a test asks (see
-:data:`GROUPS`) — and the two lanes: ``pytest -m "not slow"`` runs every test that starts no Ray
-cluster, server or browser; the full suite (CI) runs them all."""
+"""Shared fixtures — one private Ray cluster, one wheel installed outside the checkout and one
+tiny sweep run from it, each made once per test session, on one xdist worker, and only if a test
+asks (see :data:`GROUPS`) — and the two lanes: ``pytest -m "not slow"`` runs
+every test that starts no Ray cluster, server or browser; the full suite (CI) runs them all."""
 
 import os
 from dataclasses import dataclass
@@ -18,25 +18,23 @@ from dabench.records import schema
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
-GROUPS = {"ray_local": None, "installed_dabench": "installed", "tiny_sweep": "installed"}
-"""The session fixtures a test may share, and the xdist group of the tests that use each (``None``:
-none). The suite runs on pytest-xdist's workers (``-n auto --dist loadgroup``); a group's tests all
-run on one worker, so the wheel and its tiny sweep are made once while the other tests spread
-over the other workers. The Ray tests are not grouped: each worker that runs one starts its own
-cluster (once), so that they spread like the rest — grouped on one worker, they were 1,018 s of
-a 1,049 s suite on 2 cores, the other worker idle at the end. A test that uses one of these
-fixtures starts Ray or builds a wheel: slow, whether or not it says so."""
+GROUPS = {"ray_local": "ray_local", "installed_dabench": "installed", "tiny_sweep": "installed"}
+"""The session fixtures a test may share, and the xdist group of the tests that use each: the
+suite runs on pytest-xdist's workers (``-n auto --dist loadgroup``), and a group's tests all run
+on one worker, so each fixture is made once (one Ray cluster, one wheel and its tiny sweep) while
+the other tests spread over the other workers. (More clusters made the suite slower on 2 cores:
+one per module's Ray tests 912 s against 814 and 873 s; one per worker, every Ray test spread
+like the rest, 1,233 s against 1,049 s: four trials and two clusters on two cores.) A test that
+uses one of them starts Ray or builds a wheel: slow, whether or not it says so."""
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        used = [f for f in getattr(item, "fixturenames", ()) if f in GROUPS]
+        used = [GROUPS[f] for f in getattr(item, "fixturenames", ()) if f in GROUPS]
         if used:
             item.add_marker(pytest.mark.slow)
-        groups = [GROUPS[f] for f in used if GROUPS[f]]
-        if groups:
-            item.add_marker(pytest.mark.xdist_group(groups[0]))
+            item.add_marker(pytest.mark.xdist_group(used[0]))
 
 
 class GroupCheck:
@@ -76,7 +74,7 @@ def _fast_tests_start_no_ray(request, monkeypatch):
 
 @pytest.fixture(scope="session")
 def ray_local():
-    """A real local Ray cluster with 2 CPUs, private to this session's worker (``address="local"``
+    """A real local Ray cluster with 2 CPUs, private to this session (``address="local"``
     never attaches to another process's head)."""
     import ray
 
