@@ -83,7 +83,10 @@ def tune_trial(config: dict[str, Any]) -> None:
     resolved = resolve_config(trial_config)
     cpus, gpus = internal["cpus_per_trial"], internal["gpus_per_trial"]
     threads = max(1, int(cpus))  # one torch thread per CPU the trial was given
-    facts = runtime.facts(resolve_device(resolved["device"]), threads)
+    try:
+        facts = runtime.facts(resolve_device(resolved["device"]), threads)
+    except ValueError:  # no such device here: run_trial raises it below, and the run records it
+        facts = None
     if run_id is None:
         label = internal.get("label") or tune.get_context().get_trial_name()  # see TrialName
         run_id = writers.open_trial(
