@@ -11,6 +11,7 @@ these facts (tag ``dabench.runtime``), and the leaderboard names them.
 
 from __future__ import annotations
 
+import functools
 import platform
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 
+@functools.cache
 def cpu_model() -> str:
     """The processor's model name (Linux's ``/proc/cpuinfo``; else what ``platform`` knows)."""
     try:

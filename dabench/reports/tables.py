@@ -102,6 +102,7 @@ def realistic_vs_oracle(board: Leaderboard, setting: str) -> pd.DataFrame:
     left out: it is picked by the oracle in any case."""
     cells = board.cells[(board.cells["setting"] == setting)
                         & (board.cells["method"] != "target_oracle")]  # fmt: skip
+    gaps = selection_gaps(board).set_index(["task", "method", "criterion"])["gap"]
     names = list(dict.fromkeys([
         *cells.loc[cells["primary"], "criterion"], *cells["criterion"]]))  # fmt: skip
     names = [n for n in names if n != "oracle"]
@@ -119,10 +120,25 @@ def realistic_vs_oracle(board: Leaderboard, setting: str) -> pd.DataFrame:
                 row[header] = format_cell(by[name]) if name in by else MISSING
             oracle = by.get("oracle")
             row["oracle"] = format_cell(oracle) if oracle is not None else MISSING
-            gap = oracle["mean"] - primary["mean"] if oracle is not None else math.nan
+            gap = gaps.get((task, method, primary["criterion"]), math.nan)
             row["gap"] = MISSING if pd.isna(gap) else f"{round(gap, 1) + 0.0:+.1f}"  # no -0.0
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def selection_gaps(board: Leaderboard) -> pd.DataFrame:
+    """One row per label-free cell that has an oracle cell beside it (the target oracle aside):
+    ``setting``, ``task``, ``method``, ``criterion``, ``primary`` and ``gap`` = oracle mean −
+    the cell's mean, in points — what selecting without target labels cost there."""
+    cells = board.cells[board.cells["method"] != "target_oracle"]
+    oracle = cells[cells["criterion"] == "oracle"].set_index(["task", "method"])["mean"]
+    free = cells[cells["criterion"] != "oracle"]
+    keys = pd.MultiIndex.from_frame(free[["task", "method"]])
+    free = free[keys.isin(oracle.index)]
+    gap = oracle.reindex(pd.MultiIndex.from_frame(free[["task", "method"]])).to_numpy()
+    return free[["setting", "task", "method", "criterion", "primary"]].assign(
+        gap=gap - free["mean"].to_numpy()
+    )
 
 
 PUBLISHED_PRICE = {"entropy": 2.8, "dev": 12.2, "snd": 15.8}
@@ -139,17 +155,11 @@ def price_of_selection(board: Leaderboard) -> pd.DataFrame:
     oracle pick were both re-trained with fresh seeds (the target oracle aside): the price of
     selecting without target labels, ``oracle mean − criterion mean`` in points — its mean, its
     worst and where the worst is — beside :data:`PUBLISHED_PRICE`."""
-    cells = board.cells[board.cells["method"] != "target_oracle"]
-    oracle = cells[cells["criterion"] == "oracle"].set_index(["task", "method"])["mean"]
     rows = []
-    for (setting, criterion), mine in cells[cells["criterion"] != "oracle"].groupby(
+    for (setting, criterion), mine in selection_gaps(board).groupby(
         ["setting", "criterion"], sort=False
     ):
-        paired = mine.set_index(["task", "method"])["mean"]
-        paired = paired[paired.index.isin(oracle.index)]
-        if paired.empty:
-            continue
-        price = oracle[paired.index] - paired
+        price = mine.set_index(["task", "method"])["gap"]
         worst = price.idxmax()
         rows.append({
             "setting": setting, "criterion": criterion,
